@@ -1,0 +1,996 @@
+/*
+ * httpd: HTTP/1.1 server on libevent bufferevents. See httpd.h for the model.
+ *
+ * A connection is a small state machine:
+ *
+ *   IDLE --first byte--> HEAD --head parsed--> BODY --body complete--> HANDLER
+ *     ^                                                                   |
+ *     +------------- reply written (keep-alive) <--- STREAM <-------------+
+ *                                                       |
+ *                      CLOSING (flush output, then free) <-- errors, Connection: close
+ *
+ * One timer per connection enforces the deadline of the current state:
+ * idle (keep-alive), head, body. HANDLER and STREAM have no server deadline
+ * (the handler owns its upstream deadlines); a stalled write is caught by
+ * the bufferevent write timeout.
+ *
+ * Ownership: the server owns conns (linked list srv->conns) and the current
+ * request of each. When a connection dies while its request is with the
+ * handler, the request is detached (req->conn = NULL) and lives until the
+ * handler finishes it. A conn is never freed while conn_process() is on the
+ * stack for it; it is marked dead and reaped on the way out.
+ */
+#include "common/httpd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "common/log.h"
+
+#define MAX_HEADERS 100
+
+enum conn_state { CS_IDLE, CS_HEAD, CS_BODY, CS_HANDLER, CS_STREAM, CS_CLOSING };
+
+static const char *const state_names[] = {"idle", "head", "body", "handler", "stream", "closing"};
+
+struct conn;
+
+struct hdr {
+    char *name;
+    char *value;
+};
+
+struct sy_http_req {
+    struct conn *conn; /* NULL once the connection is gone */
+    sy_httpd *srv;
+    char *head;        /* request head, parsed in place */
+    char *method, *path, *query;
+    int minor;         /* HTTP/1.<minor> */
+    struct hdr hdrs[MAX_HEADERS];
+    int nhdrs;
+    char *body;
+    size_t body_len;
+    struct evbuffer *resp_headers; /* "Name: value\r\n" lines added by the handler */
+    int is_head;
+    int streaming;
+    int client_gone;
+    void (*close_cb)(sy_http_req *, void *);
+    void *close_arg;
+    void (*drain_cb)(sy_http_req *, void *);
+    void *drain_arg;
+    char peer[64];
+};
+
+struct conn {
+    sy_httpd *srv;
+    struct bufferevent *bev;
+    struct event *timer;
+    enum conn_state state;
+    sy_http_req *req;
+    size_t content_length;
+    int keepalive;
+    int in_process; /* conn_process() is on the stack */
+    int dead;       /* free when conn_process() returns */
+    int half_closed; /* CLOSING: our side is shut down, waiting for the peer's close */
+    char peer[64];
+    struct conn *prev, *next;
+};
+
+struct sy_httpd {
+    struct event_base *base;
+    sy_httpd_limits lim;
+    sy_http_handler handler;
+    void *arg;
+    struct evconnlistener *listener;
+    int accepting;
+    int nconns;
+    int nactive;
+    struct conn *conns;
+};
+
+static void conn_process(struct conn *c);
+static void conn_free(struct conn *c);
+static void conn_set_state(struct conn *c, enum conn_state st);
+
+/* ---------- small helpers ---------- */
+
+void sy_httpd_limits_default(sy_httpd_limits *lim)
+{
+    lim->max_header_bytes = 16 * 1024;
+    lim->max_body_bytes = 1024 * 1024;
+    lim->max_conns = 4096;
+    lim->header_timeout_ms = 10000;
+    lim->body_timeout_ms = 30000;
+    lim->idle_timeout_ms = 60000;
+    lim->write_timeout_ms = 30000;
+}
+
+const char *sy_http_status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 207: return "Multi-Status";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 499: return "Client Closed Request";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+static const char *http_date(void)
+{
+    static char buf[64];
+    static time_t cached;
+    time_t now = time(NULL);
+    if (now != cached) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached = now;
+    }
+    return buf;
+}
+
+static void json_escape_into(struct evbuffer *out, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            evbuffer_add_printf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            evbuffer_add_printf(out, "\\u%04x", *p);
+        else
+            evbuffer_add(out, p, 1);
+    }
+}
+
+static int is_tchar(unsigned char ch)
+{
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+        return 1;
+    return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+static void timer_arm(struct conn *c, int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(c->timer, &tv);
+}
+
+/* ---------- requests ---------- */
+
+static void req_free(sy_http_req *req)
+{
+    if (!req)
+        return;
+    if (req->resp_headers)
+        evbuffer_free(req->resp_headers);
+    free(req->head);
+    free(req->body);
+    free(req);
+}
+
+const char *sy_http_method(const sy_http_req *req) { return req->method; }
+const char *sy_http_path(const sy_http_req *req) { return req->path; }
+const char *sy_http_query(const sy_http_req *req) { return req->query; }
+const char *sy_http_peer(const sy_http_req *req) { return req->peer; }
+int sy_http_client_gone(const sy_http_req *req) { return req->client_gone; }
+
+const char *sy_http_header(const sy_http_req *req, const char *name)
+{
+    for (int i = 0; i < req->nhdrs; i++)
+        if (!strcasecmp(req->hdrs[i].name, name))
+            return req->hdrs[i].value;
+    return NULL;
+}
+
+const char *sy_http_body(const sy_http_req *req, size_t *len)
+{
+    if (len)
+        *len = req->body_len;
+    return req->body ? req->body : "";
+}
+
+void sy_http_add_header(sy_http_req *req, const char *name, const char *value)
+{
+    /* Refuse CR/LF so a value taken from outside cannot split the response. */
+    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+        return;
+    evbuffer_add_printf(req->resp_headers, "%s: %s\r\n", name, value);
+}
+
+void sy_http_on_close(sy_http_req *req, void (*cb)(sy_http_req *, void *), void *arg)
+{
+    req->close_cb = cb;
+    req->close_arg = arg;
+}
+
+void sy_http_on_drain(sy_http_req *req, size_t low_water, void (*cb)(sy_http_req *, void *),
+                      void *arg)
+{
+    req->drain_cb = cb;
+    req->drain_arg = arg;
+    if (req->conn)
+        bufferevent_setwatermark(req->conn->bev, EV_WRITE, low_water, 0);
+}
+
+size_t sy_http_output_pending(const sy_http_req *req)
+{
+    if (!req->conn)
+        return 0;
+    return evbuffer_get_length(bufferevent_get_output(req->conn->bev));
+}
+
+/* Called when the handler is done with req: free it, and let the connection
+ * go on with the next request (or close). */
+static void req_finish(sy_http_req *req, int close_conn)
+{
+    struct conn *c = req->conn;
+    sy_httpd *srv = req->srv;
+
+    srv->nactive--;
+    req_free(req);
+    if (!c)
+        return;
+    c->req = NULL;
+    if (close_conn || !c->keepalive) {
+        conn_set_state(c, CS_CLOSING);
+    } else {
+        conn_set_state(c, CS_IDLE);
+        bufferevent_enable(c->bev, EV_READ);
+    }
+    if (!c->in_process)
+        conn_process(c);
+}
+
+static void write_head(sy_http_req *req, struct evbuffer *out, int status, const char *ctype,
+                       long long content_length)
+{
+    struct conn *c = req->conn;
+    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, sy_http_status_text(status),
+                        http_date());
+    if (ctype)
+        evbuffer_add_printf(out, "Content-Type: %s\r\n", ctype);
+    if (content_length >= 0)
+        evbuffer_add_printf(out, "Content-Length: %lld\r\n", content_length);
+    else if (req->minor >= 1)
+        evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
+    if (!c->keepalive)
+        evbuffer_add_printf(out, "Connection: close\r\n");
+    else if (req->minor == 0)
+        evbuffer_add_printf(out, "Connection: keep-alive\r\n");
+    evbuffer_add_buffer(out, req->resp_headers);
+    evbuffer_add(out, "\r\n", 2);
+}
+
+void sy_http_reply(sy_http_req *req, int status, const char *content_type, const char *body,
+                   size_t len)
+{
+    struct conn *c = req->conn;
+    if (c && !req->streaming) {
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+        if (status >= 400 && c->state != CS_HANDLER)
+            c->keepalive = 0; /* framework error: the stream may be out of sync */
+        write_head(req, out, status, content_type, (long long)len);
+        if (!req->is_head && len)
+            evbuffer_add(out, body, len);
+    }
+    req_finish(req, 0);
+}
+
+void sy_http_reply_error(sy_http_req *req, int status, const char *type, const char *code,
+                         const char *param, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, "{\"error\":{\"message\":\"");
+    json_escape_into(b, msg);
+    evbuffer_add_printf(b, "\",\"type\":\"");
+    json_escape_into(b, type);
+    evbuffer_add_printf(b, "\",\"param\":");
+    if (param) {
+        evbuffer_add(b, "\"", 1);
+        json_escape_into(b, param);
+        evbuffer_add(b, "\"", 1);
+    } else {
+        evbuffer_add_printf(b, "null");
+    }
+    evbuffer_add_printf(b, ",\"code\":");
+    if (code) {
+        evbuffer_add(b, "\"", 1);
+        json_escape_into(b, code);
+        evbuffer_add(b, "\"", 1);
+    } else {
+        evbuffer_add_printf(b, "null");
+    }
+    evbuffer_add_printf(b, "}}\n");
+    size_t n = evbuffer_get_length(b);
+    sy_http_reply(req, status, "application/json", (const char *)evbuffer_pullup(b, -1), n);
+    evbuffer_free(b);
+}
+
+void sy_http_stream_start(sy_http_req *req, int status, const char *content_type)
+{
+    struct conn *c = req->conn;
+    req->streaming = 1;
+    if (!c)
+        return;
+    if (req->minor == 0)
+        c->keepalive = 0; /* no chunked encoding in HTTP/1.0: the end is the close */
+    conn_set_state(c, CS_STREAM);
+    write_head(req, bufferevent_get_output(c->bev), status, content_type, -1);
+}
+
+void sy_http_stream_write(sy_http_req *req, const void *data, size_t len)
+{
+    struct conn *c = req->conn;
+    if (!c || !req->streaming || len == 0 || req->is_head)
+        return;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (req->minor >= 1) {
+        evbuffer_add_printf(out, "%zx\r\n", len);
+        evbuffer_add(out, data, len);
+        evbuffer_add(out, "\r\n", 2);
+    } else {
+        evbuffer_add(out, data, len);
+    }
+}
+
+void sy_http_stream_end(sy_http_req *req)
+{
+    struct conn *c = req->conn;
+    if (c && req->streaming && req->minor >= 1 && !req->is_head)
+        evbuffer_add(bufferevent_get_output(c->bev), "0\r\n\r\n", 5);
+    req_finish(req, 0);
+}
+
+void sy_http_abort(sy_http_req *req)
+{
+    struct conn *c = req->conn;
+    if (c) {
+        /* drop whatever is queued: the peer must see a bare close */
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+        evbuffer_drain(out, evbuffer_get_length(out));
+        c->req = NULL;
+        req->conn = NULL;
+        if (c->in_process)
+            c->dead = 1;
+        else
+            conn_free(c);
+    }
+    req->srv->nactive--;
+    req_free(req);
+}
+
+/* ---------- framework errors (before the handler has the request) ---------- */
+
+static void framework_error(struct conn *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void framework_error(struct conn *c, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    sy_http_req *req = c->req;
+    if (!req) {
+        req = calloc(1, sizeof(*req));
+        if (!req) {
+            c->dead = 1;
+            return;
+        }
+        req->srv = c->srv;
+        req->conn = c;
+        req->minor = 1;
+        req->resp_headers = evbuffer_new();
+        c->req = req;
+    }
+    c->srv->nactive++; /* balanced by req_finish */
+    c->keepalive = 0;
+    sy_log(SY_INFO, "http request refused", "peer=%s status=%d reason=%s", c->peer, status, code);
+    sy_http_reply_error(req, status, "invalid_request_error", code, NULL, "%s", msg);
+}
+
+/* ---------- parsing ---------- */
+
+/* Parse the head in req->head (NUL-terminated, ending in CRLF CRLF).
+ * Returns 0, or an HTTP status with *why set. */
+static int parse_head(sy_http_req *req, struct conn *c, const char **why, const char **code)
+{
+    char *p = req->head;
+    char *eol = strstr(p, "\r\n");
+    *code = "bad_request";
+
+    /* request line: METHOD SP TARGET SP HTTP/1.x */
+    *eol = '\0';
+    char *sp1 = strchr(p, ' ');
+    if (!sp1 || sp1 == p) {
+        *why = "malformed request line";
+        return 400;
+    }
+    *sp1 = '\0';
+    for (char *m = p; *m; m++)
+        if (!is_tchar((unsigned char)*m)) {
+            *why = "malformed request method";
+            return 400;
+        }
+    req->method = p;
+    char *target = sp1 + 1;
+    char *sp2 = strchr(target, ' ');
+    if (!sp2 || sp2 == target || strchr(sp2 + 1, ' ')) {
+        *why = "malformed request line";
+        return 400;
+    }
+    *sp2 = '\0';
+    if (target[0] != '/') {
+        *why = "request target must be an absolute path";
+        return 400;
+    }
+    for (char *t = target; *t; t++)
+        if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f) {
+            *why = "invalid character in request target";
+            return 400;
+        }
+    const char *ver = sp2 + 1;
+    if (!strcmp(ver, "HTTP/1.1"))
+        req->minor = 1;
+    else if (!strcmp(ver, "HTTP/1.0"))
+        req->minor = 0;
+    else if (!strncmp(ver, "HTTP/", 5)) {
+        *why = "only HTTP/1.0 and HTTP/1.1 are supported";
+        *code = "http_version_not_supported";
+        return 505;
+    } else {
+        *why = "malformed HTTP version";
+        return 400;
+    }
+    char *q = strchr(target, '?');
+    if (q) {
+        *q = '\0';
+        req->query = q + 1;
+    }
+    req->path = target;
+
+    /* header fields */
+    p = eol + 2;
+    while (p[0] != '\r') { /* the head ends with an empty line */
+        eol = strstr(p, "\r\n");
+        *eol = '\0';
+        if (*p == ' ' || *p == '\t') {
+            *why = "obsolete header line folding is not accepted";
+            return 400;
+        }
+        char *colon = strchr(p, ':');
+        if (!colon || colon == p) {
+            *why = "malformed header field";
+            return 400;
+        }
+        *colon = '\0';
+        for (char *n = p; *n; n++)
+            if (!is_tchar((unsigned char)*n)) {
+                *why = "invalid character in header name";
+                return 400;
+            }
+        char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        char *end = v + strlen(v);
+        while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        for (char *t = v; *t; t++)
+            if ((unsigned char)*t < 0x20 && *t != '\t') {
+                *why = "invalid character in header value";
+                return 400;
+            }
+        if (req->nhdrs == MAX_HEADERS) {
+            *why = "too many header fields";
+            *code = "headers_too_large";
+            return 431;
+        }
+        req->hdrs[req->nhdrs].name = p;
+        req->hdrs[req->nhdrs].value = v;
+        req->nhdrs++;
+        p = eol + 2;
+    }
+
+    /* framing */
+    const char *te = NULL;
+    int have_cl = 0;
+    unsigned long long cl = 0;
+    for (int i = 0; i < req->nhdrs; i++) {
+        if (!strcasecmp(req->hdrs[i].name, "Transfer-Encoding")) {
+            te = req->hdrs[i].value;
+        } else if (!strcasecmp(req->hdrs[i].name, "Content-Length")) {
+            const char *s = req->hdrs[i].value;
+            unsigned long long v = 0;
+            if (!*s || strlen(s) > 18) {
+                *why = "invalid Content-Length";
+                return 400;
+            }
+            for (; *s; s++) {
+                if (*s < '0' || *s > '9') {
+                    *why = "invalid Content-Length";
+                    return 400;
+                }
+                v = v * 10 + (unsigned)(*s - '0');
+            }
+            if (have_cl && v != cl) {
+                *why = "conflicting Content-Length headers";
+                return 400;
+            }
+            have_cl = 1;
+            cl = v;
+        }
+    }
+    if (te) {
+        if (have_cl) {
+            *why = "both Transfer-Encoding and Content-Length";
+            return 400;
+        }
+        *why = "request bodies must be sent with Content-Length, not Transfer-Encoding";
+        *code = "length_required";
+        return 411;
+    }
+    if (cl > c->srv->lim.max_body_bytes) {
+        static char msg[128];
+        snprintf(msg, sizeof(msg), "request body of %llu bytes exceeds the limit of %zu bytes", cl,
+                 c->srv->lim.max_body_bytes);
+        *why = msg;
+        *code = "request_too_large";
+        return 413;
+    }
+    c->content_length = (size_t)cl;
+
+    /* connection persistence */
+    const char *conn_hdr = sy_http_header(req, "Connection");
+    if (req->minor == 1)
+        c->keepalive = !(conn_hdr && strcasestr(conn_hdr, "close"));
+    else
+        c->keepalive = conn_hdr && strcasestr(conn_hdr, "keep-alive");
+    req->is_head = !strcmp(req->method, "HEAD");
+
+    const char *expect = sy_http_header(req, "Expect");
+    if (expect) {
+        if (strcasecmp(expect, "100-continue")) {
+            *why = "unsupported Expect header";
+            *code = "expectation_failed";
+            return 417;
+        }
+        if (req->minor == 1 && c->content_length > 0 &&
+            evbuffer_get_length(bufferevent_get_input(c->bev)) < c->content_length)
+            evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    return 0;
+}
+
+/* ---------- connection state machine ---------- */
+
+#define LINGER_MS 2000
+
+static void conn_half_close(struct conn *c)
+{
+    if (c->half_closed)
+        return;
+    c->half_closed = 1;
+    shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+    evtimer_del(c->timer);
+    timer_arm(c, LINGER_MS);
+}
+
+static void conn_set_state(struct conn *c, enum conn_state st)
+{
+    sy_httpd *srv = c->srv;
+    evtimer_del(c->timer);
+    c->state = st;
+    switch (st) {
+    case CS_IDLE:
+        timer_arm(c, srv->lim.idle_timeout_ms);
+        break;
+    case CS_HEAD:
+        timer_arm(c, srv->lim.header_timeout_ms);
+        break;
+    case CS_BODY:
+        timer_arm(c, srv->lim.body_timeout_ms);
+        break;
+    case CS_HANDLER:
+    case CS_STREAM:
+        break;
+    case CS_CLOSING:
+        /* Flush the output, then half-close and discard input until the
+         * peer closes (lingering close): closing with unread request bytes
+         * would make the kernel send RST and destroy our reply in flight. */
+        bufferevent_enable(c->bev, EV_READ);
+        timer_arm(c, srv->lim.write_timeout_ms);
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+            conn_half_close(c);
+        break;
+    }
+}
+
+/* Returns 1 if progress was made. */
+static int conn_step(struct conn *c)
+{
+    sy_httpd *srv = c->srv;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    size_t avail = evbuffer_get_length(in);
+
+    switch (c->state) {
+    case CS_IDLE:
+        /* tolerate empty lines between pipelined requests (RFC 9112 2.2) */
+        while (avail > 0) {
+            unsigned char ch;
+            evbuffer_copyout(in, &ch, 1);
+            if (ch != '\r' && ch != '\n')
+                break;
+            evbuffer_drain(in, 1);
+            avail--;
+        }
+        if (avail == 0)
+            return 0;
+        conn_set_state(c, CS_HEAD);
+        return 1;
+
+    case CS_HEAD: {
+        struct evbuffer_ptr pos = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+        if (pos.pos < 0) {
+            if (avail > srv->lim.max_header_bytes)
+                framework_error(c, 431, "headers_too_large",
+                                "request head exceeds the limit of %zu bytes",
+                                srv->lim.max_header_bytes);
+            return 0;
+        }
+        size_t head_len = (size_t)pos.pos + 4;
+        if (head_len > srv->lim.max_header_bytes) {
+            framework_error(c, 431, "headers_too_large",
+                            "request head exceeds the limit of %zu bytes",
+                            srv->lim.max_header_bytes);
+            return 0;
+        }
+        sy_http_req *req = calloc(1, sizeof(*req));
+        char *head = malloc(head_len + 1);
+        struct evbuffer *rh = evbuffer_new();
+        if (!req || !head || !rh) {
+            free(req);
+            free(head);
+            if (rh)
+                evbuffer_free(rh);
+            c->dead = 1;
+            return 0;
+        }
+        evbuffer_remove(in, head, head_len);
+        head[head_len] = '\0';
+        req->head = head;
+        req->srv = srv;
+        req->conn = c;
+        req->minor = 1;
+        req->resp_headers = rh;
+        memcpy(req->peer, c->peer, sizeof(req->peer));
+        c->req = req;
+        const char *why = NULL, *code = NULL;
+        int status = parse_head(req, c, &why, &code);
+        if (status) {
+            framework_error(c, status, code, "%s", why);
+            return 0;
+        }
+        conn_set_state(c, CS_BODY);
+        return 1;
+    }
+
+    case CS_BODY: {
+        if (avail < c->content_length)
+            return 0;
+        sy_http_req *req = c->req;
+        req->body = malloc(c->content_length + 1);
+        if (!req->body) {
+            c->dead = 1;
+            return 0;
+        }
+        evbuffer_remove(in, req->body, c->content_length);
+        req->body[c->content_length] = '\0';
+        req->body_len = c->content_length;
+        conn_set_state(c, CS_HANDLER);
+        srv->nactive++;
+        srv->handler(req, srv->arg);
+        return 1;
+    }
+
+    case CS_HANDLER:
+    case CS_STREAM:
+        /* Pipelined input waits; stop reading if it piles up, but keep a
+         * small window so a close from the client is still seen. */
+        if (avail > srv->lim.max_header_bytes + srv->lim.max_body_bytes)
+            bufferevent_disable(c->bev, EV_READ);
+        return 0;
+
+    case CS_CLOSING:
+        evbuffer_drain(in, avail);
+        return 0;
+    }
+    return 0;
+}
+
+static void conn_process(struct conn *c)
+{
+    c->in_process = 1;
+    while (!c->dead && conn_step(c))
+        ;
+    c->in_process = 0;
+    if (c->dead)
+        conn_free(c);
+}
+
+static void conn_free(struct conn *c)
+{
+    sy_httpd *srv = c->srv;
+    sy_http_req *req = c->req;
+
+    if (req) {
+        /* The handler still has it: detach, tell it, let it finish. */
+        if (c->state == CS_HANDLER || c->state == CS_STREAM) {
+            req->conn = NULL;
+            req->client_gone = 1;
+            c->req = NULL;
+            if (req->close_cb)
+                req->close_cb(req, req->close_arg);
+        } else {
+            c->req = NULL;
+            req_free(req);
+        }
+    }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    event_free(c->timer);
+    bufferevent_free(c->bev);
+    free(c);
+    srv->nconns--;
+    if (srv->accepting && srv->listener && srv->nconns == srv->lim.max_conns - 1)
+        evconnlistener_enable(srv->listener);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    conn_process(arg);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    size_t pending = evbuffer_get_length(bufferevent_get_output(bev));
+    if (c->state == CS_CLOSING) {
+        if (pending == 0)
+            conn_half_close(c);
+        return;
+    }
+    if (c->req && c->req->drain_cb) {
+        c->in_process = 1;
+        c->req->drain_cb(c->req, c->req->drain_arg);
+        c->in_process = 0;
+        if (c->dead)
+            conn_free(c);
+    }
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        if (c->state == CS_HANDLER || c->state == CS_STREAM)
+            sy_log(SY_DEBUG, "client went away", "peer=%s state=%s", c->peer,
+                   state_names[c->state]);
+        if (c->in_process)
+            c->dead = 1;
+        else
+            conn_free(c);
+    }
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    (void)what;
+    switch (c->state) {
+    case CS_HEAD:
+        c->in_process = 1;
+        framework_error(c, 408, "request_timeout", "request head not received within %d ms",
+                        c->srv->lim.header_timeout_ms);
+        c->in_process = 0;
+        break;
+    case CS_BODY:
+        c->in_process = 1;
+        framework_error(c, 408, "request_timeout", "request body not received within %d ms",
+                        c->srv->lim.body_timeout_ms);
+        c->in_process = 0;
+        break;
+    default: /* idle keep-alive, or a close that could not flush */
+        c->dead = 1;
+        break;
+    }
+    if (c->dead)
+        conn_free(c);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
+{
+    sy_httpd *srv = arg;
+    (void)salen;
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        evutil_closesocket(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->srv = srv;
+    c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->timer = evtimer_new(srv->base, on_timer, c);
+    if (!c->bev || !c->timer) {
+        if (c->bev)
+            bufferevent_free(c->bev);
+        else
+            evutil_closesocket(fd);
+        if (c->timer)
+            event_free(c->timer);
+        free(c);
+        return;
+    }
+    if (sa->sa_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)sa;
+        char ip[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, ntohs(in->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+        char ip[INET6_ADDRSTRLEN];
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        snprintf(c->peer, sizeof(c->peer), "[%s]:%d", ip, ntohs(in6->sin6_port));
+    }
+    struct timeval wt = {srv->lim.write_timeout_ms / 1000, (srv->lim.write_timeout_ms % 1000) * 1000};
+    bufferevent_set_timeouts(c->bev, NULL, &wt);
+    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    if (srv->nconns >= srv->lim.max_conns)
+        evconnlistener_disable(l);
+    conn_set_state(c, CS_IDLE);
+}
+
+/* ---------- server ---------- */
+
+sy_httpd *sy_httpd_new(struct event_base *base, const sy_httpd_limits *lim,
+                       sy_http_handler handler, void *arg)
+{
+    sy_httpd *srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return NULL;
+    srv->base = base;
+    if (lim)
+        srv->lim = *lim;
+    else
+        sy_httpd_limits_default(&srv->lim);
+    srv->handler = handler;
+    srv->arg = arg;
+    return srv;
+}
+
+int sy_httpd_listen(sy_httpd *srv, const char *host, int port, int reuseport, int *bound_port)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char portstr[16];
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    int rc = getaddrinfo(host && *host ? host : NULL, portstr, &hints, &res);
+    if (rc != 0) {
+        sy_log(SY_ERROR, "cannot resolve listen address", "host=%s reason=%s", host ? host : "*",
+               gai_strerror(rc));
+        return -1;
+    }
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+    if (reuseport)
+        flags |= LEV_OPT_REUSEABLE_PORT;
+    srv->listener = evconnlistener_new_bind(srv->base, on_accept, srv, flags, 1024, res->ai_addr,
+                                            (int)res->ai_addrlen);
+    freeaddrinfo(res);
+    if (!srv->listener) {
+        sy_log_kv(SY_ERROR, "cannot listen", "host", host ? host : "*", "port", portstr, "reason",
+                  strerror(errno), NULL);
+        return -1;
+    }
+    if (bound_port) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        getsockname(evconnlistener_get_fd(srv->listener), (struct sockaddr *)&ss, &sl);
+        *bound_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                               : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    srv->accepting = 1;
+    return 0;
+}
+
+void sy_httpd_stop_accepting(sy_httpd *srv)
+{
+    srv->accepting = 0;
+    if (srv->listener) {
+        evconnlistener_free(srv->listener);
+        srv->listener = NULL;
+    }
+    /* idle keep-alive connections have nothing to finish: close them now */
+    for (struct conn *c = srv->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->state == CS_IDLE && !c->in_process)
+            conn_free(c);
+        else
+            c->keepalive = 0;
+    }
+}
+
+int sy_httpd_active_requests(const sy_httpd *srv) { return srv->nactive; }
+int sy_httpd_open_conns(const sy_httpd *srv) { return srv->nconns; }
+
+void sy_httpd_free(sy_httpd *srv)
+{
+    if (!srv)
+        return;
+    if (srv->listener)
+        evconnlistener_free(srv->listener);
+    while (srv->conns)
+        conn_free(srv->conns);
+    free(srv);
+}
