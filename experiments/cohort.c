@@ -1,0 +1,55 @@
+#include "experiments/cohort.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *exp_cohort_str(exp_cohort c)
+{
+    switch (c) {
+    case EXP_COHORT_HOLDOUT: return "holdout";
+    case EXP_COHORT_CONTROL: return "control";
+    case EXP_COHORT_ROUTED: return "routed";
+    case EXP_COHORT_SHADOW: return "shadow";
+    }
+    return "unknown";
+}
+
+uint64_t exp_hash64(const void *data, size_t len, uint64_t seed)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    /* splitmix64 finaliser: FNV's low bits are weak, and we take mod 10000 */
+    h += 0x9e3779b97f4a7c15ULL;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    return h ^ (h >> 31);
+}
+
+int exp_bucket(const char *salt, const char *user, size_t user_len)
+{
+    uint64_t seed = exp_hash64(salt, strlen(salt), 0);
+    return (int)(exp_hash64(user, user_len, seed) % EXP_BUCKETS);
+}
+
+int exp_is_holdout(int bucket, int holdout_bp) { return bucket < holdout_bp; }
+
+int exp_is_routed(int bucket, int holdout_bp, int routed_bp)
+{
+    if (bucket < holdout_bp)
+        return 0;
+    /* rank among eligible buckets, scaled to basis points of the eligible */
+    long eligible = EXP_BUCKETS - holdout_bp;
+    long rank = bucket - holdout_bp;
+    return rank * EXP_BUCKETS < (long)routed_bp * eligible;
+}
+
+void exp_user_hash(const char *user, size_t user_len, char out[17])
+{
+    static const char salt[] = "switchyard-user-v1";
+    uint64_t h = exp_hash64(user, user_len, exp_hash64(salt, sizeof(salt) - 1, 0));
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}

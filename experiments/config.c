@@ -1,0 +1,509 @@
+#include "experiments/config.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct errs {
+    char *buf;
+    size_t cap, len;
+    int n;
+};
+
+static void err_add(struct errs *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void err_add(struct errs *e, const char *fmt, ...)
+{
+    e->n++;
+    if (!e->buf || e->len + 1 >= e->cap)
+        return;
+    if (e->len) {
+        e->buf[e->len++] = '\n';
+        e->buf[e->len] = '\0';
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(e->buf + e->len, e->cap - e->len, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        e->len = e->len + (size_t)w < e->cap ? e->len + (size_t)w : e->cap - 1;
+}
+
+static char *dup(const char *s) { return s ? strdup(s) : NULL; }
+
+/* Refuse keys the schema does not know: a typo must not be silently ignored. */
+static void check_keys(struct errs *e, json_t *obj, const char *path, const char *const *allowed)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        int ok = 0;
+        for (const char *const *a = allowed; *a; a++)
+            if (!strcmp(k, *a))
+                ok = 1;
+        if (!ok)
+            err_add(e, "%s.%s: unknown key", path, k);
+    }
+}
+
+static const char *get_str(struct errs *e, json_t *obj, const char *path, const char *key,
+                           int required)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        if (required)
+            err_add(e, "%s.%s: required", path, key);
+        return NULL;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        err_add(e, "%s.%s: must be a non-empty string", path, key);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static double get_num(struct errs *e, json_t *obj, const char *path, const char *key, int required,
+                      double def, double lo, double hi)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        if (required)
+            err_add(e, "%s.%s: required", path, key);
+        return def;
+    }
+    if (!json_is_number(v)) {
+        err_add(e, "%s.%s: must be a number", path, key);
+        return def;
+    }
+    double d = json_number_value(v);
+    if (!(d >= lo && d <= hi)) {
+        err_add(e, "%s.%s: must be between %g and %g", path, key, lo, hi);
+        return def;
+    }
+    return d;
+}
+
+static void parse_providers(struct errs *e, json_t *root, exp_config *cfg)
+{
+    static const char *const keys[] = {"base_url", "api_key_env", "connect_timeout_ms",
+                                       "timeout_ms", NULL};
+    json_t *obj = json_object_get(root, "providers");
+    if (!obj) {
+        err_add(e, "$.providers: required");
+        return;
+    }
+    if (!json_is_object(obj) || json_object_size(obj) == 0) {
+        err_add(e, "$.providers: must be a non-empty object keyed by provider name");
+        return;
+    }
+    cfg->providers = calloc(json_object_size(obj), sizeof(exp_provider));
+    const char *name;
+    json_t *p;
+    json_object_foreach(obj, name, p) {
+        char path[256];
+        snprintf(path, sizeof(path), "$.providers.%s", name);
+        if (!json_is_object(p)) {
+            err_add(e, "%s: must be an object", path);
+            continue;
+        }
+        check_keys(e, p, path, keys);
+        exp_provider *pr = &cfg->providers[cfg->nproviders++];
+        pr->name = dup(name);
+        const char *url = get_str(e, p, path, "base_url", 1);
+        if (url && strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
+            err_add(e, "%s.base_url: must start with http:// or https://", path);
+        if (url) {
+            pr->base_url = dup(url);
+            size_t n = strlen(pr->base_url);
+            while (n > 0 && pr->base_url[n - 1] == '/')
+                pr->base_url[--n] = '\0';
+        }
+        pr->api_key_env = dup(get_str(e, p, path, "api_key_env", 0));
+        pr->connect_timeout_ms =
+            (int)get_num(e, p, path, "connect_timeout_ms", 0, 1000, 1, 600000);
+        pr->timeout_ms = (int)get_num(e, p, path, "timeout_ms", 0, 60000, 1, 3600000);
+    }
+}
+
+static int find_provider(const exp_config *cfg, const char *name)
+{
+    for (int i = 0; i < cfg->nproviders; i++)
+        if (!strcmp(cfg->providers[i].name, name))
+            return i;
+    return -1;
+}
+
+static void parse_models(struct errs *e, json_t *root, exp_config *cfg)
+{
+    static const char *const keys[] = {"provider", "upstream", "tier", "input_usd_per_mtok",
+                                       "output_usd_per_mtok", NULL};
+    json_t *obj = json_object_get(root, "models");
+    if (!obj) {
+        err_add(e, "$.models: required");
+        return;
+    }
+    if (!json_is_object(obj) || json_object_size(obj) == 0) {
+        err_add(e, "$.models: must be a non-empty object keyed by model name");
+        return;
+    }
+    cfg->models = calloc(json_object_size(obj), sizeof(exp_model));
+    const char *name;
+    json_t *m;
+    json_object_foreach(obj, name, m) {
+        char path[256];
+        snprintf(path, sizeof(path), "$.models.%s", name);
+        if (!json_is_object(m)) {
+            err_add(e, "%s: must be an object", path);
+            continue;
+        }
+        check_keys(e, m, path, keys);
+        exp_model *md = &cfg->models[cfg->nmodels++];
+        md->name = dup(name);
+        const char *prov = get_str(e, m, path, "provider", 1);
+        md->provider = -1;
+        if (prov) {
+            md->provider = find_provider(cfg, prov);
+            if (md->provider < 0)
+                err_add(e, "%s.provider: unknown provider \"%s\"", path, prov);
+        }
+        const char *up = get_str(e, m, path, "upstream", 0);
+        md->upstream = dup(up ? up : name);
+        const char *tier = get_str(e, m, path, "tier", 1);
+        md->tier = dup(tier);
+        md->input_usd_per_mtok = get_num(e, m, path, "input_usd_per_mtok", 1, 0, 0, 10000);
+        md->output_usd_per_mtok = get_num(e, m, path, "output_usd_per_mtok", 1, 0, 0, 10000);
+    }
+}
+
+static void parse_api_keys(struct errs *e, json_t *root, exp_config *cfg, unsigned flags)
+{
+    static const char *const keys[] = {"key", "key_env", "project", "allow_model_prefer", NULL};
+    json_t *arr = json_object_get(root, "api_keys");
+    if (!arr && (flags & EXP_CONFIG_NO_API_KEYS))
+        return;
+    if (!arr) {
+        err_add(e, "$.api_keys: required (the router refuses unauthenticated traffic)");
+        return;
+    }
+    if (!json_is_array(arr) || json_array_size(arr) == 0) {
+        err_add(e, "$.api_keys: must be a non-empty array");
+        return;
+    }
+    cfg->api_keys = calloc(json_array_size(arr), sizeof(exp_api_key));
+    size_t i;
+    json_t *k;
+    json_array_foreach(arr, i, k) {
+        char path[64];
+        snprintf(path, sizeof(path), "$.api_keys[%zu]", i);
+        if (!json_is_object(k)) {
+            err_add(e, "%s: must be an object", path);
+            continue;
+        }
+        check_keys(e, k, path, keys);
+        exp_api_key *ak = &cfg->api_keys[cfg->napi_keys++];
+        ak->key = dup(get_str(e, k, path, "key", 0));
+        ak->key_env = dup(get_str(e, k, path, "key_env", 0));
+        if (!!ak->key == !!ak->key_env)
+            err_add(e, "%s: exactly one of \"key\" and \"key_env\" is required", path);
+        ak->project = dup(get_str(e, k, path, "project", 1));
+        json_t *amp = json_object_get(k, "allow_model_prefer");
+        if (amp && !json_is_boolean(amp))
+            err_add(e, "%s.allow_model_prefer: must be true or false", path);
+        ak->allow_model_prefer = amp && json_is_true(amp);
+    }
+}
+
+static void parse_experiment(struct errs *e, json_t *root, exp_config *cfg)
+{
+    static const char *const keys[] = {"name", "salt", "holdout_pct", NULL};
+    json_t *x = json_object_get(root, "experiment");
+    cfg->holdout_bp = 0;
+    if (!x) {
+        cfg->experiment = dup("default");
+        cfg->salt = dup("default");
+        return;
+    }
+    if (!json_is_object(x)) {
+        err_add(e, "$.experiment: must be an object");
+        return;
+    }
+    check_keys(e, x, "$.experiment", keys);
+    const char *name = get_str(e, x, "$.experiment", "name", 1);
+    const char *salt = get_str(e, x, "$.experiment", "salt", 0);
+    cfg->experiment = dup(name ? name : "default");
+    cfg->salt = dup(salt ? salt : cfg->experiment);
+    double pct = get_num(e, x, "$.experiment", "holdout_pct", 0, 0, 0, 100);
+    cfg->holdout_bp = (int)lround(pct * 100.0);
+}
+
+/* "routing": {"<task>": {"<mode>": "<model>", ...}, ...}; cells left out
+ * fall back to the default model. Runs after default_model is known. */
+static void parse_routing(struct errs *e, json_t *root, exp_config *cfg)
+{
+    for (int t = 0; t < EXP_NTASKS; t++)
+        for (int m = 0; m < EXP_NMODES; m++)
+            cfg->routing[t][m] = cfg->default_model;
+    json_t *obj = json_object_get(root, "routing");
+    if (!obj)
+        return;
+    if (!json_is_object(obj)) {
+        err_add(e, "$.routing: must be an object keyed by task type");
+        return;
+    }
+    const char *task;
+    json_t *row;
+    json_object_foreach(obj, task, row) {
+        exp_task t;
+        if (exp_task_parse(task, &t)) {
+            err_add(e, "$.routing.%s: unknown task type (simple, code, reasoning, complex)", task);
+            continue;
+        }
+        if (!json_is_object(row)) {
+            err_add(e, "$.routing.%s: must be an object keyed by mode", task);
+            continue;
+        }
+        const char *mode;
+        json_t *cell;
+        json_object_foreach(row, mode, cell) {
+            exp_mode m;
+            if (exp_mode_parse(mode, &m)) {
+                err_add(e, "$.routing.%s.%s: unknown mode (eco, balanced, sport)", task, mode);
+                continue;
+            }
+            int idx = json_is_string(cell) ? exp_config_find_model(cfg, json_string_value(cell)) : -1;
+            if (!json_is_string(cell))
+                err_add(e, "$.routing.%s.%s: must be a model name", task, mode);
+            else if (idx < 0)
+                err_add(e, "$.routing.%s.%s: unknown model \"%s\"", task, mode,
+                        json_string_value(cell));
+            else
+                cfg->routing[t][m] = idx;
+        }
+    }
+}
+
+static void parse_dispatch(struct errs *e, json_t *root, exp_config *cfg)
+{
+    static const char *const keys[] = {"max_attempts", "breaker_failures", "breaker_cooldown_ms",
+                                       "race_sport", NULL};
+    cfg->max_attempts = 3;
+    cfg->breaker_failures = 5;
+    cfg->breaker_cooldown_ms = 10000;
+    cfg->race_sport = 0;
+    json_t *d = json_object_get(root, "dispatch");
+    if (!d)
+        return;
+    if (!json_is_object(d)) {
+        err_add(e, "$.dispatch: must be an object");
+        return;
+    }
+    check_keys(e, d, "$.dispatch", keys);
+    cfg->max_attempts = (int)get_num(e, d, "$.dispatch", "max_attempts", 0, 3, 1, 10);
+    cfg->breaker_failures = (int)get_num(e, d, "$.dispatch", "breaker_failures", 0, 5, 1, 1000);
+    cfg->breaker_cooldown_ms =
+        (int)get_num(e, d, "$.dispatch", "breaker_cooldown_ms", 0, 10000, 10, 3600000);
+    json_t *race = json_object_get(d, "race_sport");
+    if (race && !json_is_boolean(race))
+        err_add(e, "$.dispatch.race_sport: must be true or false");
+    cfg->race_sport = race && json_is_true(race);
+}
+
+static void parse_feedback(struct errs *e, json_t *root, exp_config *cfg)
+{
+    static const char *const keys[] = {"tolerance_s",  "attribution_window_s", "max_body_bytes",
+                                       "max_items",    "db_pool_size",         "db_queue_max",
+                                       "db_timeout_ms", "projects",            NULL};
+    static const char *const pkeys[] = {"secret_env", NULL};
+    exp_feedback *fb = &cfg->feedback;
+    json_t *x = json_object_get(root, "feedback");
+    if (!x)
+        return;
+    if (!json_is_object(x)) {
+        err_add(e, "$.feedback: must be an object");
+        return;
+    }
+    check_keys(e, x, "$.feedback", keys);
+    fb->enabled = 1;
+    fb->tolerance_s = (int)get_num(e, x, "$.feedback", "tolerance_s", 0, 300, 1, 86400);
+    fb->attribution_window_s =
+        (int)get_num(e, x, "$.feedback", "attribution_window_s", 0, 86400, 1, 31536000);
+    fb->max_body_bytes =
+        (long)get_num(e, x, "$.feedback", "max_body_bytes", 0, 8 << 20, 1024, 1 << 30);
+    fb->max_items = (int)get_num(e, x, "$.feedback", "max_items", 0, 1000, 1, 100000);
+    fb->db_pool_size = (int)get_num(e, x, "$.feedback", "db_pool_size", 0, 4, 1, 64);
+    fb->db_queue_max = (int)get_num(e, x, "$.feedback", "db_queue_max", 0, 64, 0, 100000);
+    fb->db_timeout_ms = (int)get_num(e, x, "$.feedback", "db_timeout_ms", 0, 10000, 100, 600000);
+    json_t *projects = json_object_get(x, "projects");
+    if (!projects) {
+        err_add(e, "$.feedback.projects: required");
+        return;
+    }
+    if (!json_is_object(projects) || json_object_size(projects) == 0) {
+        err_add(e, "$.feedback.projects: must be a non-empty object keyed by project name");
+        return;
+    }
+    fb->projects = calloc(json_object_size(projects), sizeof(exp_feedback_project));
+    if (!fb->projects) {
+        err_add(e, "$.feedback.projects: out of memory");
+        return;
+    }
+    const char *name;
+    json_t *p;
+    json_object_foreach(projects, name, p) {
+        char path[256];
+        snprintf(path, sizeof(path), "$.feedback.projects.%s", name);
+        if (!json_is_object(p)) {
+            err_add(e, "%s: must be an object", path);
+            continue;
+        }
+        check_keys(e, p, path, pkeys);
+        exp_feedback_project *pr = &fb->projects[fb->nprojects++];
+        pr->name = dup(name);
+        json_t *se = json_object_get(p, "secret_env");
+        if (!se) {
+            err_add(e, "%s.secret_env: required", path);
+            continue;
+        }
+        if (json_is_string(se) && json_string_length(se) > 0) {
+            pr->secret_env[pr->nsecrets++] = dup(json_string_value(se));
+            continue;
+        }
+        if (!json_is_array(se) || json_array_size(se) < 1 ||
+            json_array_size(se) > EXP_FEEDBACK_MAX_SECRETS) {
+            err_add(e,
+                    "%s.secret_env: must be an environment variable name or an array of 1 to "
+                    "%d of them",
+                    path, EXP_FEEDBACK_MAX_SECRETS);
+            continue;
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(se, i, v) {
+            if (!json_is_string(v) || json_string_length(v) == 0) {
+                err_add(e, "%s.secret_env[%zu]: must be a non-empty string", path, i);
+                continue;
+            }
+            pr->secret_env[pr->nsecrets++] = dup(json_string_value(v));
+        }
+    }
+}
+
+int exp_config_parse(const char *json, size_t len, exp_config **out, char *err, size_t errlen)
+{
+    return exp_config_parse_opts(json, len, 0, out, err, errlen);
+}
+
+int exp_config_parse_opts(const char *json, size_t len, unsigned flags, exp_config **out,
+                          char *err, size_t errlen)
+{
+    /* the controller's sections (experiments/experiment.h) are accepted, not validated */
+    static const char *const keys[] = {"default_model", "experiment", "providers", "models",
+                                       "api_keys", "routing", "dispatch", "feedback",
+                                       "classifier_rules", "classifier_model", "phases",
+                                       "guardrails", "notifications", "attribution_window_s",
+                                       NULL};
+    struct errs e = {err, errlen, 0, 0};
+    json_error_t jerr;
+    exp_config *cfg = NULL;
+
+    if (err && errlen)
+        err[0] = '\0';
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        err_add(&e, "$: invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        goto fail;
+    }
+    if (!json_is_object(root)) {
+        err_add(&e, "$: must be an object");
+        goto fail;
+    }
+    cfg = calloc(1, sizeof(*cfg));
+    if (!cfg) {
+        err_add(&e, "$: out of memory");
+        goto fail;
+    }
+    check_keys(&e, root, "$", keys);
+    parse_providers(&e, root, cfg);
+    parse_models(&e, root, cfg);
+    parse_api_keys(&e, root, cfg, flags);
+    parse_experiment(&e, root, cfg);
+    parse_feedback(&e, root, cfg);
+    cfg->default_model = -1;
+    const char *def = get_str(&e, root, "$", "default_model", 1);
+    if (def) {
+        cfg->default_model = exp_config_find_model(cfg, def);
+        if (cfg->default_model < 0 && cfg->models)
+            err_add(&e, "$.default_model: unknown model \"%s\"", def);
+    }
+    if (cfg->default_model >= 0)
+        parse_routing(&e, root, cfg);
+    parse_dispatch(&e, root, cfg);
+    json_t *rules = json_object_get(root, "classifier_rules");
+    if (rules && !json_is_object(rules))
+        err_add(&e, "$.classifier_rules: must be an object");
+    else if (rules)
+        cfg->classifier_rules = json_dumps(rules, JSON_COMPACT);
+    cfg->classifier_model = dup(get_str(&e, root, "$", "classifier_model", 0));
+    if (e.n)
+        goto fail;
+    json_decref(root);
+    *out = cfg;
+    return 0;
+fail:
+    json_decref(root);
+    exp_config_free(cfg);
+    *out = NULL;
+    return -1;
+}
+
+void exp_config_free(exp_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (int i = 0; i < cfg->nproviders; i++) {
+        free(cfg->providers[i].name);
+        free(cfg->providers[i].base_url);
+        free(cfg->providers[i].api_key_env);
+    }
+    for (int i = 0; i < cfg->nmodels; i++) {
+        free(cfg->models[i].name);
+        free(cfg->models[i].upstream);
+        free(cfg->models[i].tier);
+    }
+    for (int i = 0; i < cfg->napi_keys; i++) {
+        free(cfg->api_keys[i].key);
+        free(cfg->api_keys[i].key_env);
+        free(cfg->api_keys[i].project);
+    }
+    for (int i = 0; i < cfg->feedback.nprojects; i++) {
+        free(cfg->feedback.projects[i].name);
+        for (int j = 0; j < cfg->feedback.projects[i].nsecrets; j++)
+            free(cfg->feedback.projects[i].secret_env[j]);
+    }
+    free(cfg->feedback.projects);
+    free(cfg->providers);
+    free(cfg->models);
+    free(cfg->api_keys);
+    free(cfg->experiment);
+    free(cfg->salt);
+    free(cfg->classifier_rules);
+    free(cfg->classifier_model);
+    free(cfg);
+}
+
+int exp_config_find_model(const exp_config *cfg, const char *name)
+{
+    for (int i = 0; i < cfg->nmodels; i++)
+        if (!strcmp(cfg->models[i].name, name))
+            return i;
+    return -1;
+}
+
+double exp_model_cost(const exp_model *m, long tokens_in, long tokens_out)
+{
+    return ((double)tokens_in * m->input_usd_per_mtok + (double)tokens_out * m->output_usd_per_mtok) /
+           1e6;
+}

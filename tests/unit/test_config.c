@@ -1,0 +1,203 @@
+/* Router configuration: a valid file parses to the right values, and every
+ * kind of mistake is refused with the exact JSON path and reason. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/redisurl.h"
+#include "experiments/config.h"
+
+static const char good[] =
+    "{\"default_model\":\"big\","
+    " \"experiment\":{\"name\":\"exp1\",\"salt\":\"s\",\"holdout_pct\":5},"
+    " \"providers\":{\"sim\":{\"base_url\":\"http://127.0.0.1:9100/v1/\",\"api_key_env\":\"K\","
+    "                         \"timeout_ms\":5000}},"
+    " \"models\":{\"big\":{\"provider\":\"sim\",\"tier\":\"premium\",\"input_usd_per_mtok\":2.5,"
+    "                     \"output_usd_per_mtok\":10},"
+    "            \"small\":{\"provider\":\"sim\",\"upstream\":\"small-v2\",\"tier\":\"economy\","
+    "                       \"input_usd_per_mtok\":0.15,\"output_usd_per_mtok\":0.6}},"
+    " \"api_keys\":[{\"key\":\"sk-1\",\"project\":\"p1\",\"allow_model_prefer\":true},"
+    "               {\"key_env\":\"SWITCHYARD_API_KEY\",\"project\":\"p2\"}]}";
+
+static void test_good_config(void **state)
+{
+    (void)state;
+    exp_config *cfg;
+    char err[1024];
+    assert_int_equal(exp_config_parse(good, strlen(good), &cfg, err, sizeof(err)), 0);
+    assert_int_equal(cfg->nproviders, 1);
+    assert_string_equal(cfg->providers[0].base_url, "http://127.0.0.1:9100/v1"); /* '/' trimmed */
+    assert_int_equal(cfg->providers[0].timeout_ms, 5000);
+    assert_int_equal(cfg->providers[0].connect_timeout_ms, 1000); /* default */
+    assert_int_equal(cfg->nmodels, 2);
+    int small = exp_config_find_model(cfg, "small");
+    assert_true(small >= 0);
+    assert_string_equal(cfg->models[small].upstream, "small-v2");
+    int big = exp_config_find_model(cfg, "big");
+    assert_string_equal(cfg->models[big].upstream, "big"); /* defaults to the name */
+    assert_int_equal(cfg->default_model, big);
+    assert_int_equal(cfg->holdout_bp, 500);
+    assert_string_equal(cfg->salt, "s");
+    assert_int_equal(cfg->napi_keys, 2);
+    assert_true(cfg->api_keys[0].allow_model_prefer);
+    assert_false(cfg->api_keys[1].allow_model_prefer);
+    assert_string_equal(cfg->api_keys[1].key_env, "SWITCHYARD_API_KEY");
+    /* 1000 in + 500 out at 2.5/10 per million = 0.0025 + 0.005 */
+    assert_true(exp_model_cost(&cfg->models[big], 1000, 500) == 0.0075);
+    exp_config_free(cfg);
+}
+
+static void expect_error(const char *json, const char *want)
+{
+    exp_config *cfg = (exp_config *)1;
+    char err[2048];
+    assert_int_equal(exp_config_parse(json, strlen(json), &cfg, err, sizeof(err)), -1);
+    assert_null(cfg);
+    if (!strstr(err, want))
+        fail_msg("error \"%s\" does not contain \"%s\"", err, want);
+}
+
+static void test_bad_configs(void **state)
+{
+    (void)state;
+    expect_error("{", "$: invalid JSON at line 1");
+    expect_error("[]", "$: must be an object");
+    expect_error("{}", "$.providers: required");
+    expect_error("{}", "$.models: required");
+    expect_error("{}", "$.default_model: required");
+    expect_error("{\"providers\":{}}", "$.providers: must be a non-empty object keyed by provider name");
+    expect_error("{\"providers\":{\"p\":{\"base_url\":\"ftp://x\"}}}",
+                 "$.providers.p.base_url: must start with http:// or https://");
+    expect_error("{\"providers\":{\"p\":{\"base_url\":\"http://x\",\"timeout_ms\":\"5\"}}}",
+                 "$.providers.p.timeout_ms: must be a number");
+    expect_error("{\"providers\":{\"p\":{\"base_url\":\"http://x\",\"colour\":1}}}",
+                 "$.providers.p.colour: unknown key");
+    expect_error("{\"providers\":{\"p\":{\"base_url\":\"http://x\"}},"
+                 "\"models\":{\"m\":{\"provider\":\"q\",\"tier\":\"t\",\"input_usd_per_mtok\":1,"
+                 "\"output_usd_per_mtok\":1}}}",
+                 "$.models.m.provider: unknown provider \"q\"");
+    expect_error("{\"providers\":{\"p\":{\"base_url\":\"http://x\"}},"
+                 "\"models\":{\"m\":{\"provider\":\"p\",\"tier\":\"t\",\"input_usd_per_mtok\":-1,"
+                 "\"output_usd_per_mtok\":1}}}",
+                 "$.models.m.input_usd_per_mtok: must be between 0 and 10000");
+    expect_error("{\"providers\":{\"p\":{\"base_url\":\"http://x\"}},"
+                 "\"models\":{\"m\":{\"provider\":\"p\",\"tier\":\"t\",\"input_usd_per_mtok\":1,"
+                 "\"output_usd_per_mtok\":1}},\"default_model\":\"n\",\"api_keys\":[{\"key\":\"k\",\"project\":\"p\"}]}",
+                 "$.default_model: unknown model \"n\"");
+    expect_error("{\"api_keys\":[{\"project\":\"p\"}]}",
+                 "$.api_keys[0]: exactly one of \"key\" and \"key_env\" is required");
+    expect_error("{\"api_keys\":[{\"key\":\"a\",\"key_env\":\"B\",\"project\":\"p\"}]}",
+                 "$.api_keys[0]: exactly one of \"key\" and \"key_env\" is required");
+    expect_error("{\"api_keys\":[]}", "$.api_keys: must be a non-empty array");
+    expect_error("{\"experiment\":{\"name\":\"e\",\"holdout_pct\":101}}",
+                 "$.experiment.holdout_pct: must be between 0 and 100");
+    expect_error("{\"typo\":1}", "$.typo: unknown key");
+    expect_error("{\"a\":1,\"a\":2}", "duplicate object key");
+}
+
+static void test_every_error_reported(void **state)
+{
+    (void)state;
+    exp_config *cfg;
+    char err[2048];
+    assert_int_equal(exp_config_parse("{\"x\":1,\"y\":2}", 13, &cfg, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "$.x: unknown key"));
+    assert_non_null(strstr(err, "$.y: unknown key"));
+    assert_non_null(strstr(err, "$.providers: required"));
+    assert_non_null(strstr(err, "$.api_keys: required"));
+}
+
+/* The controller's sections are accepted (not validated) by the router's
+ * parser; the controller parses without api_keys (EXP_CONFIG_NO_API_KEYS). */
+static void test_controller_sections(void **state)
+{
+    (void)state;
+    static const char nokeys[] =
+        "{\"default_model\":\"big\",\"providers\":{\"p\":{\"base_url\":\"http://x\"}},"
+        "\"models\":{\"big\":{\"provider\":\"p\",\"tier\":\"t\",\"input_usd_per_mtok\":1,"
+        "\"output_usd_per_mtok\":1}},\"phases\":5,\"guardrails\":\"x\",\"notifications\":[],"
+        "\"attribution_window_s\":null}";
+    exp_config *cfg = NULL;
+    char err[2048];
+    assert_int_equal(exp_config_parse(nokeys, strlen(nokeys), &cfg, err, sizeof(err)), -1);
+    assert_null(cfg);
+    assert_string_equal(err, "$.api_keys: required (the router refuses unauthenticated traffic)");
+    assert_int_equal(exp_config_parse_opts(nokeys, strlen(nokeys), EXP_CONFIG_NO_API_KEYS, &cfg,
+                                           err, sizeof(err)),
+                     0);
+    assert_int_equal(cfg->napi_keys, 0);
+    assert_null(cfg->api_keys);
+    exp_config_free(cfg);
+    /* api_keys, when present, are still validated in that mode */
+    static const char badkeys[] =
+        "{\"default_model\":\"big\",\"providers\":{\"p\":{\"base_url\":\"http://x\"}},"
+        "\"models\":{\"big\":{\"provider\":\"p\",\"tier\":\"t\",\"input_usd_per_mtok\":1,"
+        "\"output_usd_per_mtok\":1}},\"api_keys\":[]}";
+    assert_int_equal(exp_config_parse_opts(badkeys, strlen(badkeys), EXP_CONFIG_NO_API_KEYS, &cfg,
+                                           err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, "$.api_keys: must be a non-empty array");
+
+    /* the worked experiment definitions are router configs too */
+    static const char *const files[] = {"task-routing.json", "task-routing.fast.json"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *dir = getenv("SY_SOURCE_DIR");
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/experiments/%s", dir ? dir : ".", files[i]);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        static char buf[65536];
+        size_t n = fread(buf, 1, sizeof(buf), f);
+        fclose(f);
+        if (exp_config_parse(buf, n, &cfg, err, sizeof(err)))
+            fail_msg("%s: %s", files[i], err);
+        assert_int_equal(cfg->napi_keys, 1);
+        assert_int_equal(cfg->holdout_bp, 500);
+        exp_config_free(cfg);
+    }
+}
+
+static void test_redis_url(void **state)
+{
+    (void)state;
+    sy_redis_addr a;
+    char err[256];
+    assert_int_equal(sy_redis_url_parse("redis://127.0.0.1:6390/3", &a, err, sizeof(err)), 0);
+    assert_string_equal(a.host, "127.0.0.1");
+    assert_int_equal(a.port, 6390);
+    assert_int_equal(a.db, 3);
+    assert_int_equal(sy_redis_url_parse("redis://:secret@cache", &a, err, sizeof(err)), 0);
+    assert_string_equal(a.host, "cache");
+    assert_int_equal(a.port, 6379);
+    assert_string_equal(a.password, "secret");
+    assert_int_equal(sy_redis_url_parse("redis://u:p@[::1]:7000/0", &a, err, sizeof(err)), 0);
+    assert_string_equal(a.host, "::1");
+    assert_string_equal(a.user, "u");
+    assert_int_equal(a.port, 7000);
+    assert_int_equal(sy_redis_url_parse("http://x", &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "redis URL must start with redis:// (got \"http://x\")");
+    assert_int_equal(sy_redis_url_parse("redis://h:99999", &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "redis URL has a bad port");
+    assert_int_equal(sy_redis_url_parse("redis://h:1/x", &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "redis URL has a bad database number");
+    assert_int_equal(sy_redis_url_parse("redis:///0", &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "redis URL has no host");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_config),
+        cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_every_error_reported),
+        cmocka_unit_test(test_controller_sections),
+        cmocka_unit_test(test_redis_url),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
