@@ -1,0 +1,1228 @@
+/*
+ * switchyard loadgen: labelled prompts to the router at a fixed open-loop rate,
+ * and simulated user feedback on the answers.
+ *
+ *   arrivals (Poisson at --rate)      pick a task type by --mix, a prompt of that
+ *                                     label, a user from the Zipf pool; POST
+ *                                     /v1/chat/completions if fewer than
+ *                                     --concurrency are in flight, else skipped
+ *   answer                            count status, X-Route-Cohort/Task/Model,
+ *                                     latency; with --feedback-rate, schedule
+ *                                     feedback after a random delay
+ *   feedback due                      thumb (down with the served model's
+ *                                     thumbs_down for the true label), sometimes a
+ *                                     rating; handed to loadgen_feedback (batched,
+ *                                     signed, retried)
+ *
+ * One libevent loop and one periodic tick drive everything. The run is a state
+ * machine: RUNNING (sending) -> DRAINING (waiting for answers and feedback) ->
+ * DONE. A progress line goes to stderr every second, the summary to stdout.
+ */
+#include "controller/loadgen.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "controller/loadgen_feedback.h"
+#include "controller/loadgen_http.h"
+#include "controller/loadgen_quality.h"
+#include "controller/loadgen_workload.h"
+
+#define LG_TICK_MS 5
+#define LG_PROGRESS_US 1000000
+#define LG_MAX_KEYS 64 /* distinct values per counter map, then "other" */
+#define LG_DRAIN_GRACE_MS 60000
+#define LG_DEFAULT_PROMPTS "classifier/data/train.jsonl"
+#define LG_DEFAULT_MIX "simple=50,code=20,reasoning=20,complex=10"
+
+static const char usage_text[] =
+    "usage: switchyard loadgen --url ROUTER_URL --api-key KEY [options]\n"
+    "\n"
+    "Open-loop traffic to the router: labelled prompts from a corpus file at --rate,\n"
+    "and simulated feedback following the simulator's per-model, per-task quality.\n"
+    "\n"
+    "  --url URL                 router base URL ($SWITCHYARD_URL), e.g. http://127.0.0.1:8080\n"
+    "  --api-key KEY             client API key ($SWITCHYARD_API_KEY)\n"
+    "  --rate N                  requests per second, Poisson arrivals (default 10)\n"
+    "  --duration S              seconds of sending (default 10 unless --requests)\n"
+    "  --requests N              arrivals to schedule instead of a duration\n"
+    "  --users N                 user pool \"user-0\"..\"user-<N-1>\", Zipf-like (default 100)\n"
+    "  --mix T=W,...             task mix by corpus label (default " LG_DEFAULT_MIX ")\n"
+    "  --prompts FILE.jsonl      JSON lines with text and label (default\n"
+    "                            " LG_DEFAULT_PROMPTS " beside the binary or in .)\n"
+    "  --concurrency N           requests in flight at most; arrivals beyond are\n"
+    "                            skipped and counted (default 64)\n"
+    "  --mode eco|balanced|sport sent as X-Route-Mode (default: none sent)\n"
+    "  --stream-share F          share of requests sent with \"stream\": true (default 0)\n"
+    "  --timeout-ms N            per request (default 60000)\n"
+    "  --seed N                  random seed (default 1)\n"
+    "\n"
+    "Feedback:\n"
+    "  --feedback-rate F         share of answered requests that get feedback (default 0.05)\n"
+    "  --feedback-delay-ms A-B   delay after the answer, uniform (default 100-2000)\n"
+    "  --rating-share F          share of those that also get a 1-5 rating (default 0.3)\n"
+    "  --feedback-secret S       signing secret ($SWITCHYARD_FEEDBACK_SECRET); required\n"
+    "                            when --feedback-rate is above 0\n"
+    "  --project P               project name for the logs and the report\n"
+    "  --sim-url URL             simulator base URL ($SWITCHYARD_SIM_URL): GET /v1/models\n"
+    "                            gives each model's quality; without it every model\n"
+    "                            gets thumbs_down 0.10, rating 4.0\n"
+    "  --quality-override MODEL:TASK:thumbs_down=P[,rating=R][,MODEL:TASK:...]\n"
+    "                            replace the simulator's quality (MODEL or TASK may be\n"
+    "                            *); repeatable\n"
+    "\n"
+    "Output: a JSON progress line each second on stderr, the summary JSON on stdout.\n"
+    "  --report-json FILE        also write the summary there\n"
+    "\n"
+    "Exit status: 0 done, 1 could not run (prompt file, simulator), 2 usage error.\n";
+
+/* ---------- options ---------- */
+
+typedef struct lg_opts {
+    const char *url, *api_key, *sim_url, *secret, *project, *prompts, *report_json, *mode;
+    double rate, duration_s, feedback_rate, stream_share, rating_share;
+    long requests;
+    int users, concurrency, timeout_ms;
+    long delay_min_ms, delay_max_ms;
+    uint64_t seed;
+    lg_mix mix;
+    char mix_spec[256];
+} lg_opts;
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("switchyard loadgen: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 2;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int is_http_url(const char *s)
+{
+    return (!strncmp(s, "http://", 7) && s[7]) || (!strncmp(s, "https://", 8) && s[8]);
+}
+
+static const char *env_or_null(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static const char *const lg_flags[] = {"--url",
+                                       "--api-key",
+                                       "--rate",
+                                       "--duration",
+                                       "--requests",
+                                       "--users",
+                                       "--mix",
+                                       "--prompts",
+                                       "--feedback-rate",
+                                       "--feedback-delay-ms",
+                                       "--feedback-secret",
+                                       "--project",
+                                       "--sim-url",
+                                       "--quality-override",
+                                       "--seed",
+                                       "--concurrency",
+                                       "--mode",
+                                       "--stream-share",
+                                       "--report-json",
+                                       "--timeout-ms",
+                                       "--rating-share",
+                                       NULL};
+
+/* 0 ok, 1 --help, 2 usage error (message printed). */
+static int parse_args(int argc, char **argv, lg_opts *o, lg_qtable *qt)
+{
+    char err[512];
+    int have_duration = 0, have_requests = 0;
+    memset(o, 0, sizeof(*o));
+    o->url = env_or_null("SWITCHYARD_URL");
+    o->api_key = env_or_null("SWITCHYARD_API_KEY");
+    o->sim_url = env_or_null("SWITCHYARD_SIM_URL");
+    o->secret = env_or_null("SWITCHYARD_FEEDBACK_SECRET");
+    o->rate = 10;
+    o->duration_s = 10;
+    o->requests = -1;
+    o->users = 100;
+    o->concurrency = 64;
+    o->timeout_ms = 60000;
+    o->feedback_rate = 0.05;
+    o->rating_share = 0.3;
+    o->delay_min_ms = 100;
+    o->delay_max_ms = 2000;
+    o->seed = 1;
+    snprintf(o->mix_spec, sizeof(o->mix_spec), "%s", LG_DEFAULT_MIX);
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *val, *eq;
+        char name[32];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h"))
+            return 1;
+        if (strncmp(arg, "--", 2))
+            return usage_error("unexpected argument '%s' (see --help)", arg);
+        eq = strchr(arg, '=');
+        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+        int known = 0;
+        for (const char *const *f = lg_flags; *f; f++)
+            known |= strlen(*f) == nlen && !strncmp(*f, arg, nlen);
+        if (!known)
+            return usage_error("unknown option '%.*s' (see --help)", (int)(nlen > 64 ? 64 : nlen),
+                               arg);
+        snprintf(name, sizeof(name), "%.*s", (int)nlen, arg);
+        if (eq)
+            val = eq + 1;
+        else if (i + 1 < argc)
+            val = argv[++i];
+        else
+            return usage_error("option '%s' needs a value", name);
+
+        long n;
+        if (!strcmp(name, "--url")) {
+            o->url = val;
+        } else if (!strcmp(name, "--api-key")) {
+            o->api_key = val;
+        } else if (!strcmp(name, "--sim-url")) {
+            o->sim_url = val;
+        } else if (!strcmp(name, "--feedback-secret")) {
+            o->secret = val;
+        } else if (!strcmp(name, "--project")) {
+            if (!*val)
+                return usage_error("--project: expected a name (got \"\")");
+            o->project = val;
+        } else if (!strcmp(name, "--prompts")) {
+            o->prompts = val;
+        } else if (!strcmp(name, "--report-json")) {
+            o->report_json = val;
+        } else if (!strcmp(name, "--rate")) {
+            if (parse_double(val, 1e-6, 1e6, &o->rate))
+                return usage_error("--rate: expected requests per second above 0 and at most "
+                                   "1000000 (got \"%s\")",
+                                   val);
+        } else if (!strcmp(name, "--duration")) {
+            if (parse_double(val, 1e-3, 1e7, &o->duration_s))
+                return usage_error("--duration: expected seconds above 0 (got \"%s\")", val);
+            have_duration = 1;
+        } else if (!strcmp(name, "--requests")) {
+            if (parse_long(val, 1, LONG_MAX / 2, &o->requests))
+                return usage_error("--requests: expected an integer of 1 or more (got \"%s\")",
+                                   val);
+            have_requests = 1;
+        } else if (!strcmp(name, "--users")) {
+            if (parse_long(val, 1, 10000000, &n))
+                return usage_error("--users: expected an integer from 1 to 10000000 (got \"%s\")",
+                                   val);
+            o->users = (int)n;
+        } else if (!strcmp(name, "--concurrency")) {
+            if (parse_long(val, 1, 100000, &n))
+                return usage_error(
+                    "--concurrency: expected an integer from 1 to 100000 (got \"%s\")", val);
+            o->concurrency = (int)n;
+        } else if (!strcmp(name, "--timeout-ms")) {
+            if (parse_long(val, 1, 3600000, &n))
+                return usage_error("--timeout-ms: expected an integer from 1 to 3600000 (got "
+                                   "\"%s\")",
+                                   val);
+            o->timeout_ms = (int)n;
+        } else if (!strcmp(name, "--seed")) {
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(val, &end, 10);
+            if (errno || end == val || *end || val[0] == '-')
+                return usage_error("--seed: expected an unsigned integer (got \"%s\")", val);
+            o->seed = (uint64_t)s;
+        } else if (!strcmp(name, "--mix")) {
+            if (strlen(val) >= sizeof(o->mix_spec))
+                return usage_error("--mix: too long");
+            snprintf(o->mix_spec, sizeof(o->mix_spec), "%s", val);
+        } else if (!strcmp(name, "--feedback-rate")) {
+            if (parse_double(val, 0, 1, &o->feedback_rate))
+                return usage_error("--feedback-rate: expected a share from 0 to 1 (got \"%s\")",
+                                   val);
+        } else if (!strcmp(name, "--rating-share")) {
+            if (parse_double(val, 0, 1, &o->rating_share))
+                return usage_error("--rating-share: expected a share from 0 to 1 (got \"%s\")",
+                                   val);
+        } else if (!strcmp(name, "--stream-share")) {
+            if (parse_double(val, 0, 1, &o->stream_share))
+                return usage_error("--stream-share: expected a share from 0 to 1 (got \"%s\")",
+                                   val);
+        } else if (!strcmp(name, "--feedback-delay-ms")) {
+            char a[32];
+            const char *dash = strchr(val, '-');
+            int bad = strlen(val) >= sizeof(a);
+            if (!bad && dash) {
+                snprintf(a, sizeof(a), "%.*s", (int)(dash - val), val);
+                bad = parse_long(a, 0, 3600000, &o->delay_min_ms) ||
+                      parse_long(dash + 1, 0, 3600000, &o->delay_max_ms) ||
+                      o->delay_min_ms > o->delay_max_ms;
+            } else if (!bad) {
+                bad = parse_long(val, 0, 3600000, &o->delay_min_ms);
+                o->delay_max_ms = o->delay_min_ms;
+            }
+            if (bad)
+                return usage_error("--feedback-delay-ms: expected MIN-MAX milliseconds with 0 <= "
+                                   "MIN <= MAX <= 3600000 (got \"%s\")",
+                                   val);
+        } else if (!strcmp(name, "--mode")) {
+            if (strcmp(val, "eco") && strcmp(val, "balanced") && strcmp(val, "sport"))
+                return usage_error("--mode: expected eco, balanced or sport (got \"%s\")", val);
+            o->mode = val;
+        } else if (!strcmp(name, "--quality-override")) {
+            if (lg_override_parse(qt, val, err, sizeof(err)))
+                return usage_error("--quality-override: %s", err);
+        }
+    }
+    if (have_duration && have_requests)
+        return usage_error("--duration and --requests exclude each other");
+    if (have_requests)
+        o->duration_s = 0;
+    if (lg_mix_parse(&o->mix, o->mix_spec, err, sizeof(err)))
+        return usage_error("--mix: %s", err);
+    if (!o->url)
+        return usage_error("--url (or SWITCHYARD_URL) is required");
+    if (!is_http_url(o->url))
+        return usage_error("--url: expected an http:// or https:// URL (got \"%s\")", o->url);
+    if (!o->api_key)
+        return usage_error("--api-key (or SWITCHYARD_API_KEY) is required");
+    if (o->sim_url && !is_http_url(o->sim_url))
+        return usage_error("--sim-url: expected an http:// or https:// URL (got \"%s\")",
+                           o->sim_url);
+    if (o->feedback_rate > 0 && !o->secret)
+        return usage_error("--feedback-rate %g needs --feedback-secret (or "
+                           "SWITCHYARD_FEEDBACK_SECRET); --feedback-rate 0 sends no feedback",
+                           o->feedback_rate);
+    return 0;
+}
+
+/* "http://h:p", "http://h:p/" and "http://h:p/v1" all name the same API root. */
+static char *api_url(const char *base, const char *path)
+{
+    size_t n = strlen(base);
+    while (n && base[n - 1] == '/')
+        n--;
+    if (n >= 3 && !strncmp(base + n - 3, "/v1", 3))
+        n -= 3;
+    size_t len = n + strlen(path) + 1;
+    char *s = malloc(len);
+    if (s)
+        snprintf(s, len, "%.*s%s", (int)n, base, path);
+    return s;
+}
+
+/* ---------- counters ---------- */
+
+typedef struct lg_counts {
+    char key[LG_MAX_KEYS][64];
+    long n[LG_MAX_KEYS];
+    int nkeys;
+    long other;
+} lg_counts;
+
+static void count_add(lg_counts *c, const char *key, long by)
+{
+    for (int i = 0; i < c->nkeys; i++)
+        if (!strcmp(c->key[i], key)) {
+            c->n[i] += by;
+            return;
+        }
+    if (c->nkeys == LG_MAX_KEYS || strlen(key) >= sizeof(c->key[0])) {
+        c->other += by;
+        return;
+    }
+    snprintf(c->key[c->nkeys], sizeof(c->key[0]), "%s", key);
+    c->n[c->nkeys++] = by;
+}
+
+static json_t *count_json(const lg_counts *c)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < c->nkeys; i++)
+        json_object_set_new(o, c->key[i], json_integer(c->n[i]));
+    if (c->other)
+        json_object_set_new(o, "other", json_integer(c->other));
+    return o;
+}
+
+/* latencies in microseconds */
+typedef struct lg_lat {
+    long *v;
+    size_t n, cap;
+} lg_lat;
+
+static void lat_add(lg_lat *l, long us)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        long *t = realloc(l->v, cap * sizeof(*t));
+        if (!t)
+            return; /* a latency sample lost to memory pressure only skews the quantiles */
+        l->v = t;
+        l->cap = cap;
+    }
+    l->v[l->n++] = us;
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* quantile q of l in ms (sorts l->v); -1 when empty */
+static double lat_q(lg_lat *l, double q)
+{
+    if (!l->n)
+        return -1;
+    size_t k = (size_t)ceil(q * (double)l->n);
+    k = k ? k - 1 : 0;
+    if (k >= l->n)
+        k = l->n - 1;
+    return (double)l->v[k] / 1000.0;
+}
+
+static json_t *ms_json(double ms) { return ms < 0 ? json_null() : json_real(round(ms * 10) / 10); }
+
+/* feedback counters per served model and true task type */
+typedef struct lg_fbstat {
+    char model[64];
+    int known; /* in the quality table */
+    long thumbs[EXP_NTASKS], down[EXP_NTASKS], ratings[EXP_NTASKS];
+    double rating_sum[EXP_NTASKS];
+    lg_quality q[EXP_NTASKS];
+} lg_fbstat;
+
+/* ---------- the run ---------- */
+
+enum lg_state { LG_RUNNING, LG_DRAINING, LG_DONE };
+static const char *const lg_state_names[] = {"running", "draining", "done"};
+
+typedef struct lg_pending { /* feedback waiting for its delay */
+    int64_t due_us;
+    char *request_id;
+    char *model;
+    exp_task label;
+    int user;
+} lg_pending;
+
+typedef struct lg_run {
+    lg_opts *o;
+    struct event_base *base;
+    struct event *tick, *sigint, *sigterm;
+    lg_http *http;
+    lg_feedback *fb;
+    lg_prompts prompts;
+    lg_users users;
+    lg_qtable *qt;
+    lg_rng rng;    /* arrivals: the offered traffic is the same for a seed, whatever the timing */
+    lg_rng fb_rng; /* feedback decisions, drawn as answers arrive */
+    enum lg_state state;
+    char *chat_url;
+    char auth[1024];
+    char run_id[17];
+    int64_t t0_us, next_arrival_us, last_progress_us, end_us, drain_deadline_us;
+    int inflight;
+    struct lg_req *reqs; /* chats in flight */
+    long feedback_seq;
+    /* counters */
+    long scheduled, sent, skipped, start_failed, answered, transport_errors;
+    long sent_by_label[EXP_NTASKS];
+    lg_counts by_status, by_cohort, by_task, by_model, by_error, unmapped;
+    lg_lat lat_all, lat_window;
+    long window_answered;
+    /* feedback */
+    lg_pending *heap; /* min-heap on due_us */
+    size_t nheap, heapcap;
+    long fb_requests, fb_thumbs, fb_down, fb_ratings, fb_dropped;
+    lg_fbstat *fbs;
+    int nfbs;
+} lg_run;
+
+typedef struct lg_req { /* one chat in flight, on lg_run.reqs */
+    lg_run *g;
+    struct lg_req *prev, *next;
+    exp_task label;
+    int user;
+} lg_req;
+
+static void req_unlink(lg_run *g, lg_req *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        g->reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void set_state(lg_run *g, enum lg_state st)
+{
+    if (st == g->state)
+        return;
+    sy_log(SY_INFO, "state", "from=%s to=%s", lg_state_names[g->state], lg_state_names[st]);
+    g->state = st;
+}
+
+/* --- the feedback heap --- */
+
+static void heap_swap(lg_pending *a, lg_pending *b)
+{
+    lg_pending t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static int heap_push(lg_run *g, lg_pending p)
+{
+    if (g->nheap == g->heapcap) {
+        size_t cap = g->heapcap ? g->heapcap * 2 : 256;
+        lg_pending *t = realloc(g->heap, cap * sizeof(*t));
+        if (!t)
+            return -1;
+        g->heap = t;
+        g->heapcap = cap;
+    }
+    size_t i = g->nheap++;
+    g->heap[i] = p;
+    while (i && g->heap[(i - 1) / 2].due_us > g->heap[i].due_us) {
+        heap_swap(&g->heap[(i - 1) / 2], &g->heap[i]);
+        i = (i - 1) / 2;
+    }
+    return 0;
+}
+
+static lg_pending heap_pop(lg_run *g)
+{
+    lg_pending top = g->heap[0];
+    g->heap[0] = g->heap[--g->nheap];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < g->nheap && g->heap[l].due_us < g->heap[m].due_us)
+            m = l;
+        if (r < g->nheap && g->heap[r].due_us < g->heap[m].due_us)
+            m = r;
+        if (m == i)
+            break;
+        heap_swap(&g->heap[i], &g->heap[m]);
+        i = m;
+    }
+    return top;
+}
+
+static void pending_free(lg_pending *p)
+{
+    free(p->request_id);
+    free(p->model);
+}
+
+/* --- feedback --- */
+
+static lg_fbstat *fbstat(lg_run *g, const char *model)
+{
+    for (int i = 0; i < g->nfbs; i++)
+        if (!strcmp(g->fbs[i].model, model))
+            return &g->fbs[i];
+    if (g->nfbs == LG_MAX_KEYS || strlen(model) >= sizeof(g->fbs[0].model))
+        return NULL;
+    lg_fbstat *t = realloc(g->fbs, (size_t)(g->nfbs + 1) * sizeof(*t));
+    if (!t)
+        return NULL;
+    g->fbs = t;
+    lg_fbstat *s = &g->fbs[g->nfbs++];
+    memset(s, 0, sizeof(*s));
+    snprintf(s->model, sizeof(s->model), "%s", model);
+    for (int k = 0; k < EXP_NTASKS; k++)
+        s->q[k] = lg_qtable_lookup(g->qt, model, (exp_task)k, &s->known);
+    return s;
+}
+
+static void utc_now(char *out, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+}
+
+static void queue_item(lg_run *g, json_t *item)
+{
+    char *s = item ? json_dumps(item, JSON_COMPACT) : NULL;
+    json_decref(item);
+    if (!s || lg_feedback_add(g->fb, s, strlen(s))) {
+        if (!s)
+            g->fb_dropped++;
+        free(s);
+        return;
+    }
+    free(s);
+}
+
+/* A user of served model p->model, asked a p->label question, says what they think. */
+static void give_feedback(lg_run *g, const lg_pending *p)
+{
+    int known;
+    lg_quality q = lg_qtable_lookup(g->qt, p->model, p->label, &known);
+    if (!known)
+        count_add(&g->unmapped, p->model, 1);
+    lg_fbstat *s = fbstat(g, p->model);
+    char user[32], ts[96], fid[64];
+    snprintf(user, sizeof(user), "user-%d", p->user);
+    utc_now(ts, sizeof(ts));
+
+    int down = lg_rng_uniform(&g->fb_rng) < q.thumbs_down;
+    snprintf(fid, sizeof(fid), "lg-%s-%ld", g->run_id, ++g->feedback_seq);
+    queue_item(g, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "feedback_id", fid, "request_id",
+                            p->request_id, "kind", "thumb", "value", down ? "down" : "up",
+                            "user_id", user, "created_at", ts));
+    g->fb_thumbs++;
+    g->fb_down += down;
+    if (s) {
+        s->thumbs[p->label]++;
+        s->down[p->label] += down;
+    }
+    if (lg_rng_uniform(&g->fb_rng) < g->o->rating_share) {
+        /* two points around the mean: floor or ceil, so the expected rating is the mean */
+        double lo = floor(q.rating);
+        int r = (int)lo + (lg_rng_uniform(&g->fb_rng) < q.rating - lo);
+        if (r > 5)
+            r = 5;
+        snprintf(fid, sizeof(fid), "lg-%s-%ld", g->run_id, ++g->feedback_seq);
+        queue_item(g, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "feedback_id", fid, "request_id",
+                                p->request_id, "kind", "rating", "value", r, "user_id", user,
+                                "created_at", ts));
+        g->fb_ratings++;
+        if (s) {
+            s->ratings[p->label]++;
+            s->rating_sum[p->label] += r;
+        }
+    }
+}
+
+/* --- requests --- */
+
+static void on_answer(const lg_http_res *res, void *arg)
+{
+    lg_req *r = arg;
+    lg_run *g = r->g;
+    g->inflight--;
+    req_unlink(g, r);
+    if (!res->transport_ok) {
+        g->transport_errors++;
+        count_add(&g->by_error, res->error, 1);
+        free(r);
+        return;
+    }
+    g->answered++;
+    g->window_answered++;
+    char st[16];
+    snprintf(st, sizeof(st), "%ld", res->status);
+    count_add(&g->by_status, st, 1);
+    const char *cohort = lg_http_res_header(res, "X-Route-Cohort");
+    const char *task = lg_http_res_header(res, "X-Route-Task");
+    const char *model = lg_http_res_header(res, "X-Route-Model");
+    const char *rid = lg_http_res_header(res, "X-Request-Id");
+    count_add(&g->by_cohort, cohort ? cohort : "none", 1);
+    count_add(&g->by_task, task ? task : "none", 1);
+    count_add(&g->by_model, model ? model : "none", 1);
+    lat_add(&g->lat_all, res->elapsed_us);
+    lat_add(&g->lat_window, res->elapsed_us);
+
+    if (res->status >= 200 && res->status < 300 && rid && *rid && model && *model &&
+        g->o->feedback_rate > 0 && lg_rng_uniform(&g->fb_rng) < g->o->feedback_rate) {
+        long span = g->o->delay_max_ms - g->o->delay_min_ms;
+        long delay = g->o->delay_min_ms + (long)(lg_rng_uniform(&g->fb_rng) * (double)(span + 1));
+        lg_pending p = {mono_us() + delay * 1000, strdup(rid), strdup(model), r->label, r->user};
+        g->fb_requests++;
+        if (!p.request_id || !p.model || heap_push(g, p)) {
+            pending_free(&p);
+            g->fb_dropped++;
+        }
+    }
+    free(r);
+}
+
+static void send_one(lg_run *g)
+{
+    g->scheduled++;
+    exp_task label = lg_mix_pick(&g->o->mix, &g->rng);
+    const char *text = g->prompts.text[label][lg_rng_next(&g->rng) % g->prompts.n[label]];
+    int user = lg_users_pick(&g->users, &g->rng);
+    int stream = g->o->stream_share > 0 && lg_rng_uniform(&g->rng) < g->o->stream_share;
+    if (g->inflight >= g->o->concurrency) {
+        g->skipped++;
+        return;
+    }
+    json_t *body = json_pack("{s:s, s:[{s:s, s:s}]}", "model", "auto", "messages", "role", "user",
+                             "content", text);
+    if (body && stream)
+        json_object_set_new(body, "stream", json_true());
+    char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    lg_req *r = calloc(1, sizeof(*r));
+    char uh[64], mh[64];
+    snprintf(uh, sizeof(uh), "X-User-Id: user-%d", user);
+    snprintf(mh, sizeof(mh), "X-Route-Mode: %s", g->o->mode ? g->o->mode : "");
+    lg_http_spec spec = {
+        .url = g->chat_url,
+        .body = s,
+        .body_len = s ? strlen(s) : 0,
+        .headers = {g->auth, uh, g->o->mode ? mh : NULL, NULL},
+        .timeout_ms = g->o->timeout_ms,
+        .max_body = 2048,
+        .on_done = on_answer,
+        .arg = r,
+    };
+    if (r) {
+        r->g = g;
+        r->label = label;
+        r->user = user;
+    }
+    if (!s || !r || lg_http_start(g->http, &spec)) {
+        g->start_failed++;
+        free(r);
+        free(s);
+        return;
+    }
+    free(s);
+    r->next = g->reqs;
+    if (g->reqs)
+        g->reqs->prev = r;
+    g->reqs = r;
+    g->inflight++;
+    g->sent++;
+    g->sent_by_label[label]++;
+}
+
+/* --- progress and report --- */
+
+static void write_line(FILE *f, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (s) {
+        fprintf(f, "%s\n", s);
+        fflush(f);
+    }
+    free(s);
+}
+
+static void progress(lg_run *g, int64_t now)
+{
+    char ts[96];
+    struct timespec t;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &t);
+    gmtime_r(&t.tv_sec, &tm);
+    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, t.tv_nsec / 1000000);
+    if (g->lat_window.n)
+        qsort(g->lat_window.v, g->lat_window.n, sizeof(long), cmp_long);
+    const lg_feedback_stats *fs = lg_feedback_get_stats(g->fb);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:f, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:I, "
+        "s:I, s:o, s:o}",
+        "ts", ts, "level", "info", "component", "loadgen", "msg", "progress", "elapsed_s",
+        round((double)(now - g->t0_us) / 1e5) / 10, "state", lg_state_names[g->state], "sent",
+        (json_int_t)g->sent, "answered", (json_int_t)g->answered, "skipped", (json_int_t)g->skipped,
+        "transport_errors", (json_int_t)g->transport_errors, "inflight", (json_int_t)g->inflight,
+        "status", count_json(&g->by_status), "cohort", count_json(&g->by_cohort), "task",
+        count_json(&g->by_task), "feedback_queued", (json_int_t)fs->queued, "feedback_sent",
+        (json_int_t)fs->sent, "feedback_failed", (json_int_t)(fs->failed + g->fb_dropped),
+        "feedback_pending", (json_int_t)g->nheap, "p50_ms", ms_json(lat_q(&g->lat_window, 0.50)),
+        "p99_ms", ms_json(lat_q(&g->lat_window, 0.99)));
+    write_line(stderr, o);
+    g->lat_window.n = 0;
+    g->window_answered = 0;
+}
+
+static json_t *report(lg_run *g, int64_t now)
+{
+    const lg_opts *o = g->o;
+    double elapsed = (double)(now - g->t0_us) / 1e6;
+    double send_s = (double)((g->end_us ? g->end_us : now) - g->t0_us) / 1e6;
+    if (g->lat_all.n)
+        qsort(g->lat_all.v, g->lat_all.n, sizeof(long), cmp_long);
+    double mean = 0;
+    for (size_t i = 0; i < g->lat_all.n; i++)
+        mean += (double)g->lat_all.v[i];
+    mean = g->lat_all.n ? mean / (double)g->lat_all.n / 1000.0 : -1;
+
+    json_t *mix = json_object(), *by_label = json_object();
+    for (int k = 0; k < EXP_NTASKS; k++) {
+        json_object_set_new(mix, exp_task_str((exp_task)k), json_real(o->mix.w[k] / o->mix.total));
+        json_object_set_new(by_label, exp_task_str((exp_task)k), json_integer(g->sent_by_label[k]));
+    }
+    json_t *by_model = json_object();
+    for (int i = 0; i < g->nfbs; i++) {
+        const lg_fbstat *s = &g->fbs[i];
+        json_t *m = json_object();
+        for (int k = 0; k < EXP_NTASKS; k++) {
+            if (!s->thumbs[k] && !s->ratings[k])
+                continue;
+            json_object_set_new(
+                m, exp_task_str((exp_task)k),
+                json_pack("{s:I, s:I, s:f, s:I, s:o, s:f}", "thumbs", (json_int_t)s->thumbs[k],
+                          "thumbs_down", (json_int_t)s->down[k], "expected_thumbs_down",
+                          s->q[k].thumbs_down, "ratings", (json_int_t)s->ratings[k], "rating_mean",
+                          s->ratings[k] ? json_real(s->rating_sum[k] / (double)s->ratings[k])
+                                        : json_null(),
+                          "expected_rating", s->q[k].rating));
+        }
+        json_object_set_new(m, "quality_known", json_boolean(s->known));
+        json_object_set_new(by_model, s->model, m);
+    }
+    const lg_feedback_stats *fs = lg_feedback_get_stats(g->fb);
+    json_t *cfg = json_pack(
+        "{s:s, s:f, s:o, s:o, s:i, s:i, s:o, s:f, s:f, s:s, s:I, s:I, s:f, s:o, s:o, s:o}", "url",
+        o->url, "rate", o->rate, "duration_s",
+        o->requests > 0 ? json_null() : json_real(o->duration_s), "requests",
+        o->requests > 0 ? json_integer(o->requests) : json_null(), "users", o->users, "concurrency",
+        o->concurrency, "mix", mix, "feedback_rate", o->feedback_rate, "rating_share",
+        o->rating_share, "prompts", o->prompts, "seed", (json_int_t)o->seed, "timeout_ms",
+        (json_int_t)o->timeout_ms, "stream_share", o->stream_share, "mode",
+        o->mode ? json_string(o->mode) : json_null(), "project",
+        o->project ? json_string(o->project) : json_null(), "sim_url",
+        o->sim_url ? json_string(o->sim_url) : json_null());
+    char delay[48];
+    snprintf(delay, sizeof(delay), "%ld-%ld", o->delay_min_ms, o->delay_max_ms);
+    json_object_set_new(cfg, "feedback_delay_ms", json_string(delay));
+
+    return json_pack(
+        "{s:s, s:s, s:o, s:f, s:f, s:f, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, "
+        "s:o}, s:{s:o, s:o, s:o, s:o, s:o}, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, "
+        "s:o}}",
+        "object", "loadgen.report", "run_id", g->run_id, "config", cfg, "elapsed_s",
+        round(elapsed * 1000) / 1000, "send_s", round(send_s * 1000) / 1000, "achieved_rate",
+        send_s > 0 ? round((double)g->sent / send_s * 100) / 100 : 0.0, "requests", "scheduled",
+        (json_int_t)g->scheduled, "sent", (json_int_t)g->sent, "skipped", (json_int_t)g->skipped,
+        "start_failed", (json_int_t)g->start_failed, "answered", (json_int_t)g->answered,
+        "transport_errors", (json_int_t)g->transport_errors, "by_status", count_json(&g->by_status),
+        "by_label", by_label, "by_cohort", count_json(&g->by_cohort), "by_route_task",
+        count_json(&g->by_task), "by_model", count_json(&g->by_model), "by_error",
+        count_json(&g->by_error), "latency_ms", "p50", ms_json(lat_q(&g->lat_all, 0.50)), "p90",
+        ms_json(lat_q(&g->lat_all, 0.90)), "p99", ms_json(lat_q(&g->lat_all, 0.99)), "max",
+        ms_json(lat_q(&g->lat_all, 1.0)), "mean", ms_json(mean), "feedback", "requests",
+        (json_int_t)g->fb_requests, "thumbs", (json_int_t)g->fb_thumbs, "thumbs_down",
+        (json_int_t)g->fb_down, "ratings", (json_int_t)g->fb_ratings, "items",
+        (json_int_t)fs->queued, "sent", (json_int_t)fs->sent, "failed",
+        (json_int_t)(fs->failed + g->fb_dropped), "batches", (json_int_t)fs->batches, "retries",
+        (json_int_t)fs->retries, "unmapped_models", count_json(&g->unmapped), "by_model", by_model);
+}
+
+/* --- the tick --- */
+
+static void finish(lg_run *g)
+{
+    set_state(g, LG_DONE);
+    event_base_loopbreak(g->base);
+}
+
+static void start_draining(lg_run *g, int64_t now, const char *why)
+{
+    if (g->state != LG_RUNNING)
+        return;
+    g->end_us = now;
+    g->drain_deadline_us =
+        now + ((int64_t)g->o->timeout_ms + g->o->delay_max_ms + LG_DRAIN_GRACE_MS) * 1000;
+    sy_log(SY_INFO, "sending stopped", "reason=%s sent=%ld inflight=%d", why, g->sent, g->inflight);
+    set_state(g, LG_DRAINING);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    lg_run *g = arg;
+    int64_t now = mono_us();
+    (void)fd;
+    (void)what;
+    if (g->state == LG_RUNNING) {
+        int64_t stop_at =
+            g->o->duration_s > 0 ? g->t0_us + (int64_t)(g->o->duration_s * 1e6) : INT64_MAX;
+        while (g->next_arrival_us <= now && g->next_arrival_us < stop_at &&
+               (g->o->requests <= 0 || g->scheduled < g->o->requests)) {
+            send_one(g);
+            g->next_arrival_us += (int64_t)(lg_rng_exp(&g->rng, g->o->rate) * 1e6);
+        }
+        if (now >= stop_at)
+            start_draining(g, now, "duration");
+        else if (g->o->requests > 0 && g->scheduled >= g->o->requests)
+            start_draining(g, now, "requests");
+    }
+    while (g->nheap && g->heap[0].due_us <= now) {
+        lg_pending p = heap_pop(g);
+        give_feedback(g, &p);
+        pending_free(&p);
+    }
+    lg_feedback_tick(g->fb, now);
+    if (now - g->last_progress_us >= LG_PROGRESS_US) {
+        g->last_progress_us = now;
+        progress(g, now);
+    }
+    if (g->state == LG_DRAINING) {
+        if (!g->inflight && !g->nheap && lg_feedback_idle(g->fb))
+            finish(g);
+        else if (now >= g->drain_deadline_us) {
+            sy_log(SY_WARN, "drain deadline passed", "inflight=%d feedback_pending=%zu",
+                   g->inflight, g->nheap);
+            finish(g);
+        }
+    }
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    lg_run *g = arg;
+    (void)what;
+    if (g->state == LG_RUNNING) {
+        char why[32];
+        snprintf(why, sizeof(why), "signal %d", (int)sig);
+        start_draining(g, mono_us(), why);
+    } else {
+        sy_log(SY_WARN, "second signal: stopping now", "signal=%d", (int)sig);
+        finish(g);
+    }
+}
+
+/* ---------- setup ---------- */
+
+struct buf {
+    char *s;
+    size_t len;
+};
+
+static size_t buf_write(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct buf *b = arg;
+    size_t n = size * nmemb;
+    if (b->len + n > (8u << 20))
+        return 0;
+    char *t = realloc(b->s, b->len + n + 1);
+    if (!t)
+        return 0;
+    memcpy(t + b->len, ptr, n);
+    b->s = t;
+    b->len += n;
+    b->s[b->len] = '\0';
+    return n;
+}
+
+/* Blocking GET (before the loop runs). 0 and *body (owned), or -1 with err. */
+static int get_json(const char *url, const char *auth, char **body, size_t *len, char *err,
+                    size_t errlen)
+{
+    struct buf b = {NULL, 0};
+    char cerr[CURL_ERROR_SIZE] = "";
+    struct curl_slist *h = auth ? curl_slist_append(NULL, auth) : NULL;
+    CURL *c = curl_easy_init();
+    int rc = -1;
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "switchyard-loadgen");
+    CURLcode cc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (cc != CURLE_OK) {
+        snprintf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(cc));
+        goto done;
+    }
+    if (status != 200) {
+        snprintf(err, errlen, "HTTP %ld", status);
+        goto done;
+    }
+    *body = b.s ? b.s : strdup("");
+    *len = b.len;
+    b.s = NULL;
+    rc = *body ? 0 : -1;
+done:
+    free(b.s);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    return rc;
+}
+
+/* The default prompt file: beside the binary (build/../classifier/data), else in "." */
+static const char *default_prompts(char *out, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(out, len, "%s/../%s", exe, LG_DEFAULT_PROMPTS);
+            if (!access(out, R_OK))
+                return out;
+        }
+    }
+    snprintf(out, len, "%s", LG_DEFAULT_PROMPTS);
+    return access(out, R_OK) ? NULL : out;
+}
+
+/* Quality from the simulator, overrides on top, and a word about router models
+ * the simulator does not know. 0, or -1 (message logged). */
+static int load_quality(lg_run *g)
+{
+    char err[512];
+    char *body = NULL;
+    size_t len = 0;
+    if (g->o->sim_url) {
+        char *url = api_url(g->o->sim_url, "/v1/models");
+        int rc = url ? get_json(url, NULL, &body, &len, err, sizeof(err)) : -1;
+        if (rc == 0 && lg_qtable_load_sim(g->qt, body, len, err, sizeof(err)))
+            rc = -1;
+        if (rc)
+            sy_log_kv(SY_ERROR, "cannot read the simulator's models", "url", url ? url : "",
+                      "reason", err, NULL);
+        free(url);
+        free(body);
+        body = NULL;
+        if (rc)
+            return -1;
+        sy_log(SY_INFO, "quality profiles loaded", "models=%d", g->qt->n);
+    } else if (g->o->feedback_rate > 0) {
+        sy_log(SY_WARN, "no --sim-url: every model gets the default quality",
+               "thumbs_down=%.2f rating=%.1f", LG_DEFAULT_THUMBS_DOWN, LG_DEFAULT_RATING);
+    }
+    if (lg_qtable_apply_overrides(g->qt)) {
+        sy_log(SY_ERROR, "out of memory", NULL);
+        return -1;
+    }
+    /* the router's models: feedback maps X-Route-Model to a simulator model by name */
+    char *url = api_url(g->o->url, "/v1/models");
+    if (url && !get_json(url, g->auth, &body, &len, err, sizeof(err))) {
+        json_t *root = json_loadb(body, len, 0, NULL);
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(root, "data"), i, m)
+        {
+            const char *id = json_string_value(json_object_get(m, "id"));
+            int known;
+            if (!id)
+                continue;
+            lg_qtable_lookup(g->qt, id, EXP_TASK_SIMPLE, &known);
+            if (!known && g->o->feedback_rate > 0)
+                sy_log_kv(SY_WARN, "router model has no quality profile (default quality used)",
+                          "model", id, NULL);
+        }
+        json_decref(root);
+    } else {
+        sy_log_kv(SY_WARN, "cannot list the router's models", "url", url ? url : "", "reason",
+                  url ? err : "out of memory", NULL);
+    }
+    free(url);
+    free(body);
+    return 0;
+}
+
+static void run_free(lg_run *g)
+{
+    if (g->tick)
+        event_free(g->tick);
+    if (g->sigint)
+        event_free(g->sigint);
+    if (g->sigterm)
+        event_free(g->sigterm);
+    if (g->fb)
+        lg_feedback_abandon(g->fb);
+    lg_http_free(g->http); /* cancels what is in flight, without callbacks */
+    lg_feedback_free(g->fb);
+    while (g->reqs) {
+        lg_req *r = g->reqs;
+        g->reqs = r->next;
+        free(r);
+    }
+    while (g->nheap) {
+        lg_pending p = heap_pop(g);
+        pending_free(&p);
+    }
+    free(g->heap);
+    free(g->fbs);
+    free(g->lat_all.v);
+    free(g->lat_window.v);
+    free(g->chat_url);
+    lg_users_free(&g->users);
+    lg_prompts_free(&g->prompts);
+    if (g->base)
+        event_base_free(g->base);
+}
+
+int loadgen_main(int argc, char **argv)
+{
+    lg_opts o;
+    lg_qtable qt = {0};
+    lg_run g;
+    memset(&g, 0, sizeof(g));
+    int rc = parse_args(argc, argv, &o, &qt);
+    if (rc == 1) {
+        fputs(usage_text, stdout);
+        lg_qtable_free(&qt);
+        return 0;
+    }
+    if (rc) {
+        lg_qtable_free(&qt);
+        return 2;
+    }
+    sy_log_set_component("loadgen");
+    if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+        lg_qtable_free(&qt);
+        fprintf(stderr, "switchyard loadgen: cannot initialise libcurl\n");
+        return 1;
+    }
+    g.o = &o;
+    g.qt = &qt;
+    rc = 1;
+
+    char path[PATH_MAX + 64], err[PATH_MAX + 256];
+    if (!o.prompts && !(o.prompts = default_prompts(path, sizeof(path)))) {
+        fprintf(stderr,
+                "switchyard loadgen: no prompt file: %s is neither beside the binary nor in the "
+                "current directory; give --prompts FILE.jsonl\n",
+                LG_DEFAULT_PROMPTS);
+        rc = 2;
+        goto out;
+    }
+    if (lg_prompts_load(&g.prompts, o.prompts, err, sizeof(err))) {
+        fprintf(stderr, "switchyard loadgen: --prompts: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    for (int k = 0; k < EXP_NTASKS; k++)
+        if (o.mix.w[k] > 0 && !g.prompts.n[k]) {
+            fprintf(stderr,
+                    "switchyard loadgen: --mix: %s has no prompts labelled %s (the mix gives it "
+                    "weight %g)\n",
+                    o.prompts, exp_task_str((exp_task)k), o.mix.w[k]);
+            rc = 2;
+            goto out;
+        }
+    if (lg_users_init(&g.users, o.users))
+        goto out;
+    snprintf(g.auth, sizeof(g.auth), "Authorization: Bearer %.900s", o.api_key);
+    if (load_quality(&g))
+        goto out;
+
+    lg_rng_seed(&g.rng, o.seed);
+    lg_rng_seed(&g.fb_rng, o.seed ^ 0x5DEECE66DULL);
+    {
+        lg_rng idr;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        lg_rng_seed(&idr, (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec +
+                              ((uint64_t)getpid() << 32) + o.seed);
+        snprintf(g.run_id, sizeof(g.run_id), "%016llx", (unsigned long long)lg_rng_next(&idr));
+    }
+    char *fb_url = api_url(o.url, "/v1/feedback");
+    g.chat_url = api_url(o.url, "/v1/chat/completions");
+    g.base = event_base_new();
+    g.http = g.base ? lg_http_new(g.base) : NULL;
+    g.fb = g.http && fb_url ? lg_feedback_new(g.http, fb_url, o.secret, o.timeout_ms) : NULL;
+    free(fb_url);
+    if (!g.chat_url || !g.fb) {
+        sy_log(SY_ERROR, "cannot start", "reason=out_of_memory");
+        goto out;
+    }
+    g.tick = event_new(g.base, -1, EV_PERSIST, on_tick, &g);
+    g.sigint = evsignal_new(g.base, SIGINT, on_signal, &g);
+    g.sigterm = evsignal_new(g.base, SIGTERM, on_signal, &g);
+    struct timeval tv = {0, LG_TICK_MS * 1000};
+    if (!g.tick || !g.sigint || !g.sigterm || event_add(g.tick, &tv) || event_add(g.sigint, NULL) ||
+        event_add(g.sigterm, NULL)) {
+        sy_log(SY_ERROR, "cannot start", "reason=event_setup");
+        goto out;
+    }
+    sy_log_kv(SY_INFO, "started", "url", g.chat_url, "prompts", o.prompts, "mix", o.mix_spec,
+              "run_id", g.run_id, NULL);
+    g.t0_us = g.next_arrival_us = g.last_progress_us = mono_us();
+    g.state = LG_RUNNING;
+    event_base_dispatch(g.base);
+    int64_t now = mono_us();
+    progress(&g, now);
+    lg_feedback_abandon(g.fb); /* counts what is still undelivered as failed */
+    g.fb_dropped += (long)g.nheap;
+    if (g.inflight)
+        sy_log(SY_WARN, "requests still in flight at exit", "inflight=%d", g.inflight);
+
+    json_t *rep = report(&g, now);
+    char *s = rep ? json_dumps(rep, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(rep);
+    if (!s) {
+        sy_log(SY_ERROR, "cannot build the report", "reason=out_of_memory");
+        goto out;
+    }
+    printf("%s\n", s);
+    fflush(stdout);
+    rc = 0;
+    if (o.report_json) {
+        FILE *f = fopen(o.report_json, "w");
+        if (!f || fprintf(f, "%s\n", s) < 0 || fclose(f)) {
+            sy_log_kv(SY_ERROR, "cannot write the report", "file", o.report_json, "reason",
+                      strerror(errno), NULL);
+            rc = 1;
+        }
+    }
+    free(s);
+out:
+    run_free(&g);
+    lg_qtable_free(&qt);
+    curl_global_cleanup();
+    return rc;
+}
