@@ -1,0 +1,40 @@
+/*
+ * event: the one record the router writes per request (docs/architecture.md,
+ * "Request events"), serialised to the JSON object the ingester reads.
+ */
+#ifndef SY_RT_EVENT_H
+#define SY_RT_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rt_event {
+    char request_id[40];
+    int64_t ts_us;
+    const char *project;
+    char user_hash[17];
+    int bucket;
+    const char *experiment;
+    const char *phase;
+    int routed_bp;          /* the routed share the phase applied (basis points) */
+    const char *cohort;
+    const char *task_type; /* NULL: not classified */
+    double task_confidence;
+    const char *mode;
+    const char *served_model; /* NULL: nothing answered */
+    const char *provider;
+    const char *would_have_model;
+    int stream;
+    int status;
+    const char *error;
+    int attempts;
+    long tokens_in, tokens_out;
+    double cost_usd, baseline_cost_usd;
+    int64_t latency_us, upstream_us, overhead_us;
+    int redis_fallback;
+} rt_event;
+
+/* malloc'd JSON object; *len gets its length. NULL on out of memory. */
+char *rt_event_json(const rt_event *ev, size_t *len);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * feedback_sig: webhook signature verification (see feedback_sig.h).
+ */
+#include "router/feedback_sig.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *rt_sig_status_str(rt_sig_status s)
+{
+    switch (s) {
+    case RT_SIG_OK: return "ok";
+    case RT_SIG_MISSING: return "missing";
+    case RT_SIG_MALFORMED: return "malformed";
+    case RT_SIG_STALE: return "stale";
+    case RT_SIG_MISMATCH: return "mismatch";
+    }
+    return "?";
+}
+
+/* HMAC-SHA256(key, "<t>.<body>") */
+static int hmac(const void *key, size_t klen, const char *t, size_t tlen, const void *body,
+                size_t len, unsigned char out[32])
+{
+    int rc = -1;
+    size_t outlen = 0;
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    if (!ctx)
+        goto fail;
+    /* An empty key is refused by the router's config loader; HMAC itself allows it. */
+    if (!EVP_MAC_init(ctx, key, klen, params) ||
+        !EVP_MAC_update(ctx, (const unsigned char *)t, tlen) ||
+        !EVP_MAC_update(ctx, (const unsigned char *)".", 1) ||
+        !EVP_MAC_update(ctx, body, len) || !EVP_MAC_final(ctx, out, &outlen, 32) || outlen != 32)
+        goto fail;
+    rc = 0;
+fail:
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+    return rc;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+rt_sig_status rt_sig_verify(const char *header, const void *body, size_t len, int64_t now_s,
+                            int tolerance_s, const rt_sig_secret *secrets, int nsecrets,
+                            int *matched)
+{
+    unsigned char sigs[RT_SIG_MAX_V1][32];
+    int nsig = 0;
+    const char *t = NULL;
+    size_t tlen = 0;
+
+    if (!header)
+        return RT_SIG_MISSING;
+    const char *p = header;
+    while (*p) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (!eq)
+            return RT_SIG_MALFORMED;
+        const char *v = eq + 1;
+        const char *vend = end;
+        while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
+            vend--;
+        size_t klen = (size_t)(eq - p), vlen = (size_t)(vend - v);
+        if (klen == 1 && p[0] == 't') {
+            if (t || vlen == 0 || vlen > 12)
+                return RT_SIG_MALFORMED;
+            for (size_t i = 0; i < vlen; i++)
+                if (v[i] < '0' || v[i] > '9')
+                    return RT_SIG_MALFORMED;
+            t = v;
+            tlen = vlen;
+        } else if (klen == 2 && p[0] == 'v' && p[1] == '1') {
+            if (vlen != 64 || nsig == RT_SIG_MAX_V1)
+                return RT_SIG_MALFORMED;
+            for (int i = 0; i < 32; i++) {
+                int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
+                if (hi < 0 || lo < 0)
+                    return RT_SIG_MALFORMED;
+                sigs[nsig][i] = (unsigned char)(hi << 4 | lo);
+            }
+            nsig++;
+        }
+        p = *end ? end + 1 : end;
+    }
+    if (!t || nsig == 0)
+        return RT_SIG_MALFORMED;
+    int64_t ts = 0;
+    for (size_t i = 0; i < tlen; i++)
+        ts = ts * 10 + (t[i] - '0');
+    int64_t skew = now_s > ts ? now_s - ts : ts - now_s;
+    if (skew > tolerance_s)
+        return RT_SIG_STALE;
+    for (int s = 0; s < nsecrets; s++) {
+        unsigned char want[32];
+        if (hmac(secrets[s].key, secrets[s].len, t, tlen, body, len, want))
+            continue;
+        int hit = 0;
+        for (int i = 0; i < nsig; i++)
+            hit |= CRYPTO_memcmp(want, sigs[i], 32) == 0;
+        if (hit) {
+            *matched = s;
+            return RT_SIG_OK;
+        }
+    }
+    return RT_SIG_MISMATCH;
+}
+
+int rt_sig_sign(const void *secret, size_t slen, int64_t t, const void *body, size_t len,
+                char out[65])
+{
+    char ts[24];
+    unsigned char md[32];
+    int n = snprintf(ts, sizeof(ts), "%lld", (long long)t);
+    if (hmac(secret, slen, ts, (size_t)n, body, len, md))
+        return -1;
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}

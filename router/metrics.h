@@ -1,0 +1,74 @@
+/*
+ * metrics: counters and histograms exported on /metrics in the Prometheus
+ * text format. They live in one shared memory block mapped before the
+ * workers fork, updated with relaxed atomic adds, so every worker reports
+ * the totals of all of them.
+ *
+ * Plain counters come from one X-macro list; the labelled families
+ * (requests, upstream attempts and latency) are fixed-size arrays indexed by
+ * enum values and catalog indexes.
+ */
+#ifndef SY_RT_METRICS_H
+#define SY_RT_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "experiments/routing.h"
+
+#define RT_COUNTERS(X)                                                                            \
+    X(redis_fallbacks, "switchyard_redis_fallback_total",                                         \
+      "Requests routed from the last known state because Redis was unreachable")                  \
+    X(failovers, "switchyard_failovers_total", "Upstream attempts that moved to another provider") \
+    X(races, "switchyard_races_total", "Requests raced on two providers")                         \
+    X(client_gone, "switchyard_client_disconnects_total",                                         \
+      "Requests whose client went away before the answer")                                        \
+    X(classifier_failures, "switchyard_classifier_failopen_total",                                \
+      "Requests sent to the default model because classification failed")                        \
+    X(events_dropped, "switchyard_events_dropped_total",                                          \
+      "Events dropped because the in-memory queue was full")
+
+enum rt_counter {
+#define RT_COUNTER_ENUM(name, metric, help) RT_C_##name,
+    RT_COUNTERS(RT_COUNTER_ENUM)
+#undef RT_COUNTER_ENUM
+        RT_NCOUNTERS
+};
+
+#define RT_MAX_MODELS 32
+#define RT_MAX_PROVIDERS 16
+#define RT_STATUS_CLASSES 5 /* 2xx 3xx 4xx 5xx 499 */
+#define RT_LAT_BUCKETS 14
+
+typedef struct rt_metrics rt_metrics;
+
+/* Shared mapping for nmodels/nproviders (clamped to the maxima). */
+rt_metrics *rt_metrics_new(void);
+void rt_metrics_free(rt_metrics *m);
+
+void rt_metrics_inc(rt_metrics *m, enum rt_counter c);
+/* task: -1 when not classified; model: -1 when none served. */
+void rt_metrics_request(rt_metrics *m, int status, int cohort, int task, int model);
+/* outcome: 0 ok, 1 failure (counted against the provider) */
+void rt_metrics_upstream(rt_metrics *m, int provider, int64_t latency_us, int failed);
+void rt_metrics_overhead(rt_metrics *m, int64_t overhead_us);
+
+/* Gauges the caller knows at render time. */
+typedef struct rt_metrics_gauges {
+    const char *const *model_names;
+    int nmodels;
+    const char *const *provider_names;
+    int nproviders;
+    const int *breaker_state; /* per provider: 0 closed, 1 open, 2 half-open */
+    size_t event_queue_depth;
+    size_t events_inflight;
+    int redis_connected;
+    int64_t state_age_us;
+    int active_requests;
+    int open_connections;
+} rt_metrics_gauges;
+
+/* malloc'd text; *len its length. */
+char *rt_metrics_render(const rt_metrics *m, const rt_metrics_gauges *g, size_t *len);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * rtredis: the router's one asynchronous Redis connection (hiredis on the
+ * libevent loop). It carries the per-user cohort records and the event spool.
+ *
+ * Nothing on the request path waits for Redis. Events are appended to the
+ * stream sy:events; an event whose XADD is not confirmed (Redis down, timeout,
+ * error reply) goes back to a bounded in-memory queue and is sent again after
+ * reconnecting. When the queue is full the new event is dropped, counted and
+ * logged (at most once a second).
+ */
+#ifndef SY_RT_REDIS_H
+#define SY_RT_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct sy_redis_addr;
+typedef struct rt_redis rt_redis;
+
+#define RT_EVENTS_STREAM "sy:events"
+
+rt_redis *rt_redis_new(struct event_base *base, const struct sy_redis_addr *addr,
+                       size_t max_queue, int command_timeout_ms);
+void rt_redis_free(rt_redis *r);
+
+int rt_redis_connected(const rt_redis *r);
+
+/* Fire and forget: first exposure, bucket, cohort, exposure count per phase. */
+void rt_redis_record_user(rt_redis *r, const char *experiment, const char *user_hash, int bucket,
+                          const char *cohort, const char *phase, int64_t ts_us);
+
+/* Takes ownership of json (malloc'd). */
+void rt_redis_spool_event(rt_redis *r, char *json, size_t len);
+
+/* A read off the request path (e.g. HGETALL of the experiment state). The
+ * callback gets NULL when Redis is down or does not answer in time. Returns
+ * -1 (and does not call back) when not connected. */
+struct redisReply;
+typedef void (*rt_redis_reply_cb)(struct redisReply *reply, void *arg);
+int rt_redis_hgetall(rt_redis *r, const char *key, rt_redis_reply_cb cb, void *arg);
+
+size_t rt_redis_queue_depth(const rt_redis *r);  /* waiting in memory */
+size_t rt_redis_inflight(const rt_redis *r);     /* sent, not yet confirmed */
+uint64_t rt_redis_dropped(const rt_redis *r);    /* events lost to a full queue */
+uint64_t rt_redis_spooled(const rt_redis *r);    /* events confirmed by Redis */
+
+#endif
