@@ -12,6 +12,7 @@
 #include "controller/ingest.h"
 #include "controller/loadgen.h"
 #include "controller/migrate.h"
+#include "controller/report.h"
 #include "router/router.h"
 #include "sim/sim.h"
 
@@ -34,6 +35,7 @@ static const struct command commands[] = {
     {"experiment", experiment_main, "apply, start, pause, promote, roll back, inspect experiments"},
     {"classifier", classifier_main, "train and evaluate the task-type classifier"},
     {"loadgen", loadgen_main, "traffic generator: corpus prompts and simulated feedback"},
+    {"report", report_main, "print the dashboard views: cost, savings, quality, phases"},
 };
 
 static void usage(FILE *out)
