@@ -1,0 +1,38 @@
+/*
+ * Request events (docs/architecture.md, "Request events") -> rows of the requests table.
+ *
+ * Pure: validates one event's JSON and appends it as one line of PostgreSQL's COPY text
+ * format. Every value is checked against its column type here, so a batch that reaches
+ * PostgreSQL cannot fail on one bad event; a bad event gets a reason instead.
+ */
+#ifndef SY_EVENT_H
+#define SY_EVENT_H
+
+#include <stddef.h>
+
+struct ctl_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+void ctl_buf_free(struct ctl_buf *b);
+int ctl_buf_append(struct ctl_buf *b, const char *s, size_t n) __attribute__((warn_unused_result));
+
+/*
+ * Validate the event JSON (json, len bytes) and append one COPY text line (columns in
+ * ctl_event_columns() order, "\N" for NULL, '\n' at the end) to out. Returns 0, or -1
+ * with a one-line reason in reason (out unchanged). Keys not in the table are ignored.
+ */
+int ctl_event_to_copy(const char *json, size_t len, struct ctl_buf *out, char *reason,
+                      size_t reasonlen) __attribute__((warn_unused_result));
+
+/* The SQL that goes with the COPY lines:
+ *   create: CREATE TEMP TABLE <table> (...) ON COMMIT DELETE ROWS
+ *   copy:   COPY <table> (...) FROM STDIN
+ *   insert: INSERT INTO requests (...) SELECT ... FROM <table> ON CONFLICT DO NOTHING
+ * Returns 0, or -1 if a buffer is too small. */
+int ctl_event_sql(const char *table, char *create, size_t createlen, char *copy, size_t copylen,
+                  char *insert, size_t insertlen) __attribute__((warn_unused_result));
+
+#endif
