@@ -1,0 +1,64 @@
+/*
+ * Task-type classifier: the API the router calls.
+ *
+ *   struct clf_classifier *c;
+ *   char err[256];
+ *   if (clf_load(clf_default_model_path(), &c, err, sizeof(err)) != 0)
+ *       log(err);                       // c == NULL: every request goes to the default model
+ *   struct clf_result r;
+ *   clf_classify(c, text, len, rules, &r);  // never fails; r.task == CLF_TASK_NONE means
+ *                                          // "use the default model" (fail open)
+ *   clf_free(c);
+ *
+ * A classifier holds scratch space: use one per thread (the router has one event loop).
+ * Reload on SIGHUP by loading a new one and swapping it in only when clf_load succeeded.
+ */
+#ifndef SY_CLASSIFIER_H
+#define SY_CLASSIFIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum clf_task {
+    CLF_TASK_NONE = -1, /* not classified: route to the default model */
+    CLF_SIMPLE = 0,
+    CLF_CODE,
+    CLF_REASONING,
+    CLF_COMPLEX,
+    CLF_NTASKS
+};
+
+/* "simple", "code", "reasoning", "complex"; "none" for CLF_TASK_NONE. */
+const char *clf_task_str(enum clf_task t);
+/* Parses a task name; "default" and "none" give CLF_TASK_NONE. 0 on success, -1 otherwise. */
+int clf_task_parse(const char *s, enum clf_task *out) __attribute__((warn_unused_result));
+
+struct clf_result {
+    enum clf_task task;          /* CLF_TASK_NONE: use the default model */
+    double confidence;           /* probability of the model's top class; 1 for rules */
+    bool by_rule;                /* decided by an explicit rule, model not consulted */
+    bool fallback;               /* model confidence below the rules' min_confidence */
+    double probs[CLF_NTASKS];    /* model probabilities (zero when not run) */
+    const char *reason;          /* static string: which rule, "model", "fallback", or why none */
+};
+
+struct clf_classifier;
+struct clf_rules;
+
+/* The model file to load: $SWITCHYARD_CLASSIFIER_MODEL if set, else the compiled-in path. */
+const char *clf_default_model_path(void);
+
+/* 0 and *out on success; -1, *out = NULL and a one-line reason in err otherwise. */
+int clf_load(const char *path, struct clf_classifier **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/*
+ * Rules first (rules may be NULL), then the model (c may be NULL: fail open).
+ * text need not be NUL-terminated; only a bounded window of it is read.
+ */
+void clf_classify(struct clf_classifier *c, const char *text, size_t len,
+                  const struct clf_rules *rules, struct clf_result *res);
+
+void clf_free(struct clf_classifier *c);
+
+#endif

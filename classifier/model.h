@@ -1,0 +1,59 @@
+/*
+ * The trained model: a liblinear L2-regularised logistic regression over the
+ * feature space of features.h, plus the feature settings it was trained with.
+ *
+ * File format (version 1): text header lines "key value", then the weights as
+ * little-endian float32, then a fixed 24-byte trailer "checksum crc32 " + 8 hex digits + "\n"
+ * whose CRC-32 covers every byte before it. See docs/architecture.md.
+ */
+#ifndef SY_CLASSIFIER_MODEL_H
+#define SY_CLASSIFIER_MODEL_H
+
+#include <stddef.h>
+
+#include "classifier/classifier.h"
+#include "classifier/features.h"
+
+#define CLF_MODEL_FORMAT_VERSION 1
+#define CLF_MODEL_MAGIC "switchyard-task-model"
+
+struct clf_model;
+
+struct clf_train_params {
+    double C;   /* inverse regularisation strength */
+    double eps; /* liblinear stopping tolerance */
+};
+
+void clf_train_params_default(struct clf_train_params *tp);
+
+/* Trains on n texts with labels in 0..CLF_NTASKS-1; every class must occur. */
+int clf_model_train(const struct clf_feature_config *fcfg, const struct clf_train_params *tp,
+                    const char *const *texts, const size_t *lens, const int *labels, size_t n,
+                    struct clf_model **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+int clf_model_save(const struct clf_model *m, const char *path, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Reads, verifies (magic, checksum, versions, settings, sizes) and loads a model file. */
+int clf_model_load(const char *path, struct clf_model **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Same, from a buffer (path is only used in messages). */
+int clf_model_load_buffer(const char *path, const unsigned char *buf, size_t len,
+                          struct clf_model **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+const struct clf_feature_config *clf_model_features(const struct clf_model *m);
+
+/* Probabilities per class (index = enum clf_task); returns the top class. ex must have
+ * been created from clf_model_features(m). */
+enum clf_task clf_model_predict(const struct clf_model *m, struct clf_extractor *ex,
+                                const char *text, size_t len, double probs[CLF_NTASKS]);
+
+void clf_model_free(struct clf_model *m);
+
+/* CRC-32 (IEEE 802.3, as zlib's crc32()). */
+unsigned long clf_crc32(const unsigned char *p, size_t n);
+
+#endif

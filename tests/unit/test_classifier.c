@@ -1,0 +1,375 @@
+/* Model file (round trip, corrupt, truncated, version and checksum errors with
+ * their exact messages), rules precedence, confidence fallback, fail open. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "classifier/classifier.h"
+#include "classifier/features.h"
+#include "classifier/model.h"
+#include "classifier/rules.h"
+
+static char model_path[256];
+
+static const char *const train_text[] = {
+    "what is the capital of france",           "translate hello into german",
+    "who wrote hamlet",                        "summarise this paragraph in one line",
+    "def add(a, b): return a + b  # fix bug",  "how do i revert a git commit",
+    "SELECT * FROM users WHERE id = 1;",       "my python script throws KeyError",
+    "solve 3x + 5 = 20 for x",                 "what is 15% of 240 plus 12",
+    "a train travels 60 km/h for 2.5 hours",   "if all cats are mammals, are some mammals cats",
+    "compare these three reports and synthesise a briefing",
+    "Document 1: sales up.\nDocument 2: costs up.\nReconcile both documents.",
+    "review the literature from several sources on remote work",
+    "merge these emails into one timeline and flag conflicts",
+};
+static const int train_label[] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+
+static struct clf_feature_config tiny_cfg(void)
+{
+    struct clf_feature_config c;
+    clf_feature_config_default(&c);
+    c.word_bits = c.bigram_bits = c.char_bits = c.shape_bits = 8;
+    return c;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(model_path, sizeof(model_path), "/tmp/test_classifier_%d.model", (int)getpid());
+    struct clf_feature_config c = tiny_cfg();
+    struct clf_train_params tp;
+    clf_train_params_default(&tp);
+    size_t n = sizeof(train_text) / sizeof(train_text[0]), lens[16];
+    for (size_t i = 0; i < n; i++)
+        lens[i] = strlen(train_text[i]);
+    struct clf_model *m;
+    char err[256];
+    if (clf_model_train(&c, &tp, train_text, lens, train_label, n, &m, err, sizeof(err)) != 0)
+        return -1;
+    int rc = clf_model_save(m, model_path, err, sizeof(err));
+    clf_model_free(m);
+    return rc;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(model_path);
+    return 0;
+}
+
+static unsigned char *read_all(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    *len = (size_t)ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    unsigned char *buf = malloc(*len + 1);
+    assert_int_equal(fread(buf, 1, *len, fp), *len);
+    fclose(fp);
+    return buf;
+}
+
+/* Rewrite a header value and fix the checksum, as a newer writer would. */
+static size_t patch_header(unsigned char *buf, size_t len, const char *from, const char *to)
+{
+    unsigned char *p = memmem(buf, len, from, strlen(from));
+    assert_non_null(p);
+    assert_int_equal(strlen(from), strlen(to));
+    memcpy(p, to, strlen(to));
+    unsigned long crc = clf_crc32(buf, len - 24);
+    char tr[25];
+    snprintf(tr, sizeof(tr), "checksum crc32 %08lx\n", crc);
+    memcpy(buf + len - 24, tr, 24);
+    return len;
+}
+
+static void expect_load_error(const unsigned char *buf, size_t len, const char *msg)
+{
+    struct clf_model *m = (struct clf_model *)1;
+    char err[256];
+    assert_int_equal(clf_model_load_buffer("m.model", buf, len, &m, err, sizeof(err)), -1);
+    assert_null(m);
+    assert_string_equal(err, msg);
+}
+
+static void test_roundtrip_and_predict(void **state)
+{
+    (void)state;
+    struct clf_classifier *c;
+    char err[256];
+    assert_int_equal(clf_load(model_path, &c, err, sizeof(err)), 0);
+    struct clf_result r;
+    clf_classify(c, train_text[5], strlen(train_text[5]), NULL, &r);
+    assert_int_equal(r.task, CLF_CODE);
+    assert_false(r.by_rule);
+    assert_string_equal(r.reason, "model");
+    double s = 0;
+    for (int i = 0; i < CLF_NTASKS; i++)
+        s += r.probs[i];
+    assert_true(s > 0.999 && s < 1.001);
+    assert_true(r.confidence == r.probs[CLF_CODE]);
+    clf_classify(c, train_text[8], strlen(train_text[8]), NULL, &r);
+    assert_int_equal(r.task, CLF_REASONING);
+    clf_free(c);
+}
+
+static void test_saved_file_is_deterministic(void **state)
+{
+    (void)state;
+    char p2[300];
+    snprintf(p2, sizeof(p2), "%s.again", model_path);
+    struct clf_model *m;
+    char err[256];
+    assert_int_equal(clf_model_load(model_path, &m, err, sizeof(err)), 0);
+    assert_int_equal(clf_model_save(m, p2, err, sizeof(err)), 0);
+    clf_model_free(m);
+    size_t a, b;
+    unsigned char *x = read_all(model_path, &a), *y = read_all(p2, &b);
+    assert_int_equal(a, b);
+    assert_memory_equal(x, y, a);
+    free(x);
+    free(y);
+    unlink(p2);
+}
+
+static void test_load_errors(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *buf = read_all(model_path, &len);
+    char err[256];
+    struct clf_model *m;
+
+    assert_int_equal(clf_model_load("/nonexistent/x.model", &m, err, sizeof(err)), -1);
+    assert_string_equal(err, "/nonexistent/x.model: cannot open: No such file or directory");
+
+    expect_load_error((const unsigned char *)"hello\n", 6,
+                      "m.model: not a switchyard task model (bad magic)");
+
+    /* one flipped bit in the weights */
+    unsigned char *c1 = malloc(len);
+    memcpy(c1, buf, len);
+    c1[len - 100] ^= 0x10;
+    expect_load_error(c1, len, "m.model: checksum mismatch (file is corrupt or truncated)");
+    /* truncated */
+    expect_load_error(buf, len - 1000, "m.model: checksum mismatch (file is corrupt or truncated)");
+    expect_load_error(buf, 30, "m.model: checksum mismatch (file is corrupt or truncated)");
+
+    memcpy(c1, buf, len);
+    patch_header(c1, len, "format_version 1", "format_version 2");
+    expect_load_error(c1, len, "m.model: unsupported format_version 2 (this build reads 1)");
+
+    memcpy(c1, buf, len);
+    patch_header(c1, len, "features_version 1", "features_version 9");
+    expect_load_error(c1, len,
+                      "m.model: features_version 9 does not match this build (1); retrain the model");
+
+    memcpy(c1, buf, len);
+    patch_header(c1, len, "char_bits 8", "char_bits 9");
+    expect_load_error(c1, len,
+                      "m.model: weight matrix 1185x4 does not match the feature settings (1441x4)");
+
+    memcpy(c1, buf, len);
+    patch_header(c1, len, "solver L2R_LR", "solver L1R_LR");
+    expect_load_error(c1, len, "m.model: line 5: bad value for solver: \"L1R_LR\"");
+    free(c1);
+    free(buf);
+}
+
+static void test_train_errors(void **state)
+{
+    (void)state;
+    struct clf_feature_config c = tiny_cfg();
+    struct clf_train_params tp;
+    clf_train_params_default(&tp);
+    const char *t[2] = {"a", "b"};
+    size_t l[2] = {1, 1};
+    int y[2] = {0, 1};
+    struct clf_model *m;
+    char err[256];
+    assert_int_equal(clf_model_train(&c, &tp, t, l, y, 2, &m, err, sizeof(err)), -1);
+    assert_string_equal(err, "training data has no rows of class reasoning");
+}
+
+static void test_rules_precedence(void **state)
+{
+    (void)state;
+    char err[256];
+    struct clf_rules *r;
+    assert_int_equal(clf_rules_parse_json("{\"code_fence\": true, \"long_input_tokens\": 10,"
+                                          " \"long_input_task\": \"complex\","
+                                          " \"patterns\": [{\"regex\": \"\\\\bkubectl\\\\b\","
+                                          " \"task\": \"simple\"}]}",
+                                          &r, err, sizeof(err)),
+                     0);
+    enum clf_task t;
+    const char *why;
+    /* pattern beats long input beats fence */
+    const char *all = "kubectl get pods\n```\ncode\n```\nand more than forty bytes of text";
+    assert_true(clf_rules_match(r, all, strlen(all), &t, &why));
+    assert_int_equal(t, CLF_SIMPLE);
+    assert_string_equal(why, "pattern 0");
+    const char *longfence = "```\nint main(void) { return 0; }\n```\n and more text here";
+    assert_true(clf_rules_match(r, longfence, strlen(longfence), &t, &why));
+    assert_int_equal(t, CLF_COMPLEX);
+    assert_string_equal(why, "long input");
+    const char *fence = "```\nx=1\n```";
+    assert_true(clf_rules_match(r, fence, strlen(fence), &t, &why));
+    assert_int_equal(t, CLF_CODE);
+    assert_string_equal(why, "code fence");
+    assert_false(clf_rules_match(r, "hi there", 8, &t, &why));
+    assert_false(clf_rules_match(NULL, "x", 1, &t, &why));
+
+    /* classify: rules first, even with no model (fail open only when nothing decides) */
+    struct clf_result res;
+    clf_classify(NULL, fence, strlen(fence), r, &res);
+    assert_int_equal(res.task, CLF_CODE);
+    assert_true(res.by_rule);
+    assert_true(res.confidence == 1.0);
+    clf_classify(NULL, "hi", 2, r, &res);
+    assert_int_equal(res.task, CLF_TASK_NONE);
+    assert_string_equal(res.reason, "no model");
+    clf_classify(NULL, NULL, 0, r, &res);
+    assert_int_equal(res.task, CLF_TASK_NONE);
+    clf_rules_free(r);
+
+    /* a fence past the head window is still seen in the tail window */
+    size_t big = 64 * 1024;
+    char *text = malloc(big);
+    memset(text, 'a', big);
+    memcpy(text + big - 12, "\n```\nx\n```\n", 11);
+    text[big - 1] = 'z';
+    struct clf_rules *def = clf_rules_new();
+    assert_true(clf_rules_match(def, text, big, &t, &why));
+    assert_int_equal(t, CLF_CODE);
+    clf_rules_free(def);
+    free(text);
+}
+
+static void test_rules_parse_errors(void **state)
+{
+    (void)state;
+    char err[256];
+    struct clf_rules *r;
+    assert_int_equal(clf_rules_parse_json("{\"code_fence\": 1}", &r, err, sizeof(err)), -1);
+    assert_string_equal(err, "$.code_fence: must be a boolean");
+    assert_null(r);
+    assert_int_equal(clf_rules_parse_json("{\"fallback_task\": \"big\"}", &r, err, sizeof(err)), -1);
+    assert_string_equal(err,
+                        "$.fallback_task: must be one of simple, code, reasoning, complex, default");
+    assert_int_equal(clf_rules_parse_json("{\"patterns\": [{\"regex\": \"(\", \"task\": \"code\"}]}",
+                                          &r, err, sizeof(err)),
+                     -1);
+    assert_true(strncmp(err, "$.patterns[0].regex: bad regex \"(\": ", 36) == 0);
+    assert_int_equal(clf_rules_parse_json("{\"patterns\": [{\"regex\": \"(a)\\\\1\", \"task\": "
+                                          "\"code\"}]}",
+                                          &r, err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, "$.patterns[0].regex: back-references are not allowed in patterns");
+    assert_int_equal(clf_rules_parse_json("{\"min_confidence\": 2}", &r, err, sizeof(err)), -1);
+    assert_string_equal(err, "$.min_confidence: must be a number within 0..1");
+    assert_int_equal(clf_rules_parse_json("{\"colour\": 2}", &r, err, sizeof(err)), -1);
+    assert_string_equal(err, "$.colour: unknown key");
+    assert_int_equal(clf_rules_parse_json("[", &r, err, sizeof(err)), -1);
+}
+
+static void test_fallback_below_confidence(void **state)
+{
+    (void)state;
+    struct clf_classifier *c;
+    char err[256];
+    assert_int_equal(clf_load(model_path, &c, err, sizeof(err)), 0);
+    struct clf_rules *r;
+    assert_int_equal(clf_rules_parse_json("{\"min_confidence\": 0.999, \"fallback_task\": "
+                                          "\"complex\"}",
+                                          &r, err, sizeof(err)),
+                     0);
+    struct clf_result res;
+    const char *t = "hello there";
+    clf_classify(c, t, strlen(t), r, &res);
+    assert_int_equal(res.task, CLF_COMPLEX);
+    assert_true(res.fallback);
+    assert_string_equal(res.reason, "fallback");
+    assert_true(res.confidence < 0.999);
+    clf_rules_free(r);
+
+    /* fallback "default" means the default model */
+    assert_int_equal(clf_rules_parse_json("{\"min_confidence\": 0.999, \"fallback_task\": "
+                                          "\"default\"}",
+                                          &r, err, sizeof(err)),
+                     0);
+    clf_classify(c, t, strlen(t), r, &res);
+    assert_int_equal(res.task, CLF_TASK_NONE);
+    assert_true(res.fallback);
+    clf_rules_free(r);
+
+    /* threshold 0: the model's answer stands */
+    r = clf_rules_new();
+    clf_rules_set_code_fence(r, false);
+    clf_classify(c, t, strlen(t), r, &res);
+    assert_false(res.fallback);
+    assert_int_not_equal(res.task, CLF_TASK_NONE);
+    clf_rules_free(r);
+    clf_free(c);
+}
+
+static void test_fail_open_on_bad_model(void **state)
+{
+    (void)state;
+    struct clf_classifier *c = (struct clf_classifier *)1;
+    char err[256];
+    assert_int_equal(clf_load("/nonexistent.model", &c, err, sizeof(err)), -1);
+    assert_null(c);
+    struct clf_result res;
+    clf_classify(c, "hello", 5, NULL, &res);
+    assert_int_equal(res.task, CLF_TASK_NONE);
+    assert_string_equal(clf_task_str(res.task), "none");
+    clf_free(NULL);
+}
+
+static void test_task_names(void **state)
+{
+    (void)state;
+    enum clf_task t;
+    assert_int_equal(clf_task_parse("reasoning", &t), 0);
+    assert_int_equal(t, CLF_REASONING);
+    assert_int_equal(clf_task_parse("default", &t), 0);
+    assert_int_equal(t, CLF_TASK_NONE);
+    assert_int_equal(clf_task_parse("Code", &t), -1);
+    assert_string_equal(clf_task_str(CLF_COMPLEX), "complex");
+    assert_int_equal(clf_estimate_tokens(0), 0);
+    assert_int_equal(clf_estimate_tokens(9), 3);
+}
+
+static void test_default_model_path(void **state)
+{
+    (void)state;
+    setenv("SWITCHYARD_CLASSIFIER_MODEL", "/x/y.model", 1);
+    assert_string_equal(clf_default_model_path(), "/x/y.model");
+    unsetenv("SWITCHYARD_CLASSIFIER_MODEL");
+    const char *p = clf_default_model_path();
+    size_t n = strlen(p), k = strlen("classifier/model/switchyard-task.model");
+    assert_true(n >= k && strcmp(p + n - k, "classifier/model/switchyard-task.model") == 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_and_predict), cmocka_unit_test(test_saved_file_is_deterministic),
+        cmocka_unit_test(test_load_errors),           cmocka_unit_test(test_train_errors),
+        cmocka_unit_test(test_rules_precedence),      cmocka_unit_test(test_rules_parse_errors),
+        cmocka_unit_test(test_fallback_below_confidence), cmocka_unit_test(test_fail_open_on_bad_model),
+        cmocka_unit_test(test_task_names),            cmocka_unit_test(test_default_model_path),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
