@@ -49,6 +49,9 @@ void ctl_pg_drop(ctl *c);
 int ctl_pg_lead(ctl *c);
 
 /* ---- Redis (ctl_apply.c) ---- */
+/* One command on the controller's Redis connection (reconnecting if needed);
+ * a redisReply to free, or NULL when Redis is unreachable (logged). */
+struct redisReply *ctl_redis_command(ctl *c, const char *fmt, ...);
 /* Publish the experiment's live state (hash + PUBLISH). 0 or -1 (logged). */
 int ctl_publish(ctl *c, const char *experiment);
 

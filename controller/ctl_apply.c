@@ -8,6 +8,7 @@
  */
 #include <hiredis/hiredis.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,6 +402,23 @@ static int redis_ensure(ctl *c)
     }
     c->redis = (struct redisContext *)rc;
     return 0;
+}
+
+redisReply *ctl_redis_command(ctl *c, const char *fmt, ...)
+{
+    if (redis_ensure(c))
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand((redisContext *)c->redis, fmt, ap);
+    va_end(ap);
+    if (!rep) {
+        sy_log_kv(SY_WARN, "redis command failed", "reason", ((redisContext *)c->redis)->errstr,
+                  NULL);
+        redisFree((redisContext *)c->redis);
+        c->redis = NULL;
+    }
+    return rep;
 }
 
 int ctl_publish(ctl *c, const char *name)

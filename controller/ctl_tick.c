@@ -6,6 +6,7 @@
  * alongside rollups_minute), so an evaluation costs the same at ten million
  * requests as at ten thousand: a week of a phase is ~2,000 rows.
  */
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,24 +150,6 @@ static int load_arms(ctl *c, const char *name, const char *phase, int routed_bp,
     }
     PQclear(r);
 
-    /* units of the sample-ratio check: users first seen in this step, per arm */
-    r = ctl_db_q(c,
-                 "SELECT (cohort = 'routed')::int, task_type, sum(users) FROM exposure_counts "
-                 "WHERE experiment = $1 AND phase = $2 AND routed_bp = $3::int GROUP BY 1, 2",
-                 3, p);
-    if (!r)
-        return -1;
-    for (int i = 0; i < PQntuples(r); i++) {
-        exp_task_input *ti = task_slot(tasks, &ntasks, PQgetvalue(r, i, 1));
-        if (!ti)
-            continue;
-        if (atoi(PQgetvalue(r, i, 0)))
-            ti->srm_units_t += atoll(PQgetvalue(r, i, 2));
-        else
-            ti->srm_units_c += atoll(PQgetvalue(r, i, 2));
-    }
-    PQclear(r);
-
     /* shadow: the classifier against human labels, per task type */
     const char *lp[] = {name, started_at};
     r = ctl_db_q(c,
@@ -186,6 +169,43 @@ static int load_arms(ctl *c, const char *name, const char *phase, int routed_bp,
     }
     PQclear(r);
     return ntasks;
+}
+
+/* Units of the sample-ratio check: users first seen in this step per task type
+ * and cohort, counted by the routers at request start in sy:{exp}:exposures
+ * (fields "<phase>:<routed_bp>:<task>:<cohort>"). Counting at the start matters:
+ * a slower arm's events reach PostgreSQL later and would look like missing
+ * users. Without Redis the check falls back to request counts. */
+static void load_exposures(ctl *c, const char *name, const char *phase, int routed_bp,
+                           exp_task_input *tasks, int *ntasks)
+{
+    char key[256], prefix[96];
+    snprintf(key, sizeof(key), "sy:{%s}:exposures", name);
+    int plen = snprintf(prefix, sizeof(prefix), "%s:%d:", phase, routed_bp);
+    redisReply *rep = ctl_redis_command(c, "HGETALL %s", key);
+    if (!rep)
+        return;
+    if (rep->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+            const char *f = rep->element[i]->str, *v = rep->element[i + 1]->str;
+            if (!f || !v || strncmp(f, prefix, (size_t)plen))
+                continue;
+            char task[32];
+            const char *rest = f + plen, *colon = strchr(rest, ':');
+            if (!colon || (size_t)(colon - rest) >= sizeof(task))
+                continue;
+            memcpy(task, rest, (size_t)(colon - rest));
+            task[colon - rest] = '\0';
+            exp_task_input *ti = task_slot(tasks, ntasks, task);
+            if (!ti)
+                continue;
+            if (!strcmp(colon + 1, "routed"))
+                ti->srm_units_t += atoll(v);
+            else
+                ti->srm_units_c += atoll(v);
+        }
+    }
+    freeReplyObject(rep);
 }
 
 static void evaluate(ctl *c, const char *name, const char *def, int step, unsigned held_back,
@@ -213,6 +233,7 @@ static void evaluate(ctl *c, const char *name, const char *def, int step, unsign
         exp_experiment_free(x);
         return;
     }
+    load_exposures(c, name, exp_phase_str(s->kind), s->routed_bp, tasks, &ntasks);
     double share = exp_expected_routed_share(holdout_bp, s->routed_bp);
     for (int i = 0; i < ntasks; i++) {
         tasks[i].expected_routed_share = share;

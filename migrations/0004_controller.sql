@@ -144,55 +144,6 @@ BEGIN
 END;
 $$;
 
--- Users first seen per experiment x phase x routed share x task type x cohort: the units of
--- the sample-ratio check (users are randomised, not requests: counting requests would
--- let a few heavy users look like a mismatch). exposure_counts keeps the totals so the
--- check reads a handful of rows.
-CREATE TABLE exposures (
-    experiment text NOT NULL,
-    phase      text NOT NULL,
-    routed_bp  integer NOT NULL,
-    task_type  text NOT NULL,
-    user_hash  text NOT NULL,
-    cohort     text NOT NULL,
-    first_seen timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (experiment, phase, routed_bp, task_type, user_hash)
-);
-
-CREATE TABLE exposure_counts (
-    experiment text NOT NULL,
-    phase      text NOT NULL,
-    routed_bp  integer NOT NULL,
-    task_type  text NOT NULL,
-    cohort     text NOT NULL,
-    users      bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (experiment, phase, routed_bp, task_type, cohort)
-);
-
-CREATE FUNCTION sy_count_exposures() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    WITH fresh AS (
-        INSERT INTO exposures (experiment, phase, routed_bp, task_type, user_hash, cohort)
-        SELECT DISTINCT ON (1, 2, 3, 4, 5) coalesce(experiment, ''), coalesce(phase, ''),
-               coalesce(routed_bp, 0), coalesce(task_type, 'none'), user_hash,
-               coalesce(cohort, '')
-        FROM ins WHERE user_hash IS NOT NULL
-        ORDER BY 1, 2, 3, 4, 5, ts
-        ON CONFLICT DO NOTHING
-        RETURNING experiment, phase, routed_bp, task_type, cohort
-    )
-    INSERT INTO exposure_counts AS e (experiment, phase, routed_bp, task_type, cohort, users)
-    SELECT experiment, phase, routed_bp, task_type, cohort, count(*) FROM fresh
-    GROUP BY 1, 2, 3, 4, 5
-    ON CONFLICT (experiment, phase, routed_bp, task_type, cohort) DO UPDATE SET
-        users = e.users + excluded.users;
-    RETURN NULL;
-END;
-$$;
-
-CREATE TRIGGER requests_exposures AFTER INSERT ON requests
-    REFERENCING NEW TABLE AS ins FOR EACH STATEMENT EXECUTE FUNCTION sy_count_exposures();
-
 CREATE TRIGGER requests_rollup AFTER INSERT ON requests
     REFERENCING NEW TABLE AS ins FOR EACH STATEMENT EXECUTE FUNCTION sy_rollup_requests();
 

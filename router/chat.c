@@ -764,8 +764,14 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
     }
     c->cohort = (int)r.cohort;
     c->ev.cohort = exp_cohort_str(r.cohort);
+    /* exposure unit for the sample-ratio check: a user first seen in this step
+     * (phase and routed share) for this task type, counted at request start so
+     * a slow arm's late events cannot look like missing users */
+    char step_key[96];
+    snprintf(step_key, sizeof(step_key), "%s:%d:%s", c->ev.phase, st->routed_bp,
+             c->ev.task_type ? c->ev.task_type : "none");
     rt_redis_record_user(ctx->redis, c->conf->cfg->experiment, c->ev.user_hash, c->ev.bucket,
-                         c->ev.cohort, c->ev.phase, c->ev.ts_us);
+                         c->ev.cohort, step_key, c->ev.ts_us);
 
     int model = c->conf->cfg->default_model;
     if (c->task >= 0) {

@@ -289,7 +289,7 @@ void rt_redis_spool_event(rt_redis *r, char *json, size_t len)
 }
 
 void rt_redis_record_user(rt_redis *r, const char *experiment, const char *user_hash, int bucket,
-                          const char *cohort, const char *phase, int64_t ts_us)
+                          const char *cohort, const char *step_key, int64_t ts_us)
 {
     if (!r->connected)
         return;
@@ -298,7 +298,7 @@ void rt_redis_record_user(rt_redis *r, const char *experiment, const char *user_
     snprintf(ukey, sizeof(ukey), "sy:{%s}:user:%s", experiment, user_hash);
     snprintf(xkey, sizeof(xkey), "sy:{%s}:exposures", experiment);
     redisAsyncCommand(r->ac, NULL, NULL, "EVAL %s 2 %s %s %lld %d %s %s", user_script, ukey, xkey,
-                      (long long)ts_us, bucket, cohort, phase);
+                      (long long)ts_us, bucket, cohort, step_key);
 }
 
 struct read_ctx {

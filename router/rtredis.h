@@ -26,9 +26,11 @@ void rt_redis_free(rt_redis *r);
 
 int rt_redis_connected(const rt_redis *r);
 
-/* Fire and forget: first exposure, bucket, cohort, exposure count per phase. */
+/* Fire and forget: first exposure, bucket, cohort, and the user counted once per
+ * step key ("<phase>:<routed_bp>:<task>") in sy:{exp}:exposures field
+ * "<step key>:<cohort>". */
 void rt_redis_record_user(rt_redis *r, const char *experiment, const char *user_hash, int bucket,
-                          const char *cohort, const char *phase, int64_t ts_us);
+                          const char *cohort, const char *step_key, int64_t ts_us);
 
 /* Takes ownership of json (malloc'd). */
 void rt_redis_spool_event(rt_redis *r, char *json, size_t len);

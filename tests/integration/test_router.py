@@ -163,8 +163,9 @@ class RouterTest(unittest.TestCase):
         rec = self.svc.redis("HGET", key, "bucket")
         self.assertEqual(int(rec), b)
         self.assertEqual(self.svc.redis("HGET", key, "cohort"), cohort)
-        self.assertGreaterEqual(int(self.svc.redis("HGET", "sy:{exp-test}:exposures",
-                                                   f"off:{cohort}") or 0), 1)
+        # exposure fields: phase : routed share : task type : cohort
+        fields = self.svc.redis("HKEYS", "sy:{exp-test}:exposures").split("\n")
+        self.assertIn(f"off:0:{h['x-route-task']}:{cohort}", fields)
 
         # PostgreSQL: one row, cost from the catalog price (2.5 / 10 USD per million)
         row = self.row(rid)

@@ -230,13 +230,14 @@ class PhaseTest(unittest.TestCase):
 
     def test_exposures_counted_per_phase(self):
         self.set_state(phase="shadow")
-        before = int(self.st.svc.redis("HGET", f"sy:{{{EXP}}}:exposures", "shadow:shadow") or 0)
+        field = "shadow:0:simple:shadow"  # phase : routed share : task type : cohort
+        before = int(self.st.svc.redis("HGET", f"sy:{{{EXP}}}:exposures", field) or 0)
         new = users(3, lambda b: b >= 500 and b % 7 == 3)
         for u in new:
             self.ask(u + "-exp")
         for u in new:  # again: a user counts once per phase
             self.ask(u + "-exp")
-        after = int(self.st.svc.redis("HGET", f"sy:{{{EXP}}}:exposures", "shadow:shadow"))
+        after = int(self.st.svc.redis("HGET", f"sy:{{{EXP}}}:exposures", field))
         eligible = sum(1 for u in new if bucket(u + "-exp", SALT) >= 500)
         self.assertEqual(after - before, eligible)
 
