@@ -74,6 +74,8 @@ static const char usage_text[] =
     "  --feedback-rate F         share of answered requests that get feedback (default 0.05)\n"
     "  --feedback-delay-ms A-B   delay after the answer, uniform (default 100-2000)\n"
     "  --rating-share F          share of those that also get a 1-5 rating (default 0.3)\n"
+    "  --label-rate F            share of answered requests a human labeller labels with\n"
+    "                            the prompt's corpus task type (POST /v1/labels; default 0)\n"
     "  --feedback-secret S       signing secret ($SWITCHYARD_FEEDBACK_SECRET); required\n"
     "                            when --feedback-rate is above 0\n"
     "  --project P               project name for the logs and the report\n"
@@ -93,7 +95,7 @@ static const char usage_text[] =
 
 typedef struct lg_opts {
     const char *url, *api_key, *sim_url, *secret, *project, *prompts, *report_json, *mode;
-    double rate, duration_s, feedback_rate, stream_share, rating_share;
+    double rate, duration_s, feedback_rate, stream_share, rating_share, label_rate;
     long requests;
     int users, concurrency, timeout_ms;
     long delay_min_ms, delay_max_ms;
@@ -169,6 +171,7 @@ static const char *const lg_flags[] = {"--url",
                                        "--report-json",
                                        "--timeout-ms",
                                        "--rating-share",
+                                       "--label-rate",
                                        NULL};
 
 /* 0 ok, 1 --help, 2 usage error (message printed). */
@@ -279,6 +282,9 @@ static int parse_args(int argc, char **argv, lg_opts *o, lg_qtable *qt)
             if (parse_double(val, 0, 1, &o->feedback_rate))
                 return usage_error("--feedback-rate: expected a share from 0 to 1 (got \"%s\")",
                                    val);
+        } else if (!strcmp(name, "--label-rate")) {
+            if (parse_double(val, 0, 1, &o->label_rate))
+                return usage_error("--label-rate: expected a share from 0 to 1 (got \"%s\")", val);
         } else if (!strcmp(name, "--rating-share")) {
             if (parse_double(val, 0, 1, &o->rating_share))
                 return usage_error("--rating-share: expected a share from 0 to 1 (got \"%s\")",
@@ -328,6 +334,10 @@ static int parse_args(int argc, char **argv, lg_opts *o, lg_qtable *qt)
     if (o->sim_url && !is_http_url(o->sim_url))
         return usage_error("--sim-url: expected an http:// or https:// URL (got \"%s\")",
                            o->sim_url);
+    if (o->label_rate > 0 && !o->secret)
+        return usage_error("--label-rate %g needs --feedback-secret (or "
+                           "SWITCHYARD_FEEDBACK_SECRET): labels are signed like feedback",
+                           o->label_rate);
     if (o->feedback_rate > 0 && !o->secret)
         return usage_error("--feedback-rate %g needs --feedback-secret (or "
                            "SWITCHYARD_FEEDBACK_SECRET); --feedback-rate 0 sends no feedback",
@@ -451,6 +461,8 @@ typedef struct lg_run {
     struct event *tick, *sigint, *sigterm;
     lg_http *http;
     lg_feedback *fb;
+    lg_feedback *labels; /* POST /v1/labels: the same batching and signing */
+    long labels_queued;
     lg_prompts prompts;
     lg_users users;
     lg_qtable *qt;
@@ -688,6 +700,16 @@ static void on_answer(const lg_http_res *res, void *arg)
             g->fb_dropped++;
         }
     }
+    if (res->status >= 200 && res->status < 300 && rid && *rid && g->o->label_rate > 0 &&
+        lg_rng_uniform(&g->fb_rng) < g->o->label_rate) {
+        json_t *item = json_pack("{s:s, s:s, s:s}", "request_id", rid, "task_type",
+                                 exp_task_str(r->label), "labeller", "loadgen");
+        char *s = item ? json_dumps(item, JSON_COMPACT) : NULL;
+        json_decref(item);
+        if (s && !lg_feedback_add(g->labels, s, strlen(s)))
+            g->labels_queued++;
+        free(s);
+    }
     free(r);
 }
 
@@ -836,8 +858,10 @@ static json_t *report(lg_run *g, int64_t now)
     char delay[48];
     snprintf(delay, sizeof(delay), "%ld-%ld", o->delay_min_ms, o->delay_max_ms);
     json_object_set_new(cfg, "feedback_delay_ms", json_string(delay));
+    json_object_set_new(cfg, "label_rate", json_real(o->label_rate));
 
-    return json_pack(
+    const lg_feedback_stats *ls = lg_feedback_get_stats(g->labels);
+    json_t *rep = json_pack(
         "{s:s, s:s, s:o, s:f, s:f, s:f, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, "
         "s:o}, s:{s:o, s:o, s:o, s:o, s:o}, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, "
         "s:o}}",
@@ -857,6 +881,12 @@ static json_t *report(lg_run *g, int64_t now)
         (json_int_t)fs->queued, "sent", (json_int_t)fs->sent, "failed",
         (json_int_t)(fs->failed + g->fb_dropped), "batches", (json_int_t)fs->batches, "retries",
         (json_int_t)fs->retries, "unmapped_models", count_json(&g->unmapped), "by_model", by_model);
+    if (rep)
+        json_object_set_new(rep, "labels",
+                            json_pack("{s:I, s:I, s:I}", "queued", (json_int_t)g->labels_queued,
+                                      "sent", (json_int_t)ls->sent, "failed",
+                                      (json_int_t)ls->failed));
+    return rep;
 }
 
 /* --- the tick --- */
@@ -903,12 +933,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         pending_free(&p);
     }
     lg_feedback_tick(g->fb, now);
+    lg_feedback_tick(g->labels, now);
     if (now - g->last_progress_us >= LG_PROGRESS_US) {
         g->last_progress_us = now;
         progress(g, now);
     }
     if (g->state == LG_DRAINING) {
-        if (!g->inflight && !g->nheap && lg_feedback_idle(g->fb))
+        if (!g->inflight && !g->nheap && lg_feedback_idle(g->fb) && lg_feedback_idle(g->labels))
             finish(g);
         else if (now >= g->drain_deadline_us) {
             sy_log(SY_WARN, "drain deadline passed", "inflight=%d feedback_pending=%zu",
@@ -1083,8 +1114,11 @@ static void run_free(lg_run *g)
         event_free(g->sigterm);
     if (g->fb)
         lg_feedback_abandon(g->fb);
+    if (g->labels)
+        lg_feedback_abandon(g->labels);
     lg_http_free(g->http); /* cancels what is in flight, without callbacks */
     lg_feedback_free(g->fb);
+    lg_feedback_free(g->labels);
     while (g->reqs) {
         lg_req *r = g->reqs;
         g->reqs = r->next;
@@ -1176,7 +1210,11 @@ int loadgen_main(int argc, char **argv)
     g.http = g.base ? lg_http_new(g.base) : NULL;
     g.fb = g.http && fb_url ? lg_feedback_new(g.http, fb_url, o.secret, o.timeout_ms) : NULL;
     free(fb_url);
-    if (!g.chat_url || !g.fb) {
+    char *labels_url = api_url(o.url, "/v1/labels");
+    g.labels = g.http && labels_url ? lg_feedback_new(g.http, labels_url, o.secret, o.timeout_ms)
+                                    : NULL;
+    free(labels_url);
+    if (!g.chat_url || !g.fb || !g.labels) {
         sy_log(SY_ERROR, "cannot start", "reason=out_of_memory");
         goto out;
     }
@@ -1197,6 +1235,7 @@ int loadgen_main(int argc, char **argv)
     int64_t now = mono_us();
     progress(&g, now);
     lg_feedback_abandon(g.fb); /* counts what is still undelivered as failed */
+    lg_feedback_abandon(g.labels);
     g.fb_dropped += (long)g.nheap;
     if (g.inflight)
         sy_log(SY_WARN, "requests still in flight at exit", "inflight=%d", g.inflight);

@@ -256,6 +256,28 @@ class LoadgenTest(unittest.TestCase):
         self.assertTrue(within(d, k, 0.8), (d, k))
         self.assertEqual(cells[("lg-cheap", "simple")][1], 0)
 
+    def test_human_labels_are_the_corpus_labels(self):
+        rep, _ = self.run_loadgen("sk-lg-a", "--rate", "80", "--duration", "2", "--seed", "11",
+                                  "--feedback-rate", "0", "--label-rate", "1")
+        labels = rep["labels"]
+        self.assertEqual(labels["failed"], 0)
+        self.assertGreater(labels["sent"], 50)
+        self.assertEqual(labels["sent"], labels["queued"])
+        # the test's prompts carry their task type as a prefix the router's rules follow,
+        # so the stored request's task type must equal the labeller's
+        wait_for(lambda: int(self.psql("SELECT count(*) FROM labels WHERE labeller = 'loadgen' "
+                                       "AND request_id IN (SELECT request_id FROM requests)")[0][0])
+                 >= labels["sent"], 60, what="the labelled requests' rows")
+        rows = self.psql("SELECT count(*), count(*) FILTER (WHERE l.task_type = r.task_type) "
+                         "FROM labels l JOIN requests r USING (request_id) "
+                         "WHERE l.labeller = 'loadgen'")
+        self.assertEqual(int(rows[0][0]), labels["sent"])
+        self.assertEqual(rows[0][0], rows[0][1])
+        p = loadgen("--url", self.url(), "--api-key", "sk-lg-a", "--prompts", self.prompts,
+                    "--feedback-rate", "0", "--label-rate", "0.5")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--label-rate 0.5 needs --feedback-secret", p.stderr)
+
     def test_refused_feedback_is_counted(self):
         p = loadgen("--url", self.url(), "--api-key", "sk-lg-c", "--prompts", self.prompts,
                     "--feedback-secret", "not-the-secret", "--sim-url", self.st.sim_url(),
