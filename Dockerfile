@@ -18,7 +18,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
  && cmake --build /build -j"$(nproc)" --target switchyard \
  && install -D -m 755 /build/switchyard /stage/usr/bin/switchyard \
  && mkdir -p /stage/usr/share/switchyard/classifier \
- && cp -r migrations config /stage/usr/share/switchyard/ \
+ && cp -r migrations dashboards config experiments /stage/usr/share/switchyard/ \
  && if [ -d classifier/model ]; then cp -r classifier/model /stage/usr/share/switchyard/classifier/; fi
 
 FROM debian:bookworm-slim
