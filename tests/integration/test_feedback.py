@@ -546,7 +546,14 @@ class FeedbackOutageTest(Base):
         self.svc.restart_pg()
         time.sleep(0.5)
         self.svc.stop_pg()
-        time.sleep(1.5)
+        # keep PostgreSQL down until the senders have been told so (on a loaded machine a
+        # fixed pause can end before any request reaches the database)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with lock:
+                if results["503"]:
+                    break
+            time.sleep(0.1)
         self.svc.start_pg()
         for t in ths:
             t.join(120)

@@ -57,7 +57,8 @@ def router_config():
         "routing": {t: {"eco": "lg-cheap", "balanced": "lg-cheap", "sport": "lg-cheap"}
                     for t in TASKS},
         "api_keys": [{"key": "sk-lg-a", "project": "lg-a"}, {"key": "sk-lg-b", "project": "lg-b"},
-                     {"key": "sk-lg-c", "project": "lg-c"}],
+                     {"key": "sk-lg-c", "project": "lg-c"},
+                     {"key": "sk-lg-labels", "project": "lg-labels"}],
         "classifier_rules": {"patterns": [{"regex": "^#" + t, "task": t} for t in TASKS]},
         "classifier_model": "/nonexistent/model",
         "feedback": {"projects": {"lg": {"secret_env": "SY_LG_SECRET"}}},
@@ -257,7 +258,7 @@ class LoadgenTest(unittest.TestCase):
         self.assertEqual(cells[("lg-cheap", "simple")][1], 0)
 
     def test_human_labels_are_the_corpus_labels(self):
-        rep, _ = self.run_loadgen("sk-lg-a", "--rate", "80", "--duration", "2", "--seed", "11",
+        rep, _ = self.run_loadgen("sk-lg-labels", "--rate", "80", "--duration", "2", "--seed", "11",
                                   "--feedback-rate", "0", "--label-rate", "1")
         labels = rep["labels"]
         self.assertEqual(labels["failed"], 0)
@@ -273,7 +274,7 @@ class LoadgenTest(unittest.TestCase):
                          "WHERE l.labeller = 'loadgen'")
         self.assertEqual(int(rows[0][0]), labels["sent"])
         self.assertEqual(rows[0][0], rows[0][1])
-        p = loadgen("--url", self.url(), "--api-key", "sk-lg-a", "--prompts", self.prompts,
+        p = loadgen("--url", self.url(), "--api-key", "sk-lg-labels", "--prompts", self.prompts,
                     "--feedback-rate", "0", "--label-rate", "0.5")
         self.assertEqual(p.returncode, 2)
         self.assertIn("--label-rate 0.5 needs --feedback-secret", p.stderr)
