@@ -497,7 +497,7 @@ static int parse_head(sy_http_req *req, struct conn *c, const char **why, const 
 
     /* header fields */
     p = eol + 2;
-    while (p[0] != '\r') { /* the head ends with an empty line */
+    while (!(p[0] == '\r' && p[1] == '\n')) { /* the head ends with an empty line */
         eol = strstr(p, "\r\n");
         *eol = '\0';
         if (*p == ' ' || *p == '\t') {
@@ -710,8 +710,9 @@ static int conn_step(struct conn *c)
         req->resp_headers = rh;
         memcpy(req->peer, c->peer, sizeof(req->peer));
         c->req = req;
-        const char *why = NULL, *code = NULL;
-        int status = parse_head(req, c, &why, &code);
+        const char *why = "NUL byte in request head", *code = "bad_request";
+        /* parse_head works on C strings: a NUL would end a line before its CRLF */
+        int status = memchr(head, '\0', head_len) ? 400 : parse_head(req, c, &why, &code);
         if (status) {
             framework_error(c, status, code, "%s", why);
             return 0;
@@ -860,15 +861,14 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         conn_free(c);
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
-                      void *arg)
+/* Make fd (connected, non-blocking) a client connection in the idle state.
+ * Takes ownership of fd. Returns 0, or -1 (fd closed). */
+static int conn_adopt(sy_httpd *srv, evutil_socket_t fd, const struct sockaddr *sa)
 {
-    sy_httpd *srv = arg;
-    (void)salen;
     struct conn *c = calloc(1, sizeof(*c));
     if (!c) {
         evutil_closesocket(fd);
-        return;
+        return -1;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -883,15 +883,15 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         if (c->timer)
             event_free(c->timer);
         free(c);
-        return;
+        return -1;
     }
     if (sa->sa_family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *)sa;
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
         char ip[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
         snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, ntohs(in->sin_port));
     } else if (sa->sa_family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
         char ip[INET6_ADDRSTRLEN];
         inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
         snprintf(c->peer, sizeof(c->peer), "[%s]:%d", ip, ntohs(in6->sin6_port));
@@ -905,9 +905,31 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         srv->conns->prev = c;
     srv->conns = c;
     srv->nconns++;
-    if (srv->nconns >= srv->lim.max_conns)
-        evconnlistener_disable(l);
+    if (srv->nconns >= srv->lim.max_conns && srv->listener)
+        evconnlistener_disable(srv->listener);
     conn_set_state(c, CS_IDLE);
+    return 0;
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
+{
+    (void)l;
+    (void)salen;
+    (void)conn_adopt(arg, fd, sa);
+}
+
+int sy_httpd_serve_fd(sy_httpd *srv, int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+        evutil_make_socket_nonblocking(fd) != 0) {
+        evutil_closesocket(fd);
+        return -1;
+    }
+    return conn_adopt(srv, fd, (const struct sockaddr *)&ss);
 }
 
 /* ---------- server ---------- */

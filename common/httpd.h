@@ -47,6 +47,11 @@ sy_httpd *sy_httpd_new(struct event_base *base, const sy_httpd_limits *lim,
  * reuseport sets SO_REUSEPORT so several processes can share the port. */
 int sy_httpd_listen(sy_httpd *srv, const char *host, int port, int reuseport, int *bound_port)
     __attribute__((warn_unused_result));
+/* Serve an already-connected stream socket (e.g. one end of a socketpair) as a
+ * client connection, exactly as if the listener had accepted it; takes ownership
+ * of fd (closed on failure). Used by tests and the fuzz target
+ * (tests/fuzz/fuzz_httpd.c), not by the servers. Returns 0 or -1. */
+int sy_httpd_serve_fd(sy_httpd *srv, int fd) __attribute__((warn_unused_result));
 /* Stop accepting; existing connections finish their current request. */
 void sy_httpd_stop_accepting(sy_httpd *srv);
 int sy_httpd_active_requests(const sy_httpd *srv);
