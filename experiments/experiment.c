@@ -164,6 +164,16 @@ static long get_int(struct errs *e, json_t *obj, const char *path, const char *k
     return (long)json_integer_value(v);
 }
 
+/* Numbers are judged as the canonical text will store them (15 significant
+ * digits), so a definition that validates also validates when read back:
+ * 0.49999999999999994 is 0.5 for both. */
+static double canon(double d)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%.15g", d);
+    return strtod(buf, NULL);
+}
+
 /* A number, or def when absent; *bad set when present but not a number. */
 static double get_number(struct errs *e, json_t *obj, const char *path, const char *key,
                          double def, int *bad)
@@ -177,7 +187,7 @@ static double get_number(struct errs *e, json_t *obj, const char *path, const ch
         *bad = 1;
         return def;
     }
-    return json_number_value(v);
+    return canon(json_number_value(v));
 }
 
 /* ---- phases ---------------------------------------------------------------------------- */
@@ -264,7 +274,7 @@ static void parse_phases(struct errs *e, json_t *root, exp_experiment *x)
         } else if (rp && !shares && s->kind != EXP_PHASE_OFF) {
             err_add(e, "%s.routed_pct: only canary and ramp steps take a routed share", path);
         } else if (rp && shares) {
-            double pct = json_is_number(rp) ? json_number_value(rp) : NAN;
+            double pct = json_is_number(rp) ? canon(json_number_value(rp)) : NAN;
             double bp = pct * 100.0;
             if (!json_is_number(rp)) {
                 err_add(e, "%s.routed_pct: must be a number", path);
