@@ -1,8 +1,10 @@
 /*
  * Feature extraction: one pass over a bounded window of the prompt collects
- * hashed words, bigrams, character n-grams and token shapes plus per-line and
- * per-character structural counters; each group is then counted, weighted
- * and normalised. See features.h for the index layout.
+ * hashed words, bigrams, character n-grams and token shapes (each counted as it
+ * is hashed) plus per-line and per-character structural counters; each group is
+ * then weighted and normalised, and either written as nodes (clf_extract) or
+ * multiplied straight into the model's class scores (clf_extract_dot). See
+ * features.h for the index layout.
  */
 #include "classifier/features.h"
 
@@ -159,6 +161,16 @@ static inline uint32_t hash_norm(const unsigned char *p, size_t len, uint32_t se
     return (uint32_t)(acc >> 32);
 }
 
+/* hash_norm() of a key of 1..8 bytes already assembled (little-endian) into v. */
+static inline uint32_t hash_block(uint64_t v, size_t len, uint32_t seed)
+{
+    uint64_t acc = 0x243f6a8885a308d3ull ^ ((uint64_t)seed << 32) ^ (len * 0xc2b2ae3d27d4eb4full);
+    acc = (acc ^ v) * 0x9e3779b97f4a7c15ull;
+    acc ^= acc >> 29;
+    acc *= 0xbf58476d1ce4e5b9ull;
+    return (uint32_t)(acc >> 32);
+}
+
 uint32_t clf_hash(const void *data, size_t len, uint32_t seed)
 {
     return hash_norm(data, len, seed, false);
@@ -289,9 +301,14 @@ int clf_feature_dim(const struct clf_feature_config *cfg)
 enum shape_id { CLF_SHAPES(X_ENUM_SHAPE) SH_COUNT };
 #undef X_ENUM_SHAPE
 
-struct hbuf {
-    uint32_t *h;
-    size_t n, cap;
+/* One hashed group, counted as its hashes arrive: cnt[h & mask] (saturating at 255) and
+ * the slots in first-seen order; at most cap hashes are taken. cnt is all zero again
+ * after emit_group(). */
+struct group {
+    uint8_t *cnt;      /* 2^bits counters (small, so the busy part stays in cache) */
+    uint32_t *touched; /* slots with cnt != 0, cap + 1 entries */
+    uint32_t mask;
+    size_t n, cap, nt;
 };
 
 #define KW_SET_SIZE 512 /* power of two, > 2x keywords */
@@ -299,14 +316,12 @@ struct hbuf {
 struct clf_extractor {
     struct clf_feature_config cfg;
     struct layout lay;
-    struct hbuf word, bigram, chr, shape;
-    uint8_t *cnt;       /* dense counts for the group being emitted (saturating; small, so
-                           it stays in L1) */
-    uint32_t *touched;  /* indices with cnt != 0 */
+    struct group word, bigram, chr, shape;
     struct feature_node *out;
     size_t out_cap;
     uint32_t kw[KW_SET_SIZE]; /* hashes of code keywords, 0 = empty */
     uint32_t shape_hash[SH_COUNT];
+    int first_slot[SIG_COUNT]; /* signal_first_slot(), computed once */
 };
 
 static const char *const code_keywords[] = {
@@ -359,18 +374,32 @@ static bool kw_has(const uint32_t *set, uint32_t h)
     return false;
 }
 
-static int hbuf_init(struct hbuf *b, size_t cap)
+static int group_init(struct group *g, unsigned bits, size_t cap)
 {
-    b->n = 0;
-    b->cap = cap;
-    b->h = malloc(cap * sizeof(*b->h));
-    return b->h ? 0 : -1;
+    g->n = g->nt = 0;
+    g->cap = cap;
+    g->mask = (1u << bits) - 1;
+    g->cnt = calloc((size_t)1 << bits, sizeof(*g->cnt));
+    g->touched = malloc((cap + 1) * sizeof(*g->touched));
+    return g->cnt && g->touched ? 0 : -1;
 }
 
-static inline void hbuf_push(struct hbuf *b, uint32_t h)
+static void group_free(struct group *g)
 {
-    if (b->n < b->cap)
-        b->h[b->n++] = h;
+    free(g->cnt);
+    free(g->touched);
+}
+
+static inline void group_add(struct group *g, uint32_t h)
+{
+    if (g->n >= g->cap)
+        return;
+    g->n++;
+    uint32_t idx = h & g->mask;
+    uint8_t c = g->cnt[idx];
+    g->touched[g->nt] = idx; /* kept only when new; nt <= n <= cap */
+    g->nt += c == 0;
+    g->cnt[idx] = (uint8_t)(c + (c != 255));
 }
 
 struct clf_extractor *clf_extractor_new(const struct clf_feature_config *cfg)
@@ -385,23 +414,18 @@ struct clf_extractor *clf_extractor_new(const struct clf_feature_config *cfg)
     ex->lay = layout_of(cfg);
     size_t win = (size_t)cfg->head_bytes + cfg->tail_bytes + 16;
     size_t norders = cfg->char_max - cfg->char_min + 1;
-    unsigned maxbits = cfg->word_bits;
-    if (cfg->bigram_bits > maxbits)
-        maxbits = cfg->bigram_bits;
-    if (cfg->char_bits > maxbits)
-        maxbits = cfg->char_bits;
-    if (cfg->shape_bits > maxbits)
-        maxbits = cfg->shape_bits;
-    if (hbuf_init(&ex->word, win + 4) || hbuf_init(&ex->bigram, win + 4) ||
-        hbuf_init(&ex->chr, win * norders) || hbuf_init(&ex->shape, win * 2))
+    if (group_init(&ex->word, cfg->word_bits, win + 4) ||
+        group_init(&ex->bigram, cfg->bigram_bits, win + 4) ||
+        group_init(&ex->chr, cfg->char_bits, win * norders) ||
+        group_init(&ex->shape, cfg->shape_bits, win * 2))
         goto fail;
-    ex->cnt = calloc((size_t)1 << maxbits, sizeof(*ex->cnt));
-    ex->touched = malloc(((size_t)1 << maxbits) * sizeof(*ex->touched));
     ex->out_cap = CLF_STRUCT_SLOTS + ex->word.cap + ex->bigram.cap + ex->chr.cap +
                   ex->shape.cap + 2;
     ex->out = malloc(ex->out_cap * sizeof(*ex->out));
-    if (!ex->cnt || !ex->touched || !ex->out)
+    if (!ex->out)
         goto fail;
+    for (int i = 0; i < SIG_COUNT; i++)
+        ex->first_slot[i] = signal_first_slot(i);
 #define X_HASH_SHAPE(id, lit) ex->shape_hash[SH_##id] = clf_hash(lit, sizeof(lit) - 1, SEED_SHAPE);
     CLF_SHAPES(X_HASH_SHAPE)
 #undef X_HASH_SHAPE
@@ -418,12 +442,10 @@ void clf_extractor_free(struct clf_extractor *ex)
 {
     if (!ex)
         return;
-    free(ex->word.h);
-    free(ex->bigram.h);
-    free(ex->chr.h);
-    free(ex->shape.h);
-    free(ex->cnt);
-    free(ex->touched);
+    group_free(&ex->word);
+    group_free(&ex->bigram);
+    group_free(&ex->chr);
+    group_free(&ex->shape);
     free(ex->out);
     free(ex);
 }
@@ -487,6 +509,14 @@ static const struct word_len doc_words[] = {
     WL("quelle"), WL("fuente"), WL("texte"), WL("texto"), WL("bericht"),
 };
 
+/* Bit (c - 'a') set for every first letter c of doc_words (keep in step with it):
+ * a line starting with any other byte cannot match one. */
+#define DOC_FIRST_LETTERS                                                                     \
+    (1u << ('a' - 'a') | 1u << ('b' - 'a') | 1u << ('c' - 'a') | 1u << ('d' - 'a') |          \
+     1u << ('e' - 'a') | 1u << ('f' - 'a') | 1u << ('i' - 'a') | 1u << ('l' - 'a') |          \
+     1u << ('m' - 'a') | 1u << ('n' - 'a') | 1u << ('p' - 'a') | 1u << ('q' - 'a') |          \
+     1u << ('r' - 'a') | 1u << ('s' - 'a') | 1u << ('t' - 'a'))
+
 /* Line-level structure: called once per line with the line without its newline. */
 static void scan_line(struct counters *k, const unsigned char *p, size_t n)
 {
@@ -525,7 +555,8 @@ static void scan_line(struct counters *k, const unsigned char *p, size_t n)
             q++;
             qn--;
         }
-        if (qn < 60) {
+        unsigned char q0 = qn > 0 ? (unsigned char)(q[0] | 0x20) : 0;
+        if (qn < 60 && q0 >= 'a' && q0 <= 'z' && (DOC_FIRST_LETTERS >> (q0 - 'a') & 1)) {
             for (size_t i = 0; i < sizeof(doc_words) / sizeof(doc_words[0]); i++) {
                 size_t w = doc_words[i].n;
                 if (!starts_ci_n(q, qn, doc_words[i].w, w))
@@ -630,8 +661,6 @@ struct scan {
     struct counters *k;
     uint32_t prev_word;   /* hash of previous word, 0 = none */
     unsigned char_min, char_max;
-    uint32_t *cbuf;       /* character n-gram hashes (ex->chr.h) and their count */
-    size_t cn;
 };
 
 static const char *const wh_words[] = {
@@ -653,8 +682,10 @@ static bool is_log_word(const unsigned char *w, size_t n, unsigned char next)
     }
 }
 
+/* reg: the word's normalised bytes shifted in one at a time (its last 8, first byte
+ * highest), so words of up to 8 bytes are hashed without reading them again. */
 static void emit_word(struct scan *s, const unsigned char *w, size_t n, bool after_backslash,
-                      unsigned char next)
+                      unsigned char next, uint64_t reg)
 {
     struct counters *k = s->k;
     if (!k->line_log && n >= 4 && is_log_word(w, n, next))
@@ -668,12 +699,18 @@ static void emit_word(struct scan *s, const unsigned char *w, size_t n, bool aft
         if (m > 4)
             m = 4;
     }
-    uint32_t h = hash_norm(w, m, SEED_WORD, true);
-    hbuf_push(&s->ex->word, h);
+    uint64_t v = 0;
+    if (n <= 8) { /* the same bytes hash_norm() would assemble: the first m, little-endian */
+        v = __builtin_bswap64(reg) >> (8 * (8 - n));
+        if (m < 8)
+            v &= (1ull << (8 * m)) - 1;
+    }
+    uint32_t h = n <= 8 ? hash_block(v, m, SEED_WORD) : hash_norm(w, m, SEED_WORD, true);
+    group_add(&s->ex->word, h);
     if (s->prev_word)
-        hbuf_push(&s->ex->bigram, fmix32(s->prev_word * 31u + h + SEED_BIGRAM));
+        group_add(&s->ex->bigram, fmix32(s->prev_word * 31u + h + SEED_BIGRAM));
     else
-        hbuf_push(&s->ex->bigram, fmix32(h ^ SEED_BIGRAM)); /* sentence start */
+        group_add(&s->ex->bigram, fmix32(h ^ SEED_BIGRAM)); /* sentence start */
     s->prev_word = h | 1;
     k->words++;
     if (kw_has(s->ex->kw, h))
@@ -682,7 +719,8 @@ static void emit_word(struct scan *s, const unsigned char *w, size_t n, bool aft
         k->latex++;
     if (!k->have_first) {
         k->have_first = true;
-        hbuf_push(&s->ex->word, hash_norm(w, m, SEED_FIRST, true));
+        group_add(&s->ex->word, n <= 8 ? hash_block(v, m, SEED_FIRST)
+                                       : hash_norm(w, m, SEED_FIRST, true));
         for (size_t i = 0; i < sizeof(wh_words) / sizeof(wh_words[0]); i++)
             if (strlen(wh_words[i]) == m && starts_ci_n(w, m, wh_words[i], m)) {
                 k->starts_wh = true;
@@ -693,10 +731,10 @@ static void emit_word(struct scan *s, const unsigned char *w, size_t n, bool aft
 
 static void push_shape(struct scan *s, const char *shape, size_t n)
 {
-    hbuf_push(&s->ex->shape, clf_hash(shape, n, SEED_SHAPE));
+    group_add(&s->ex->shape, clf_hash(shape, n, SEED_SHAPE));
 }
 
-#define SHAPE(s, id) hbuf_push(&(s)->ex->shape, (s)->ex->shape_hash[SH_##id])
+#define SHAPE(s, id) group_add(&(s)->ex->shape, (s)->ex->shape_hash[SH_##id])
 
 /* Token shapes of one whitespace-delimited chunk. */
 static void emit_chunk(struct scan *s, const unsigned char *c, size_t n, bool line_start)
@@ -884,22 +922,33 @@ static void emit_chunk(struct scan *s, const unsigned char *c, size_t n, bool li
 
 /* Character n-grams of p[from..to) over the normalised bytes (lower case, digits as '0',
  * whitespace as ' '). */
-static size_t chargrams(const struct scan *s, const unsigned char *p, size_t from, size_t to,
-                        uint32_t *out)
+static void chargrams(const struct scan *s, const unsigned char *p, size_t from, size_t to)
 {
-    size_t cn = 0;
+    /* group_add() with the group's fields in locals: the byte stores to cnt may alias
+     * anything, which would otherwise reload them for every n-gram */
+    struct group *g = &s->ex->chr;
+    uint8_t *cnt = g->cnt;
+    uint32_t *touched = g->touched;
+    const uint32_t gmask = g->mask;
+    size_t gn = g->n, nt = g->nt;
+    const size_t cap = g->cap;
     for (unsigned m = s->char_min; m <= s->char_max; m++) {
         const uint64_t mask = chargram_mask(m), salt = chargram_salt(m);
         uint64_t reg = 0;
         size_t i = from;
         for (; i < to && i < from + m - 1; i++)
             reg = (reg << 8) | norm_tab[p[i]];
-        for (; i < to; i++) {
+        for (; i < to && gn < cap; i++, gn++) {
             reg = (reg << 8) | norm_tab[p[i]];
-            out[cn++] = chargram_hash(reg, mask, salt);
+            uint32_t idx = chargram_hash(reg, mask, salt) & gmask;
+            uint8_t c = cnt[idx];
+            touched[nt] = idx;
+            nt += c == 0;
+            cnt[idx] = (uint8_t)(c + (c != 255));
         }
     }
-    return cn;
+    g->n = gn;
+    g->nt = nt;
 }
 
 /* Scans p[0..n) a token at a time: structure, words and shapes over all of it; character
@@ -936,15 +985,20 @@ static void scan_segment(struct scan *s, const unsigned char *p, size_t n, size_
                     k->math_ops++;
                 pending_op = false;
                 unsigned any = 0;
+                uint64_t reg = 0;
                 while (i < n && ((f = byte_flags[p[i]]) & F_WORD)) {
-                    digits += (f & F_DIGIT) != 0;
+                    reg = (reg << 8) | norm_tab[p[i]];
                     any |= f;
                     i++;
                 }
+                if (any & F_DIGIT)
+                    for (size_t j = ws; j < i; j++)
+                        digits += (byte_flags[p[j]] & F_DIGIT) != 0;
                 if (any & F_HI)
                     for (size_t j = ws; j < i; j++)
                         nonascii += p[j] >= 0x80;
-                emit_word(s, p + ws, i - ws, ws > 0 && p[ws - 1] == '\\', i < n ? p[i] : ' ');
+                emit_word(s, p + ws, i - ws, ws > 0 && p[ws - 1] == '\\', i < n ? p[i] : ' ',
+                          reg);
                 k->last_nonspace = p[i - 1];
                 continue;
             }
@@ -979,9 +1033,9 @@ static void scan_segment(struct scan *s, const unsigned char *p, size_t n, size_
 
     /* character n-grams; capacity is (window bytes) x (orders), so no overflow */
     size_t h = chead < n ? chead : n;
-    s->cn += chargrams(s, p, 0, h, s->cbuf + s->cn);
+    chargrams(s, p, 0, h);
     if (ctail < n)
-        s->cn += chargrams(s, p, ctail > h ? ctail : h, n, s->cbuf + s->cn);
+        chargrams(s, p, ctail > h ? ctail : h, n);
 }
 
 /* sublinear tf: 1 + ln(count) for count 0..255 (entry 0 unused; counts saturate at 255) */
@@ -1051,46 +1105,80 @@ static const double tf_table[256] = {
     6.5134287461649825, 6.5174528964647074, 6.521460917862246, 6.5254529391317835,
     6.5294290875114234, 6.5333894887275203, 6.5373342670185366, 6.5412635451584258};
 
-static size_t emit_group(struct clf_extractor *ex, const struct hbuf *b, unsigned bits, int off,
-                         double scale, size_t o)
+/* Where the extracted features go: nodes in ex->out, or (w != NULL) straight into the
+ * per-class dot products dec[c] += w[(index - 1) * CLF_DOT_CLASSES + c] * value, feature by
+ * feature in the order the nodes would have been written. */
+struct sink {
+    const float *w;
+    double *dec;
+};
+
+static inline void dot_add(const struct sink *d, size_t row, double value)
 {
-    if (b->n == 0 || scale <= 0)
+    const float *w = d->w + row * CLF_DOT_CLASSES;
+    for (int c = 0; c < CLF_DOT_CLASSES; c++)
+        d->dec[c] += w[c] * value;
+}
+
+static size_t emit_group(struct group *g, int off, double scale, size_t o,
+                         struct feature_node *out, const struct sink *d)
+{
+    uint8_t *cnt = g->cnt;
+    const uint32_t *touched = g->touched;
+    size_t nt = g->nt;
+    g->n = g->nt = 0;
+    if (nt == 0)
         return o;
-    uint32_t mask = (1u << bits) - 1;
-    size_t nt = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        uint32_t idx = b->h[i] & mask;
-        uint8_t c = ex->cnt[idx];
-        if (c == 0)
-            ex->touched[nt++] = idx;
-        ex->cnt[idx] = (uint8_t)(c + (c != 255));
+    if (scale <= 0) {
+        for (size_t i = 0; i < nt; i++)
+            cnt[touched[i]] = 0;
+        return o;
     }
     double ss = 0;
     for (size_t i = 0; i < nt; i++) {
-        double v = tf_table[ex->cnt[ex->touched[i]]];
+        double v = tf_table[cnt[touched[i]]];
         ss += v * v;
     }
     double norm = scale / sqrt(ss);
+    if (d) {
+        /* the sums in registers: same operations, same order as dot_add() */
+        _Static_assert(CLF_DOT_CLASSES == 4, "four accumulators");
+        double d0 = d->dec[0], d1 = d->dec[1], d2 = d->dec[2], d3 = d->dec[3];
+        const float *wg = d->w + (size_t)off * CLF_DOT_CLASSES;
+        for (size_t i = 0; i < nt; i++) {
+            uint32_t idx = touched[i];
+            double value = tf_table[cnt[idx]] * norm;
+            const float *w = wg + (size_t)idx * CLF_DOT_CLASSES;
+            d0 += w[0] * value;
+            d1 += w[1] * value;
+            d2 += w[2] * value;
+            d3 += w[3] * value;
+            cnt[idx] = 0;
+        }
+        d->dec[0] = d0;
+        d->dec[1] = d1;
+        d->dec[2] = d2;
+        d->dec[3] = d3;
+        return o + nt;
+    }
     for (size_t i = 0; i < nt; i++) {
-        uint32_t idx = ex->touched[i];
-        ex->out[o].index = off + (int)idx + 1;
-        ex->out[o].value = tf_table[ex->cnt[idx]] * norm;
-        ex->cnt[idx] = 0;
+        uint32_t idx = touched[i];
+        out[o].index = off + (int)idx + 1;
+        out[o].value = tf_table[cnt[idx]] * norm;
+        cnt[idx] = 0;
         o++;
     }
     return o;
 }
 
-size_t clf_extract(struct clf_extractor *ex, const char *text, size_t len,
-                   struct feature_node **out)
+static size_t extract(struct clf_extractor *ex, const char *text, size_t len,
+                      const struct sink *d)
 {
     const struct clf_feature_config *cfg = &ex->cfg;
     const unsigned char *p = (const unsigned char *)text;
     struct counters k;
     memset(&k, 0, sizeof(k));
-    ex->word.n = ex->bigram.n = ex->chr.n = ex->shape.n = 0;
-    struct scan s = {.ex = ex, .k = &k, .char_min = cfg->char_min, .char_max = cfg->char_max,
-                     .cbuf = ex->chr.h, .cn = 0};
+    struct scan s = {.ex = ex, .k = &k, .char_min = cfg->char_min, .char_max = cfg->char_max};
     if (!p)
         len = 0;
 
@@ -1117,7 +1205,6 @@ size_t clf_extract(struct clf_extractor *ex, const char *text, size_t len,
         scan_segment(&s, p + t, tn, 0, tn > ct ? tn - ct : 0);
         window = h + tn;
     }
-    ex->chr.n = s.cn;
 
     /* ends with '?' (ignoring trailing space/quotes) */
     size_t e = len;
@@ -1164,19 +1251,40 @@ size_t clf_extract(struct clf_extractor *ex, const char *text, size_t len,
         double w = signals[i].weight == SW_LENGTH ? cfg->w_length : cfg->w_struct;
         if (w <= 0)
             continue;
-        ex->out[o].index = signal_first_slot(i) + signal_bin(i, v[i]) + 1;
-        ex->out[o].value = w;
+        int slot = ex->first_slot[i] + signal_bin(i, v[i]);
+        if (d) {
+            dot_add(d, (size_t)slot, w);
+        } else {
+            ex->out[o].index = slot + 1;
+            ex->out[o].value = w;
+        }
         o++;
     }
     const struct layout *l = &ex->lay;
-    o = emit_group(ex, &ex->word, cfg->word_bits, l->off_word, cfg->w_word, o);
-    o = emit_group(ex, &ex->bigram, cfg->bigram_bits, l->off_bigram, cfg->w_bigram, o);
-    o = emit_group(ex, &ex->chr, cfg->char_bits, l->off_char, cfg->w_char, o);
-    o = emit_group(ex, &ex->shape, cfg->shape_bits, l->off_shape, cfg->w_shape, o);
+    o = emit_group(&ex->word, l->off_word, cfg->w_word, o, ex->out, d);
+    o = emit_group(&ex->bigram, l->off_bigram, cfg->w_bigram, o, ex->out, d);
+    o = emit_group(&ex->chr, l->off_char, cfg->w_char, o, ex->out, d);
+    o = emit_group(&ex->shape, l->off_shape, cfg->w_shape, o, ex->out, d);
+    return o;
+}
+
+size_t clf_extract(struct clf_extractor *ex, const char *text, size_t len,
+                   struct feature_node **out)
+{
+    size_t o = extract(ex, text, len, NULL);
     ex->out[o].index = -1; /* terminator for callers that do not add a bias node */
     ex->out[o].value = 0;
     *out = ex->out;
     return o;
+}
+
+size_t clf_extract_dot(struct clf_extractor *ex, const char *text, size_t len, const float *w,
+                       double dec[CLF_DOT_CLASSES])
+{
+    struct sink d = {w, dec};
+    for (int c = 0; c < CLF_DOT_CLASSES; c++)
+        dec[c] = 0;
+    return extract(ex, text, len, &d);
 }
 
 /* ---- introspection ---- */

@@ -65,6 +65,19 @@ void clf_extractor_free(struct clf_extractor *ex);
 size_t clf_extract(struct clf_extractor *ex, const char *text, size_t len,
                    struct feature_node **out);
 
+/* Number of classes clf_extract_dot() scores (the model's CLF_NTASKS). */
+#define CLF_DOT_CLASSES 4
+
+/*
+ * The prediction fast path: the same features as clf_extract(), but instead of building
+ * nodes it sets dec[c] = sum of w[(index - 1) * CLF_DOT_CLASSES + c] * value over them, in
+ * the order clf_extract() would emit them (so the sums are bit-identical to a dot product
+ * over its output). w is the feature-major weight matrix, at least clf_feature_dim() rows.
+ * Returns the number of features.
+ */
+size_t clf_extract_dot(struct clf_extractor *ex, const char *text, size_t len, const float *w,
+                       double dec[CLF_DOT_CLASSES]);
+
 /* The hash used for every hashed feature (exposed so tests can pin it). */
 uint32_t clf_hash(const void *data, size_t len, uint32_t seed);
 
