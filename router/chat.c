@@ -419,6 +419,32 @@ static void stream_done(chat *c, const rt_call_result *res)
 
 static void on_attempt_done(const rt_call_result *res, void *arg);
 
+struct dump_buf {
+    char *p;
+    size_t len, cap;
+    char *stack; /* the caller's initial buffer: not to be freed or realloc'd */
+};
+
+static int dump_cb(const char *buf, size_t size, void *data)
+{
+    struct dump_buf *d = data;
+    if (d->len + size > d->cap) {
+        size_t cap = d->cap * 2;
+        while (cap < d->len + size)
+            cap *= 2;
+        char *q = d->p == d->stack ? malloc(cap) : realloc(d->p, cap);
+        if (!q)
+            return -1;
+        if (d->p == d->stack)
+            memcpy(q, d->p, d->len);
+        d->p = q;
+        d->cap = cap;
+    }
+    memcpy(d->p + d->len, buf, size);
+    d->len += size;
+    return 0;
+}
+
 static int start_attempt(chat *c, attempt *a, int model)
 {
     rt_ctx *ctx = c->ctx;
@@ -426,11 +452,16 @@ static int start_attempt(chat *c, attempt *a, int model)
     const exp_provider *p = &c->conf->cfg->providers[m->provider];
 
     json_object_set_new(c->root, "model", json_string(m->upstream));
-    size_t len = json_dumpb(c->root, NULL, 0, JSON_COMPACT);
-    char *body = malloc(len + 1);
-    if (!body)
+    /* serialised once, into the stack buffer unless the request is larger */
+    char stack[8192];
+    struct dump_buf db = {.p = stack, .cap = sizeof(stack), .stack = stack};
+    if (json_dump_callback(c->root, dump_cb, &db, JSON_COMPACT) != 0) {
+        if (db.p != stack)
+            free(db.p);
         return -1;
-    json_dumpb(c->root, body, len, JSON_COMPACT);
+    }
+    char *body = db.p;
+    size_t len = db.len;
 
     char url[1024];
     snprintf(url, sizeof(url), "%s/chat/completions", p->base_url);
@@ -450,7 +481,8 @@ static int start_attempt(chat *c, attempt *a, int model)
         .arg = a,
     };
     a->call = rt_call_start(ctx->up, &spec);
-    free(body);
+    if (body != stack)
+        free(body);
     if (!a->call)
         return -1;
     c->ev.attempts++;
@@ -523,14 +555,95 @@ static void reply_failure(chat *c)
     chat_finish(c, status, code);
 }
 
+/* Where the value starting at p (outside any string) closes: the index just
+ * past its matching '}' in *end, and whether exactly one more closer follows
+ * (the root object's) with only whitespace after it, i.e. the value is a
+ * member of the root object. */
+static int usage_at_top(const char *p, const char *lim, const char **end)
+{
+    int depth = 0, in_str = 0;
+    *end = NULL;
+    for (; p < lim; p++) {
+        char ch = *p;
+        if (in_str) {
+            if (ch == '\\')
+                p++;
+            else if (ch == '"')
+                in_str = 0;
+            continue;
+        }
+        if (ch == '"') {
+            in_str = 1;
+        } else if (ch == '{' || ch == '[') {
+            depth++;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+            if (depth == 0 && !*end)
+                *end = p + 1;
+            if (depth < 0) {
+                for (p++; p < lim; p++)
+                    if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+                        return 0;
+                return *end != NULL;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The root object's "usage" member, found from the tail of the answer (where
+ * providers put it) and parsed alone; NULL if that does not work out. */
+static json_t *usage_from_tail(const char *body, size_t len)
+{
+    static const char key[] = "\"usage\"";
+    const size_t klen = sizeof(key) - 1;
+    const size_t window = 4096;
+    const char *lim = body + len;
+    const char *from = len > window ? lim - window : body;
+    json_t *found = NULL;
+    const char *k;
+    while ((k = memmem(from, (size_t)(lim - from), key, klen))) {
+        from = k + 1;
+        /* a key: after '{' or ',' (so the quote is not an escaped one), before ':' */
+        const char *b = k;
+        while (b > body && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r' || b[-1] == '\n'))
+            b--;
+        if (b == body || (b[-1] != '{' && b[-1] != ','))
+            continue;
+        const char *v = k + klen;
+        while (v < lim && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'))
+            v++;
+        if (v >= lim || *v != ':')
+            continue;
+        for (v++; v < lim && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'); v++)
+            ;
+        if (v >= lim || *v != '{')
+            continue;
+        const char *end;
+        if (!usage_at_top(v, lim, &end))
+            continue;
+        json_t *u = json_loadb(v, (size_t)(end - v), 0, NULL);
+        if (!u)
+            continue;
+        json_decref(found); /* a later duplicate wins, as in a full parse */
+        found = u;
+    }
+    return found;
+}
+
 static void usage_from(const char *body, size_t len, long *in, long *out)
 {
-    json_t *root = json_loadb(body, len, 0, NULL);
-    json_t *u = root ? json_object_get(root, "usage") : NULL;
+    json_t *root = NULL;
+    json_t *u = usage_from_tail(body, len);
+    if (!u) {
+        root = json_loadb(body, len, 0, NULL);
+        u = root ? json_incref(json_object_get(root, "usage")) : NULL;
+    }
     if (u) {
         *in = (long)json_integer_value(json_object_get(u, "prompt_tokens"));
         *out = (long)json_integer_value(json_object_get(u, "completion_tokens"));
     }
+    json_decref(u);
     json_decref(root);
 }
 

@@ -46,27 +46,49 @@ static void sb_printf(struct sb *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+static void sb_mem(struct sb *b, const char *p, size_t n)
+{
+    sb_reserve(b, n);
+    if (b->oom)
+        return;
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
 static void sb_str(struct sb *b, const char *key, const char *v)
 {
+    static const char hex[] = "0123456789abcdef";
+    sb_mem(b, ",\"", 2);
+    sb_mem(b, key, strlen(key));
     if (!v) {
-        sb_printf(b, ",\"%s\":null", key);
+        sb_mem(b, "\":null", 6);
         return;
     }
-    sb_printf(b, ",\"%s\":\"", key);
-    for (const unsigned char *s = (const unsigned char *)v; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            sb_printf(b, "\\%c", *s);
-        else if (*s < 0x20)
-            sb_printf(b, "\\u%04x", *s);
-        else
-            sb_printf(b, "%c", *s);
+    sb_mem(b, "\":\"", 3);
+    const unsigned char *run = (const unsigned char *)v;
+    const unsigned char *s = run;
+    for (; *s; s++) {
+        if (*s != '"' && *s != '\\' && *s >= 0x20)
+            continue;
+        sb_mem(b, (const char *)run, (size_t)(s - run));
+        if (*s == '"' || *s == '\\') {
+            char esc[2] = {'\\', (char)*s};
+            sb_mem(b, esc, sizeof(esc));
+        } else {
+            char esc[6] = {'\\', 'u', '0', '0', hex[*s >> 4], hex[*s & 0xf]};
+            sb_mem(b, esc, sizeof(esc));
+        }
+        run = s + 1;
     }
-    sb_printf(b, "\"");
+    sb_mem(b, (const char *)run, (size_t)(s - run));
+    sb_mem(b, "\"", 1);
 }
 
 char *rt_event_json(const rt_event *ev, size_t *len)
 {
     struct sb b = {0};
+    sb_reserve(&b, 1024);
     sb_printf(&b, "{\"request_id\":\"%s\",\"ts_us\":%lld", ev->request_id, (long long)ev->ts_us);
     sb_str(&b, "project", ev->project);
     sb_str(&b, "user_hash", ev->user_hash);

@@ -4,6 +4,7 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,9 @@ static const char user_script[] =
     "redis.call('PEXPIRE', KEYS[1], 7776000000)\n"
     "if new == 1 then redis.call('HINCRBY', KEYS[2], ARGV[4] .. ':' .. ARGV[3], 1) end\n"
     "return new\n";
+
+/* SHA1 of user_script in hex, for EVALSHA; computed once */
+static char user_script_sha[2 * SHA_DIGEST_LENGTH + 1];
 
 static void connect_now(rt_redis *r);
 
@@ -188,6 +192,8 @@ static void connect_now(rt_redis *r)
     }
     if (r->addr.db)
         redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->addr.db);
+    /* so that EVALSHA finds the script; a NOSCRIPT reply still falls back to EVAL */
+    redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s", user_script);
 }
 
 rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_t max_queue,
@@ -201,6 +207,16 @@ rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_
     r->max_queue = max_queue;
     r->command_timeout_ms = command_timeout_ms;
     r->backoff_ms = 100;
+    if (!user_script_sha[0]) {
+        static const char hex[] = "0123456789abcdef";
+        unsigned char md[SHA_DIGEST_LENGTH];
+        SHA1((const unsigned char *)user_script, sizeof(user_script) - 1, md);
+        for (size_t i = 0; i < sizeof(md); i++) {
+            user_script_sha[2 * i] = hex[md[i] >> 4];
+            user_script_sha[2 * i + 1] = hex[md[i] & 0xf];
+        }
+        user_script_sha[2 * sizeof(md)] = '\0';
+    }
     r->retry = evtimer_new(base, on_retry, r);
     r->janitor = event_new(base, -1, EV_PERSIST, on_janitor, r);
     if (!r->retry || !r->janitor) {
@@ -288,6 +304,27 @@ void rt_redis_spool_event(rt_redis *r, char *json, size_t len)
     r->depth++;
 }
 
+/* The arguments of one user record, kept until EVALSHA's reply in case the
+ * script is missing (NOSCRIPT) and the record must go again with EVAL. */
+struct user_rec {
+    rt_redis *r;
+    long long ts_us;
+    int bucket;
+    char *ukey, *xkey, *cohort, *step_key; /* into buf */
+    char buf[];
+};
+
+static void on_user_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct user_rec *u = privdata;
+    redisReply *rep = reply;
+    if (rep && rep->type == REDIS_REPLY_ERROR && rep->str && !strncmp(rep->str, "NOSCRIPT", 8) &&
+        u->r->ac == ac && u->r->connected)
+        redisAsyncCommand(ac, NULL, NULL, "EVAL %s 2 %s %s %lld %d %s %s", user_script, u->ukey,
+                          u->xkey, u->ts_us, u->bucket, u->cohort, u->step_key);
+    free(u);
+}
+
 void rt_redis_record_user(rt_redis *r, const char *experiment, const char *user_hash, int bucket,
                           const char *cohort, const char *step_key, int64_t ts_us)
 {
@@ -297,8 +334,25 @@ void rt_redis_record_user(rt_redis *r, const char *experiment, const char *user_
     /* {experiment} is a hash tag: both keys land on one Redis Cluster slot */
     snprintf(ukey, sizeof(ukey), "sy:{%s}:user:%s", experiment, user_hash);
     snprintf(xkey, sizeof(xkey), "sy:{%s}:exposures", experiment);
-    redisAsyncCommand(r->ac, NULL, NULL, "EVAL %s 2 %s %s %lld %d %s %s", user_script, ukey, xkey,
-                      (long long)ts_us, bucket, cohort, step_key);
+    size_t ul = strlen(ukey) + 1, xl = strlen(xkey) + 1, cl = strlen(cohort) + 1,
+           sl = strlen(step_key) + 1;
+    struct user_rec *u = malloc(sizeof(*u) + ul + xl + cl + sl);
+    if (!u) {
+        redisAsyncCommand(r->ac, NULL, NULL, "EVAL %s 2 %s %s %lld %d %s %s", user_script, ukey,
+                          xkey, (long long)ts_us, bucket, cohort, step_key);
+        return;
+    }
+    u->r = r;
+    u->ts_us = (long long)ts_us;
+    u->bucket = bucket;
+    u->ukey = memcpy(u->buf, ukey, ul);
+    u->xkey = memcpy(u->ukey + ul, xkey, xl);
+    u->cohort = memcpy(u->xkey + xl, cohort, cl);
+    u->step_key = memcpy(u->cohort + cl, step_key, sl);
+    if (redisAsyncCommand(r->ac, on_user_reply, u, "EVALSHA %s 2 %s %s %lld %d %s %s",
+                          user_script_sha, ukey, xkey, u->ts_us, bucket, cohort,
+                          step_key) != REDIS_OK)
+        free(u);
 }
 
 struct read_ctx {

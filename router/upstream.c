@@ -2,36 +2,53 @@
 
 #include <curl/curl.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/log.h"
 
+/* Idle call objects (with their easy handles, reset) kept for the next call;
+ * the multi's connection cache keeps the connections either way. */
+#define RT_CALL_FREELIST_MAX 64
+/* Response buffers larger than this are not kept with an idle call. */
+#define RT_CALL_KEEP_RESP_MAX (256u << 10)
+
+/* per-socket state for curl's socket callback */
+struct sock {
+    struct event ev;
+    short kind;        /* what ev waits for */
+    struct sock *next; /* in the upstream's free list */
+};
+
 struct rt_upstream {
     struct event_base *base;
     CURLM *multi;
     struct event *timer;
     int inflight;
+    rt_call *idle; /* free list of call objects */
+    int nidle;
+    struct sock *idle_socks;
 };
 
 struct rt_call {
     rt_upstream *up;
+    rt_call *next_idle;
     CURL *easy;
     struct curl_slist *headers;
+    char *headers_key;   /* the API key headers was built for */
+    int headers_keyed;   /* headers has an Authorization line */
     rt_call_spec spec;
     char *body;          /* request body copy (curl reads it during the transfer) */
+    size_t body_cap;
     char *resp;
     size_t resp_len, resp_cap;
     int too_large;
     int aborted_by_sink; /* on_data asked to stop */
+    int paused;          /* on_data paused the transfer and it was not resumed */
     long t_start_us;
     char errbuf[CURL_ERROR_SIZE];
-};
-
-/* per-socket state for curl's socket callback */
-struct sock {
-    struct event *ev;
 };
 
 const char *rt_call_status_str(rt_call_status s)
@@ -52,13 +69,40 @@ static long now_us(void)
     return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
 }
 
-static void call_free(rt_call *c)
+static void call_destroy(rt_call *c)
 {
-    curl_easy_cleanup(c->easy);
+    if (c->easy)
+        curl_easy_cleanup(c->easy);
     curl_slist_free_all(c->headers);
+    free(c->headers_key);
     free(c->body);
     free(c->resp);
     free(c);
+}
+
+/* Done with a call (already out of the multi): keep it for the next one. */
+static void call_release(rt_call *c)
+{
+    rt_upstream *up = c->up;
+    if (up->nidle >= RT_CALL_FREELIST_MAX) {
+        call_destroy(c);
+        return;
+    }
+    if (c->paused) {
+        /* a paused transfer keeps state in the handle: start the next afresh */
+        curl_easy_cleanup(c->easy);
+        c->easy = NULL;
+    } else {
+        curl_easy_reset(c->easy);
+    }
+    if (c->resp_cap > RT_CALL_KEEP_RESP_MAX) {
+        free(c->resp);
+        c->resp = NULL;
+        c->resp_cap = 0;
+    }
+    c->next_idle = up->idle;
+    up->idle = c;
+    up->nidle++;
 }
 
 static void check_done(rt_upstream *up)
@@ -98,7 +142,7 @@ static void check_done(rt_upstream *up)
         res.body = c->resp ? c->resp : "";
         res.body_len = c->resp_len;
         c->spec.on_done(&res, c->spec.arg);
-        call_free(c);
+        call_release(c);
     }
 }
 
@@ -128,8 +172,10 @@ static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socket
     (void)e;
     if (what == CURL_POLL_REMOVE) {
         if (sk) {
-            event_free(sk->ev);
-            free(sk);
+            /* this may run inside sk's own event callback: keep the memory */
+            event_del(&sk->ev);
+            sk->next = up->idle_socks;
+            up->idle_socks = sk;
             curl_multi_assign(up->multi, s, NULL);
         }
         return 0;
@@ -137,15 +183,20 @@ static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socket
     short kind = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) |
                          ((what & CURL_POLL_OUT) ? EV_WRITE : 0) | EV_PERSIST);
     if (!sk) {
-        sk = calloc(1, sizeof(*sk));
-        if (!sk)
+        sk = up->idle_socks;
+        if (sk)
+            up->idle_socks = sk->next;
+        else if (!(sk = malloc(sizeof(*sk))))
             return -1;
         curl_multi_assign(up->multi, s, sk);
+    } else if (sk->kind == kind) {
+        return 0;
     } else {
-        event_free(sk->ev);
+        event_del(&sk->ev);
     }
-    sk->ev = event_new(up->base, s, kind, on_sock_event, up);
-    event_add(sk->ev, NULL);
+    sk->kind = kind;
+    event_assign(&sk->ev, up->base, s, kind, on_sock_event, up);
+    event_add(&sk->ev, NULL);
     return 0;
 }
 
@@ -188,6 +239,16 @@ void rt_upstream_free(rt_upstream *up)
         return;
     if (up->multi)
         curl_multi_cleanup(up->multi);
+    while (up->idle) {
+        rt_call *c = up->idle;
+        up->idle = c->next_idle;
+        call_destroy(c);
+    }
+    while (up->idle_socks) {
+        struct sock *sk = up->idle_socks;
+        up->idle_socks = sk->next;
+        free(sk);
+    }
     if (up->timer)
         event_free(up->timer);
     free(up);
@@ -203,8 +264,10 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
     if (c->spec.on_data && code >= 200 && code < 300) {
         int rc = c->spec.on_data(ptr, n, c->spec.arg);
-        if (rc > 0)
+        if (rc > 0) {
+            c->paused = 1;
             return CURL_WRITEFUNC_PAUSE;
+        }
         if (rc < 0) {
             c->aborted_by_sink = 1;
             return 0; /* makes curl fail the transfer with CURLE_WRITE_ERROR */
@@ -231,29 +294,74 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+/* The fixed headers plus Authorization for api_key (or none); kept with the
+ * call object while the key stays the same. */
+static int set_headers(rt_call *c, const char *api_key)
+{
+    if (c->headers && (api_key ? c->headers_keyed && !strcmp(c->headers_key, api_key)
+                               : !c->headers_keyed))
+        return 0;
+    curl_slist_free_all(c->headers);
+    free(c->headers_key);
+    c->headers_key = NULL;
+    c->headers_keyed = 0;
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    c->headers = h;
+    if (!h)
+        return -1;
+    h = curl_slist_append(c->headers, "Expect:"); /* no 100-continue round trip */
+    if (!h)
+        return -1;
+    if (api_key) {
+        char auth[1024];
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
+        h = curl_slist_append(c->headers, auth);
+        c->headers_key = strdup(api_key);
+        if (!h || !c->headers_key) {
+            curl_slist_free_all(c->headers);
+            c->headers = NULL;
+            return -1;
+        }
+        c->headers_keyed = 1;
+    }
+    return 0;
+}
+
 rt_call *rt_call_start(rt_upstream *up, const rt_call_spec *spec)
 {
-    rt_call *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
+    rt_call *c = up->idle;
+    if (c) {
+        up->idle = c->next_idle;
+        up->nidle--;
+    } else if (!(c = calloc(1, sizeof(*c)))) {
+        goto fail;
+    }
     c->up = up;
+    c->next_idle = NULL;
     c->spec = *spec;
     if (!c->spec.max_response_bytes)
         c->spec.max_response_bytes = 64 << 20;
-    c->easy = curl_easy_init();
-    c->body = malloc(spec->body_len + 1);
-    if (!c->easy || !c->body)
+    c->resp_len = 0;
+    if (c->resp)
+        c->resp[0] = '\0';
+    c->too_large = 0;
+    c->aborted_by_sink = 0;
+    c->paused = 0;
+    c->errbuf[0] = '\0';
+    if (!c->easy && !(c->easy = curl_easy_init()))
         goto fail;
+    if (spec->body_len + 1 > c->body_cap) {
+        char *b = realloc(c->body, spec->body_len + 1);
+        if (!b)
+            goto fail;
+        c->body = b;
+        c->body_cap = spec->body_len + 1;
+    }
     memcpy(c->body, spec->body, spec->body_len);
     c->body[spec->body_len] = '\0';
+    if (set_headers(c, spec->api_key))
+        goto fail;
 
-    c->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    c->headers = curl_slist_append(c->headers, "Expect:"); /* no 100-continue round trip */
-    if (spec->api_key) {
-        char auth[1024];
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", spec->api_key);
-        c->headers = curl_slist_append(c->headers, auth);
-    }
     curl_easy_setopt(c->easy, CURLOPT_URL, spec->url);
     curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->body);
@@ -275,16 +383,14 @@ rt_call *rt_call_start(rt_upstream *up, const rt_call_spec *spec)
     return c;
 fail:
     sy_log(SY_ERROR, "cannot start upstream call", "reason=out_of_memory");
-    if (c->easy)
-        curl_easy_cleanup(c->easy);
-    curl_slist_free_all(c->headers);
-    free(c->body);
-    free(c);
+    if (c)
+        call_destroy(c);
     return NULL;
 }
 
 void rt_call_resume(rt_call *c)
 {
+    c->paused = 0;
     curl_easy_pause(c->easy, CURLPAUSE_CONT);
 }
 
@@ -301,5 +407,5 @@ void rt_call_cancel(rt_call *c)
         return;
     curl_multi_remove_handle(c->up->multi, c->easy);
     c->up->inflight--;
-    call_free(c);
+    call_release(c);
 }
