@@ -115,6 +115,11 @@ BEGIN
         CONTINUE WHEN to_regclass(quote_ident(part)) IS NOT NULL;
         lo := d::timestamp AT TIME ZONE 'UTC';
         hi := (d + 1)::timestamp AT TIME ZONE 'UTC';
+        -- Creating the partition scans requests_default and fails if a row for that day
+        -- is there. Take the lock CREATE ... PARTITION OF needs on the parent first, so no
+        -- insert (which locks the parent before any partition) can slip a row into the
+        -- default partition between this check and the CREATE, and no deadlock can form.
+        LOCK TABLE requests IN ACCESS EXCLUSIVE MODE;
         IF EXISTS (SELECT 1 FROM requests_default WHERE ts >= lo AND ts < hi) THEN
             RAISE NOTICE 'requests_default has rows for %, partition % not created', d, part;
             CONTINUE;
