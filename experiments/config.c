@@ -7,96 +7,58 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct errs {
-    char *buf;
-    size_t cap, len;
-    int n;
-};
-
-static void err_add(struct errs *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void err_add(struct errs *e, const char *fmt, ...)
-{
-    e->n++;
-    if (!e->buf || e->len + 1 >= e->cap)
-        return;
-    if (e->len) {
-        e->buf[e->len++] = '\n';
-        e->buf[e->len] = '\0';
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(e->buf + e->len, e->cap - e->len, fmt, ap);
-    va_end(ap);
-    if (w > 0)
-        e->len = e->len + (size_t)w < e->cap ? e->len + (size_t)w : e->cap - 1;
-}
+#include "experiments/jsonerrs.h"
 
 static char *dup(const char *s) { return s ? strdup(s) : NULL; }
 
-/* Refuse keys the schema does not know: a typo must not be silently ignored. */
-static void check_keys(struct errs *e, json_t *obj, const char *path, const char *const *allowed)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        int ok = 0;
-        for (const char *const *a = allowed; *a; a++)
-            if (!strcmp(k, *a))
-                ok = 1;
-        if (!ok)
-            err_add(e, "%s.%s: unknown key", path, k);
-    }
-}
-
-static const char *get_str(struct errs *e, json_t *obj, const char *path, const char *key,
+static const char *get_str(exp_errs *e, json_t *obj, const char *path, const char *key,
                            int required)
 {
     json_t *v = json_object_get(obj, key);
     if (!v) {
         if (required)
-            err_add(e, "%s.%s: required", path, key);
+            exp_errs_add(e, "%s.%s: required", path, key);
         return NULL;
     }
     if (!json_is_string(v) || json_string_length(v) == 0) {
-        err_add(e, "%s.%s: must be a non-empty string", path, key);
+        exp_errs_add(e, "%s.%s: must be a non-empty string", path, key);
         return NULL;
     }
     return json_string_value(v);
 }
 
-static double get_num(struct errs *e, json_t *obj, const char *path, const char *key, int required,
+static double get_num(exp_errs *e, json_t *obj, const char *path, const char *key, int required,
                       double def, double lo, double hi)
 {
     json_t *v = json_object_get(obj, key);
     if (!v) {
         if (required)
-            err_add(e, "%s.%s: required", path, key);
+            exp_errs_add(e, "%s.%s: required", path, key);
         return def;
     }
     if (!json_is_number(v)) {
-        err_add(e, "%s.%s: must be a number", path, key);
+        exp_errs_add(e, "%s.%s: must be a number", path, key);
         return def;
     }
     double d = json_number_value(v);
     if (!(d >= lo && d <= hi)) {
-        err_add(e, "%s.%s: must be between %g and %g", path, key, lo, hi);
+        exp_errs_add(e, "%s.%s: must be between %g and %g", path, key, lo, hi);
         return def;
     }
     return d;
 }
 
-static void parse_providers(struct errs *e, json_t *root, exp_config *cfg)
+static void parse_providers(exp_errs *e, json_t *root, exp_config *cfg)
 {
     static const char *const keys[] = {"base_url", "api_key_env", "connect_timeout_ms",
                                        "timeout_ms", NULL};
     json_t *obj = json_object_get(root, "providers");
     if (!obj) {
-        err_add(e, "$.providers: required");
+        exp_errs_add(e, "$.providers: required");
         return;
     }
     if (!json_is_object(obj) || json_object_size(obj) == 0) {
-        err_add(e, "$.providers: must be a non-empty object keyed by provider name");
+        exp_errs_add(e, "$.providers: must be a non-empty object keyed by provider name");
         return;
     }
     cfg->providers = calloc(json_object_size(obj), sizeof(exp_provider));
@@ -106,15 +68,15 @@ static void parse_providers(struct errs *e, json_t *root, exp_config *cfg)
         char path[256];
         snprintf(path, sizeof(path), "$.providers.%s", name);
         if (!json_is_object(p)) {
-            err_add(e, "%s: must be an object", path);
+            exp_errs_add(e, "%s: must be an object", path);
             continue;
         }
-        check_keys(e, p, path, keys);
+        exp_check_keys(e, p, path, keys);
         exp_provider *pr = &cfg->providers[cfg->nproviders++];
         pr->name = dup(name);
         const char *url = get_str(e, p, path, "base_url", 1);
         if (url && strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-            err_add(e, "%s.base_url: must start with http:// or https://", path);
+            exp_errs_add(e, "%s.base_url: must start with http:// or https://", path);
         if (url) {
             pr->base_url = dup(url);
             size_t n = strlen(pr->base_url);
@@ -136,17 +98,17 @@ static int find_provider(const exp_config *cfg, const char *name)
     return -1;
 }
 
-static void parse_models(struct errs *e, json_t *root, exp_config *cfg)
+static void parse_models(exp_errs *e, json_t *root, exp_config *cfg)
 {
     static const char *const keys[] = {"provider", "upstream", "tier", "input_usd_per_mtok",
                                        "output_usd_per_mtok", NULL};
     json_t *obj = json_object_get(root, "models");
     if (!obj) {
-        err_add(e, "$.models: required");
+        exp_errs_add(e, "$.models: required");
         return;
     }
     if (!json_is_object(obj) || json_object_size(obj) == 0) {
-        err_add(e, "$.models: must be a non-empty object keyed by model name");
+        exp_errs_add(e, "$.models: must be a non-empty object keyed by model name");
         return;
     }
     cfg->models = calloc(json_object_size(obj), sizeof(exp_model));
@@ -156,10 +118,10 @@ static void parse_models(struct errs *e, json_t *root, exp_config *cfg)
         char path[256];
         snprintf(path, sizeof(path), "$.models.%s", name);
         if (!json_is_object(m)) {
-            err_add(e, "%s: must be an object", path);
+            exp_errs_add(e, "%s: must be an object", path);
             continue;
         }
-        check_keys(e, m, path, keys);
+        exp_check_keys(e, m, path, keys);
         exp_model *md = &cfg->models[cfg->nmodels++];
         md->name = dup(name);
         const char *prov = get_str(e, m, path, "provider", 1);
@@ -167,7 +129,7 @@ static void parse_models(struct errs *e, json_t *root, exp_config *cfg)
         if (prov) {
             md->provider = find_provider(cfg, prov);
             if (md->provider < 0)
-                err_add(e, "%s.provider: unknown provider \"%s\"", path, prov);
+                exp_errs_add(e, "%s.provider: unknown provider \"%s\"", path, prov);
         }
         const char *up = get_str(e, m, path, "upstream", 0);
         md->upstream = dup(up ? up : name);
@@ -178,18 +140,18 @@ static void parse_models(struct errs *e, json_t *root, exp_config *cfg)
     }
 }
 
-static void parse_api_keys(struct errs *e, json_t *root, exp_config *cfg, unsigned flags)
+static void parse_api_keys(exp_errs *e, json_t *root, exp_config *cfg, unsigned flags)
 {
     static const char *const keys[] = {"key", "key_env", "project", "allow_model_prefer", NULL};
     json_t *arr = json_object_get(root, "api_keys");
     if (!arr && (flags & EXP_CONFIG_NO_API_KEYS))
         return;
     if (!arr) {
-        err_add(e, "$.api_keys: required (the router refuses unauthenticated traffic)");
+        exp_errs_add(e, "$.api_keys: required (the router refuses unauthenticated traffic)");
         return;
     }
     if (!json_is_array(arr) || json_array_size(arr) == 0) {
-        err_add(e, "$.api_keys: must be a non-empty array");
+        exp_errs_add(e, "$.api_keys: must be a non-empty array");
         return;
     }
     cfg->api_keys = calloc(json_array_size(arr), sizeof(exp_api_key));
@@ -199,24 +161,24 @@ static void parse_api_keys(struct errs *e, json_t *root, exp_config *cfg, unsign
         char path[64];
         snprintf(path, sizeof(path), "$.api_keys[%zu]", i);
         if (!json_is_object(k)) {
-            err_add(e, "%s: must be an object", path);
+            exp_errs_add(e, "%s: must be an object", path);
             continue;
         }
-        check_keys(e, k, path, keys);
+        exp_check_keys(e, k, path, keys);
         exp_api_key *ak = &cfg->api_keys[cfg->napi_keys++];
         ak->key = dup(get_str(e, k, path, "key", 0));
         ak->key_env = dup(get_str(e, k, path, "key_env", 0));
         if (!!ak->key == !!ak->key_env)
-            err_add(e, "%s: exactly one of \"key\" and \"key_env\" is required", path);
+            exp_errs_add(e, "%s: exactly one of \"key\" and \"key_env\" is required", path);
         ak->project = dup(get_str(e, k, path, "project", 1));
         json_t *amp = json_object_get(k, "allow_model_prefer");
         if (amp && !json_is_boolean(amp))
-            err_add(e, "%s.allow_model_prefer: must be true or false", path);
+            exp_errs_add(e, "%s.allow_model_prefer: must be true or false", path);
         ak->allow_model_prefer = amp && json_is_true(amp);
     }
 }
 
-static void parse_experiment(struct errs *e, json_t *root, exp_config *cfg)
+static void parse_experiment(exp_errs *e, json_t *root, exp_config *cfg)
 {
     static const char *const keys[] = {"name", "salt", "holdout_pct", NULL};
     json_t *x = json_object_get(root, "experiment");
@@ -227,10 +189,10 @@ static void parse_experiment(struct errs *e, json_t *root, exp_config *cfg)
         return;
     }
     if (!json_is_object(x)) {
-        err_add(e, "$.experiment: must be an object");
+        exp_errs_add(e, "$.experiment: must be an object");
         return;
     }
-    check_keys(e, x, "$.experiment", keys);
+    exp_check_keys(e, x, "$.experiment", keys);
     const char *name = get_str(e, x, "$.experiment", "name", 1);
     const char *salt = get_str(e, x, "$.experiment", "salt", 0);
     cfg->experiment = dup(name ? name : "default");
@@ -241,7 +203,7 @@ static void parse_experiment(struct errs *e, json_t *root, exp_config *cfg)
 
 /* "routing": {"<task>": {"<mode>": "<model>", ...}, ...}; cells left out
  * fall back to the default model. Runs after default_model is known. */
-static void parse_routing(struct errs *e, json_t *root, exp_config *cfg)
+static void parse_routing(exp_errs *e, json_t *root, exp_config *cfg)
 {
     for (int t = 0; t < EXP_NTASKS; t++)
         for (int m = 0; m < EXP_NMODES; m++)
@@ -250,7 +212,7 @@ static void parse_routing(struct errs *e, json_t *root, exp_config *cfg)
     if (!obj)
         return;
     if (!json_is_object(obj)) {
-        err_add(e, "$.routing: must be an object keyed by task type");
+        exp_errs_add(e, "$.routing: must be an object keyed by task type");
         return;
     }
     const char *task;
@@ -258,11 +220,11 @@ static void parse_routing(struct errs *e, json_t *root, exp_config *cfg)
     json_object_foreach(obj, task, row) {
         exp_task t;
         if (exp_task_parse(task, &t)) {
-            err_add(e, "$.routing.%s: unknown task type (simple, code, reasoning, complex)", task);
+            exp_errs_add(e, "$.routing.%s: unknown task type (simple, code, reasoning, complex)", task);
             continue;
         }
         if (!json_is_object(row)) {
-            err_add(e, "$.routing.%s: must be an object keyed by mode", task);
+            exp_errs_add(e, "$.routing.%s: must be an object keyed by mode", task);
             continue;
         }
         const char *mode;
@@ -270,14 +232,14 @@ static void parse_routing(struct errs *e, json_t *root, exp_config *cfg)
         json_object_foreach(row, mode, cell) {
             exp_mode m;
             if (exp_mode_parse(mode, &m)) {
-                err_add(e, "$.routing.%s.%s: unknown mode (eco, balanced, sport)", task, mode);
+                exp_errs_add(e, "$.routing.%s.%s: unknown mode (eco, balanced, sport)", task, mode);
                 continue;
             }
             int idx = json_is_string(cell) ? exp_config_find_model(cfg, json_string_value(cell)) : -1;
             if (!json_is_string(cell))
-                err_add(e, "$.routing.%s.%s: must be a model name", task, mode);
+                exp_errs_add(e, "$.routing.%s.%s: must be a model name", task, mode);
             else if (idx < 0)
-                err_add(e, "$.routing.%s.%s: unknown model \"%s\"", task, mode,
+                exp_errs_add(e, "$.routing.%s.%s: unknown model \"%s\"", task, mode,
                         json_string_value(cell));
             else
                 cfg->routing[t][m] = idx;
@@ -285,7 +247,7 @@ static void parse_routing(struct errs *e, json_t *root, exp_config *cfg)
     }
 }
 
-static void parse_dispatch(struct errs *e, json_t *root, exp_config *cfg)
+static void parse_dispatch(exp_errs *e, json_t *root, exp_config *cfg)
 {
     static const char *const keys[] = {"max_attempts", "breaker_failures", "breaker_cooldown_ms",
                                        "race_sport", NULL};
@@ -297,21 +259,21 @@ static void parse_dispatch(struct errs *e, json_t *root, exp_config *cfg)
     if (!d)
         return;
     if (!json_is_object(d)) {
-        err_add(e, "$.dispatch: must be an object");
+        exp_errs_add(e, "$.dispatch: must be an object");
         return;
     }
-    check_keys(e, d, "$.dispatch", keys);
+    exp_check_keys(e, d, "$.dispatch", keys);
     cfg->max_attempts = (int)get_num(e, d, "$.dispatch", "max_attempts", 0, 3, 1, 10);
     cfg->breaker_failures = (int)get_num(e, d, "$.dispatch", "breaker_failures", 0, 5, 1, 1000);
     cfg->breaker_cooldown_ms =
         (int)get_num(e, d, "$.dispatch", "breaker_cooldown_ms", 0, 10000, 10, 3600000);
     json_t *race = json_object_get(d, "race_sport");
     if (race && !json_is_boolean(race))
-        err_add(e, "$.dispatch.race_sport: must be true or false");
+        exp_errs_add(e, "$.dispatch.race_sport: must be true or false");
     cfg->race_sport = race && json_is_true(race);
 }
 
-static void parse_feedback(struct errs *e, json_t *root, exp_config *cfg)
+static void parse_feedback(exp_errs *e, json_t *root, exp_config *cfg)
 {
     static const char *const keys[] = {"tolerance_s",  "attribution_window_s", "max_body_bytes",
                                        "max_items",    "db_pool_size",         "db_queue_max",
@@ -322,10 +284,10 @@ static void parse_feedback(struct errs *e, json_t *root, exp_config *cfg)
     if (!x)
         return;
     if (!json_is_object(x)) {
-        err_add(e, "$.feedback: must be an object");
+        exp_errs_add(e, "$.feedback: must be an object");
         return;
     }
-    check_keys(e, x, "$.feedback", keys);
+    exp_check_keys(e, x, "$.feedback", keys);
     fb->enabled = 1;
     fb->tolerance_s = (int)get_num(e, x, "$.feedback", "tolerance_s", 0, 300, 1, 86400);
     fb->attribution_window_s =
@@ -338,16 +300,16 @@ static void parse_feedback(struct errs *e, json_t *root, exp_config *cfg)
     fb->db_timeout_ms = (int)get_num(e, x, "$.feedback", "db_timeout_ms", 0, 10000, 100, 600000);
     json_t *projects = json_object_get(x, "projects");
     if (!projects) {
-        err_add(e, "$.feedback.projects: required");
+        exp_errs_add(e, "$.feedback.projects: required");
         return;
     }
     if (!json_is_object(projects) || json_object_size(projects) == 0) {
-        err_add(e, "$.feedback.projects: must be a non-empty object keyed by project name");
+        exp_errs_add(e, "$.feedback.projects: must be a non-empty object keyed by project name");
         return;
     }
     fb->projects = calloc(json_object_size(projects), sizeof(exp_feedback_project));
     if (!fb->projects) {
-        err_add(e, "$.feedback.projects: out of memory");
+        exp_errs_add(e, "$.feedback.projects: out of memory");
         return;
     }
     const char *name;
@@ -356,15 +318,15 @@ static void parse_feedback(struct errs *e, json_t *root, exp_config *cfg)
         char path[256];
         snprintf(path, sizeof(path), "$.feedback.projects.%s", name);
         if (!json_is_object(p)) {
-            err_add(e, "%s: must be an object", path);
+            exp_errs_add(e, "%s: must be an object", path);
             continue;
         }
-        check_keys(e, p, path, pkeys);
+        exp_check_keys(e, p, path, pkeys);
         exp_feedback_project *pr = &fb->projects[fb->nprojects++];
         pr->name = dup(name);
         json_t *se = json_object_get(p, "secret_env");
         if (!se) {
-            err_add(e, "%s.secret_env: required", path);
+            exp_errs_add(e, "%s.secret_env: required", path);
             continue;
         }
         if (json_is_string(se) && json_string_length(se) > 0) {
@@ -373,7 +335,7 @@ static void parse_feedback(struct errs *e, json_t *root, exp_config *cfg)
         }
         if (!json_is_array(se) || json_array_size(se) < 1 ||
             json_array_size(se) > EXP_FEEDBACK_MAX_SECRETS) {
-            err_add(e,
+            exp_errs_add(e,
                     "%s.secret_env: must be an environment variable name or an array of 1 to "
                     "%d of them",
                     path, EXP_FEEDBACK_MAX_SECRETS);
@@ -383,7 +345,7 @@ static void parse_feedback(struct errs *e, json_t *root, exp_config *cfg)
         json_t *v;
         json_array_foreach(se, i, v) {
             if (!json_is_string(v) || json_string_length(v) == 0) {
-                err_add(e, "%s.secret_env[%zu]: must be a non-empty string", path, i);
+                exp_errs_add(e, "%s.secret_env[%zu]: must be a non-empty string", path, i);
                 continue;
             }
             pr->secret_env[pr->nsecrets++] = dup(json_string_value(v));
@@ -405,7 +367,7 @@ int exp_config_parse_opts(const char *json, size_t len, unsigned flags, exp_conf
                                        "classifier_rules", "classifier_model", "phases",
                                        "guardrails", "notifications", "attribution_window_s",
                                        NULL};
-    struct errs e = {err, errlen, 0, 0};
+    exp_errs e = {err, errlen, 0, 0};
     json_error_t jerr;
     exp_config *cfg = NULL;
 
@@ -413,19 +375,19 @@ int exp_config_parse_opts(const char *json, size_t len, unsigned flags, exp_conf
         err[0] = '\0';
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        err_add(&e, "$: invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        exp_errs_add(&e, "$: invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
         goto fail;
     }
     if (!json_is_object(root)) {
-        err_add(&e, "$: must be an object");
+        exp_errs_add(&e, "$: must be an object");
         goto fail;
     }
     cfg = calloc(1, sizeof(*cfg));
     if (!cfg) {
-        err_add(&e, "$: out of memory");
+        exp_errs_add(&e, "$: out of memory");
         goto fail;
     }
-    check_keys(&e, root, "$", keys);
+    exp_check_keys(&e, root, "$", keys);
     parse_providers(&e, root, cfg);
     parse_models(&e, root, cfg);
     parse_api_keys(&e, root, cfg, flags);
@@ -436,14 +398,14 @@ int exp_config_parse_opts(const char *json, size_t len, unsigned flags, exp_conf
     if (def) {
         cfg->default_model = exp_config_find_model(cfg, def);
         if (cfg->default_model < 0 && cfg->models)
-            err_add(&e, "$.default_model: unknown model \"%s\"", def);
+            exp_errs_add(&e, "$.default_model: unknown model \"%s\"", def);
     }
     if (cfg->default_model >= 0)
         parse_routing(&e, root, cfg);
     parse_dispatch(&e, root, cfg);
     json_t *rules = json_object_get(root, "classifier_rules");
     if (rules && !json_is_object(rules))
-        err_add(&e, "$.classifier_rules: must be an object");
+        exp_errs_add(&e, "$.classifier_rules: must be an object");
     else if (rules)
         cfg->classifier_rules = json_dumps(rules, JSON_COMPACT);
     cfg->classifier_model = dup(get_str(&e, root, "$", "classifier_model", 0));

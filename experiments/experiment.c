@@ -7,31 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Errors, one per line, appended after whatever the config parser wrote. */
-struct errs {
-    char *buf;
-    size_t cap, len;
-    int n;
-};
-
-static void err_add(struct errs *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void err_add(struct errs *e, const char *fmt, ...)
-{
-    e->n++;
-    if (!e->buf || e->len + 1 >= e->cap)
-        return;
-    if (e->len) {
-        e->buf[e->len++] = '\n';
-        e->buf[e->len] = '\0';
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(e->buf + e->len, e->cap - e->len, fmt, ap);
-    va_end(ap);
-    if (w > 0)
-        e->len = e->len + (size_t)w < e->cap ? e->len + (size_t)w : e->cap - 1;
-}
+#include "experiments/jsonerrs.h"
 
 static const char *const metric_names[EXP_GM_N] = {
     "thumbs_down_rate", "rating", "error_rate", "latency_p95_share", "cost_per_request"};
@@ -136,29 +112,15 @@ int exp_experiment_step(const exp_experiment *x, int i, exp_phase *phase)
     return x->steps[i].routed_bp;
 }
 
-static void check_keys(struct errs *e, json_t *obj, const char *path, const char *const *allowed)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        int ok = 0;
-        for (const char *const *a = allowed; *a; a++)
-            if (!strcmp(k, *a))
-                ok = 1;
-        if (!ok)
-            err_add(e, "%s.%s: unknown key", path, k);
-    }
-}
-
 /* An integer in [lo, hi], or def when absent. */
-static long get_int(struct errs *e, json_t *obj, const char *path, const char *key, long def,
+static long get_int(exp_errs *e, json_t *obj, const char *path, const char *key, long def,
                     long lo, long hi)
 {
     json_t *v = json_object_get(obj, key);
     if (!v)
         return def;
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        err_add(e, "%s.%s: must be an integer from %ld to %ld", path, key, lo, hi);
+        exp_errs_add(e, "%s.%s: must be an integer from %ld to %ld", path, key, lo, hi);
         return def;
     }
     return (long)json_integer_value(v);
@@ -175,7 +137,7 @@ static double canon(double d)
 }
 
 /* A number, or def when absent; *bad set when present but not a number. */
-static double get_number(struct errs *e, json_t *obj, const char *path, const char *key,
+static double get_number(exp_errs *e, json_t *obj, const char *path, const char *key,
                          double def, int *bad)
 {
     json_t *v = json_object_get(obj, key);
@@ -183,7 +145,7 @@ static double get_number(struct errs *e, json_t *obj, const char *path, const ch
     if (!v)
         return def;
     if (!json_is_number(v)) {
-        err_add(e, "%s.%s: must be a number", path, key);
+        exp_errs_add(e, "%s.%s: must be a number", path, key);
         *bad = 1;
         return def;
     }
@@ -209,23 +171,23 @@ static int step_kind_parse(const char *s, exp_phase *out)
     return -1;
 }
 
-static void parse_phases(struct errs *e, json_t *root, exp_experiment *x)
+static void parse_phases(exp_errs *e, json_t *root, exp_experiment *x)
 {
     static const char *const keys[] = {"kind",        "routed_pct", "min_duration_s", "min_samples",
                                        "min_labels", "accuracy_floor", NULL};
     json_t *arr = json_object_get(root, "phases");
     if (!arr) {
-        err_add(e, "$.phases: required");
+        exp_errs_add(e, "$.phases: required");
         return;
     }
     if (!json_is_array(arr) || json_array_size(arr) == 0) {
-        err_add(e, "$.phases: must be a non-empty array of steps");
+        exp_errs_add(e, "$.phases: must be a non-empty array of steps");
         return;
     }
     size_t n = json_array_size(arr);
     x->steps = calloc(n, sizeof(exp_step));
     if (!x->steps) {
-        err_add(e, "$.phases: out of memory");
+        exp_errs_add(e, "$.phases: out of memory");
         return;
     }
     int seen_ramp = 0, seen_canary = 0;
@@ -238,29 +200,29 @@ static void parse_phases(struct errs *e, json_t *root, exp_experiment *x)
         exp_step *s = &x->steps[x->nsteps++];
         s->kind = EXP_PHASE_OFF; /* unknown until "kind" is read */
         if (!json_is_object(st)) {
-            err_add(e, "%s: must be an object", path);
+            exp_errs_add(e, "%s: must be an object", path);
             continue;
         }
-        check_keys(e, st, path, keys);
+        exp_check_keys(e, st, path, keys);
         json_t *k = json_object_get(st, "kind");
         if (!k)
-            err_add(e, "%s.kind: required", path);
+            exp_errs_add(e, "%s.kind: required", path);
         else if (!json_is_string(k))
-            err_add(e, "%s.kind: must be a string (shadow, canary, ramp, full)", path);
+            exp_errs_add(e, "%s.kind: must be a string (shadow, canary, ramp, full)", path);
         else if (step_kind_parse(json_string_value(k), &s->kind))
-            err_add(e, "%s.kind: unknown phase kind \"%s\" (shadow, canary, ramp, full)", path,
+            exp_errs_add(e, "%s.kind: unknown phase kind \"%s\" (shadow, canary, ramp, full)", path,
                     json_string_value(k));
         /* order */
         if (s->kind == EXP_PHASE_SHADOW && i > 0)
-            err_add(e, "%s.kind: shadow must be the first step", path);
+            exp_errs_add(e, "%s.kind: shadow must be the first step", path);
         if (s->kind == EXP_PHASE_CANARY && seen_canary)
-            err_add(e, "%s.kind: only one canary step is allowed", path);
+            exp_errs_add(e, "%s.kind: only one canary step is allowed", path);
         else if (s->kind == EXP_PHASE_CANARY && seen_ramp)
-            err_add(e, "%s.kind: canary must come before the ramp steps", path);
+            exp_errs_add(e, "%s.kind: canary must come before the ramp steps", path);
         if (s->kind == EXP_PHASE_FULL && i + 1 < n)
-            err_add(e, "%s.kind: full must be the last step", path);
+            exp_errs_add(e, "%s.kind: full must be the last step", path);
         if (i + 1 == n && s->kind != EXP_PHASE_FULL && s->kind != EXP_PHASE_OFF)
-            err_add(e, "%s.kind: the last step must be full (got \"%s\")", path,
+            exp_errs_add(e, "%s.kind: the last step must be full (got \"%s\")", path,
                     json_string_value(k));
         seen_canary |= s->kind == EXP_PHASE_CANARY;
         seen_ramp |= s->kind == EXP_PHASE_RAMP;
@@ -270,22 +232,22 @@ static void parse_phases(struct errs *e, json_t *root, exp_experiment *x)
         int shares = s->kind == EXP_PHASE_CANARY || s->kind == EXP_PHASE_RAMP;
         s->routed_bp = s->kind == EXP_PHASE_FULL ? 10000 : 0;
         if (shares && !rp) {
-            err_add(e, "%s.routed_pct: required for a %s step", path, json_string_value(k));
+            exp_errs_add(e, "%s.routed_pct: required for a %s step", path, json_string_value(k));
         } else if (rp && !shares && s->kind != EXP_PHASE_OFF) {
-            err_add(e, "%s.routed_pct: only canary and ramp steps take a routed share", path);
+            exp_errs_add(e, "%s.routed_pct: only canary and ramp steps take a routed share", path);
         } else if (rp && shares) {
             double pct = json_is_number(rp) ? canon(json_number_value(rp)) : NAN;
             double bp = pct * 100.0;
             if (!json_is_number(rp)) {
-                err_add(e, "%s.routed_pct: must be a number", path);
+                exp_errs_add(e, "%s.routed_pct: must be a number", path);
             } else if (!(pct > 0 && pct < 100)) {
-                err_add(e, "%s.routed_pct: must be greater than 0 and less than 100", path);
+                exp_errs_add(e, "%s.routed_pct: must be greater than 0 and less than 100", path);
             } else if (fabs(bp - (double)lround(bp)) > 1e-6) {
-                err_add(e, "%s.routed_pct: at most two decimals (basis points)", path);
+                exp_errs_add(e, "%s.routed_pct: at most two decimals (basis points)", path);
             } else {
                 s->routed_bp = (int)lround(bp);
                 if (prev_pct >= 0 && !(pct > prev_pct))
-                    err_add(e, "%s.routed_pct: must increase from the previous step (%g -> %g)",
+                    exp_errs_add(e, "%s.routed_pct: must increase from the previous step (%g -> %g)",
                             path, prev_pct, pct);
                 prev_pct = pct;
             }
@@ -301,14 +263,14 @@ static void parse_phases(struct errs *e, json_t *root, exp_experiment *x)
         static const char *const extras[] = {"min_labels", "accuracy_floor"};
         for (int j = 0; j < 2; j++)
             if (!shadow && s->kind != EXP_PHASE_OFF && json_object_get(st, extras[j]))
-                err_add(e, "%s.%s: only a shadow step takes %s", path, extras[j], extras[j]);
+                exp_errs_add(e, "%s.%s: only a shadow step takes %s", path, extras[j], extras[j]);
         if (shadow) {
             /* 0: no accuracy gate (no human labels are collected) */
             s->min_labels = get_int(e, st, path, "min_labels", DEF_MIN_LABELS, 0, MAX_COUNT);
             int bad;
             double fl = get_number(e, st, path, "accuracy_floor", DEF_ACCURACY_FLOOR, &bad);
             if (!bad && !(fl > 0 && fl <= 1))
-                err_add(e, "%s.accuracy_floor: must be greater than 0 and at most 1", path);
+                exp_errs_add(e, "%s.accuracy_floor: must be greater than 0 and at most 1", path);
             else
                 s->accuracy_floor = fl;
         }
@@ -327,10 +289,10 @@ static void guardrail_default(exp_guardrail *g, exp_guard_metric m)
     g->tasks = ALL_TASKS;
 }
 
-static unsigned parse_tasks(struct errs *e, json_t *arr, const char *path)
+static unsigned parse_tasks(exp_errs *e, json_t *arr, const char *path)
 {
     if (!json_is_array(arr) || json_array_size(arr) == 0) {
-        err_add(e, "%s.tasks: must be a non-empty array of task types (" TASK_LIST ")", path);
+        exp_errs_add(e, "%s.tasks: must be a non-empty array of task types (" TASK_LIST ")", path);
         return ALL_TASKS;
     }
     unsigned mask = 0;
@@ -339,35 +301,35 @@ static unsigned parse_tasks(struct errs *e, json_t *arr, const char *path)
     json_array_foreach(arr, j, t) {
         exp_task task;
         if (!json_is_string(t)) {
-            err_add(e, "%s.tasks[%zu]: must be a string (" TASK_LIST ")", path, j);
+            exp_errs_add(e, "%s.tasks[%zu]: must be a string (" TASK_LIST ")", path, j);
             continue;
         }
         if (exp_task_parse(json_string_value(t), &task)) {
-            err_add(e, "%s.tasks[%zu]: unknown task type \"%s\" (" TASK_LIST ")", path, j,
+            exp_errs_add(e, "%s.tasks[%zu]: unknown task type \"%s\" (" TASK_LIST ")", path, j,
                     json_string_value(t));
             continue;
         }
         if (mask & (1u << task))
-            err_add(e, "%s.tasks[%zu]: duplicate task type \"%s\"", path, j, exp_task_str(task));
+            exp_errs_add(e, "%s.tasks[%zu]: duplicate task type \"%s\"", path, j, exp_task_str(task));
         mask |= 1u << task;
     }
     return mask ? mask : ALL_TASKS;
 }
 
-static void parse_guardrail(struct errs *e, json_t *gj, const char *path, exp_guardrail *g)
+static void parse_guardrail(exp_errs *e, json_t *gj, const char *path, exp_guardrail *g)
 {
     static const char *const keys[] = {"metric", "margin",      "alpha", "action",
                                        "min_samples", "tasks", NULL};
-    check_keys(e, gj, path, keys);
+    exp_check_keys(e, gj, path, keys);
     json_t *m = json_object_get(gj, "metric");
     exp_guard_metric metric = EXP_GM_THUMBS_DOWN_RATE;
     int known = 0;
     if (!m)
-        err_add(e, "%s.metric: required", path);
+        exp_errs_add(e, "%s.metric: required", path);
     else if (!json_is_string(m))
-        err_add(e, "%s.metric: must be a string (" METRIC_LIST ")", path);
+        exp_errs_add(e, "%s.metric: must be a string (" METRIC_LIST ")", path);
     else if (exp_guard_metric_parse(json_string_value(m), &metric))
-        err_add(e, "%s.metric: unknown metric \"%s\" (" METRIC_LIST ")", path,
+        exp_errs_add(e, "%s.metric: unknown metric \"%s\" (" METRIC_LIST ")", path,
                 json_string_value(m));
     else
         known = 1;
@@ -376,24 +338,24 @@ static void parse_guardrail(struct errs *e, json_t *gj, const char *path, exp_gu
     int bad;
     double margin = get_number(e, gj, path, "margin", g->margin, &bad);
     if (!bad && margin < 0)
-        err_add(e, "%s.margin: must be at least 0", path);
+        exp_errs_add(e, "%s.margin: must be at least 0", path);
     else if (!bad && known && margin > metric_defaults[metric].max_margin)
-        err_add(e, "%s.margin: must be at most %g for %s", path, metric_defaults[metric].max_margin,
+        exp_errs_add(e, "%s.margin: must be at most %g for %s", path, metric_defaults[metric].max_margin,
                 metric_names[metric]);
     else if (!bad)
         g->margin = margin;
 
     double alpha = get_number(e, gj, path, "alpha", DEF_ALPHA, &bad);
     if (!bad && !(alpha > 0 && alpha < 0.5))
-        err_add(e, "%s.alpha: must be greater than 0 and less than 0.5", path);
+        exp_errs_add(e, "%s.alpha: must be greater than 0 and less than 0.5", path);
     else if (!bad)
         g->alpha = alpha;
 
     json_t *a = json_object_get(gj, "action");
     if (a && !json_is_string(a))
-        err_add(e, "%s.action: must be a string (" ACTION_LIST ")", path);
+        exp_errs_add(e, "%s.action: must be a string (" ACTION_LIST ")", path);
     else if (a && exp_guard_action_parse(json_string_value(a), &g->action))
-        err_add(e, "%s.action: unknown action \"%s\" (" ACTION_LIST ")", path,
+        exp_errs_add(e, "%s.action: unknown action \"%s\" (" ACTION_LIST ")", path,
                 json_string_value(a));
 
     g->min_samples = get_int(e, gj, path, "min_samples", DEF_GUARD_MIN_SAMPLES, 1, MAX_COUNT);
@@ -402,14 +364,14 @@ static void parse_guardrail(struct errs *e, json_t *gj, const char *path, exp_gu
         g->tasks = parse_tasks(e, tasks, path);
 }
 
-static void parse_guardrails(struct errs *e, json_t *root, exp_experiment *x)
+static void parse_guardrails(exp_errs *e, json_t *root, exp_experiment *x)
 {
     json_t *arr = json_object_get(root, "guardrails");
     size_t n = arr && json_is_array(arr) ? json_array_size(arr)
                                          : sizeof(default_guardrails) / sizeof(default_guardrails[0]);
     x->guardrails = calloc(n ? n : 1, sizeof(exp_guardrail));
     if (!x->guardrails) {
-        err_add(e, "$.guardrails: out of memory");
+        exp_errs_add(e, "$.guardrails: out of memory");
         return;
     }
     if (!arr) {
@@ -418,7 +380,7 @@ static void parse_guardrails(struct errs *e, json_t *root, exp_experiment *x)
         return;
     }
     if (!json_is_array(arr)) {
-        err_add(e, "$.guardrails: must be an array");
+        exp_errs_add(e, "$.guardrails: must be an array");
         return;
     }
     size_t i;
@@ -427,7 +389,7 @@ static void parse_guardrails(struct errs *e, json_t *root, exp_experiment *x)
         char path[64];
         snprintf(path, sizeof(path), "$.guardrails[%zu]", i);
         if (!json_is_object(gj)) {
-            err_add(e, "%s: must be an object", path);
+            exp_errs_add(e, "%s: must be an object", path);
             continue;
         }
         parse_guardrail(e, gj, path, &x->guardrails[x->nguardrails++]);
@@ -436,21 +398,21 @@ static void parse_guardrails(struct errs *e, json_t *root, exp_experiment *x)
 
 /* ---- notifications --------------------------------------------------------------------- */
 
-static void parse_webhook(struct errs *e, json_t *wj, const char *path, exp_webhook *w)
+static void parse_webhook(exp_errs *e, json_t *wj, const char *path, exp_webhook *w)
 {
     static const char *const keys[] = {"url", "secret_env", "events", NULL};
-    check_keys(e, wj, path, keys);
+    exp_check_keys(e, wj, path, keys);
     json_t *u = json_object_get(wj, "url");
     if (!u)
-        err_add(e, "%s.url: required", path);
+        exp_errs_add(e, "%s.url: required", path);
     else if (!json_is_string(u) || (strncmp(json_string_value(u), "http://", 7) &&
                                     strncmp(json_string_value(u), "https://", 8)))
-        err_add(e, "%s.url: must start with http:// or https://", path);
+        exp_errs_add(e, "%s.url: must start with http:// or https://", path);
     else
         w->url = strdup(json_string_value(u));
     json_t *s = json_object_get(wj, "secret_env");
     if (s && (!json_is_string(s) || json_string_length(s) == 0))
-        err_add(e, "%s.secret_env: must be a non-empty string", path);
+        exp_errs_add(e, "%s.secret_env: must be a non-empty string", path);
     else if (s)
         w->secret_env = strdup(json_string_value(s));
     json_t *ev = json_object_get(wj, "events");
@@ -458,7 +420,7 @@ static void parse_webhook(struct errs *e, json_t *wj, const char *path, exp_webh
     if (!ev)
         return;
     if (!json_is_array(ev) || json_array_size(ev) == 0) {
-        err_add(e, "%s.events: must be a non-empty array of events (" EVENT_LIST ")", path);
+        exp_errs_add(e, "%s.events: must be a non-empty array of events (" EVENT_LIST ")", path);
         return;
     }
     unsigned mask = 0;
@@ -467,23 +429,23 @@ static void parse_webhook(struct errs *e, json_t *wj, const char *path, exp_webh
     json_array_foreach(ev, j, v) {
         exp_event x;
         if (!json_is_string(v)) {
-            err_add(e, "%s.events[%zu]: must be a string (" EVENT_LIST ")", path, j);
+            exp_errs_add(e, "%s.events[%zu]: must be a string (" EVENT_LIST ")", path, j);
             continue;
         }
         if (exp_event_parse(json_string_value(v), &x)) {
-            err_add(e, "%s.events[%zu]: unknown event \"%s\" (" EVENT_LIST ")", path, j,
+            exp_errs_add(e, "%s.events[%zu]: unknown event \"%s\" (" EVENT_LIST ")", path, j,
                     json_string_value(v));
             continue;
         }
         if (mask & (1u << x))
-            err_add(e, "%s.events[%zu]: duplicate event \"%s\"", path, j, event_names[x]);
+            exp_errs_add(e, "%s.events[%zu]: duplicate event \"%s\"", path, j, event_names[x]);
         mask |= 1u << x;
     }
     if (mask)
         w->events = mask;
 }
 
-static void parse_notifications(struct errs *e, json_t *root, exp_experiment *x)
+static void parse_notifications(exp_errs *e, json_t *root, exp_experiment *x)
 {
     static const char *const keys[] = {"webhooks", "timeout_ms", "max_attempts", NULL};
     exp_notifications *nt = &x->notifications;
@@ -493,10 +455,10 @@ static void parse_notifications(struct errs *e, json_t *root, exp_experiment *x)
     if (!o)
         return;
     if (!json_is_object(o)) {
-        err_add(e, "$.notifications: must be an object");
+        exp_errs_add(e, "$.notifications: must be an object");
         return;
     }
-    check_keys(e, o, "$.notifications", keys);
+    exp_check_keys(e, o, "$.notifications", keys);
     nt->timeout_ms =
         (int)get_int(e, o, "$.notifications", "timeout_ms", DEF_NOTIFY_TIMEOUT_MS, 1, 600000);
     nt->max_attempts =
@@ -505,12 +467,12 @@ static void parse_notifications(struct errs *e, json_t *root, exp_experiment *x)
     if (!arr)
         return;
     if (!json_is_array(arr)) {
-        err_add(e, "$.notifications.webhooks: must be an array");
+        exp_errs_add(e, "$.notifications.webhooks: must be an array");
         return;
     }
     nt->webhooks = calloc(json_array_size(arr) + 1, sizeof(exp_webhook));
     if (!nt->webhooks) {
-        err_add(e, "$.notifications.webhooks: out of memory");
+        exp_errs_add(e, "$.notifications.webhooks: out of memory");
         return;
     }
     size_t i;
@@ -519,7 +481,7 @@ static void parse_notifications(struct errs *e, json_t *root, exp_experiment *x)
         char path[64];
         snprintf(path, sizeof(path), "$.notifications.webhooks[%zu]", i);
         if (!json_is_object(wj)) {
-            err_add(e, "%s: must be an object", path);
+            exp_errs_add(e, "%s: must be an object", path);
             continue;
         }
         parse_webhook(e, wj, path, &nt->webhooks[nt->nwebhooks++]);
@@ -533,7 +495,7 @@ static void parse_notifications(struct errs *e, json_t *root, exp_experiment *x)
  * once, for tests with compressed time) but biases quality toward the newest
  * requests, which during a ramp are mostly routed; a longer one is refused,
  * since feedback after the router's window is never counted anyway. */
-static void parse_attribution(struct errs *e, json_t *root, exp_experiment *x)
+static void parse_attribution(exp_errs *e, json_t *root, exp_experiment *x)
 {
     json_t *fb = json_object_get(root, "feedback");
     json_t *fbw = json_is_object(fb) ? json_object_get(fb, "attribution_window_s") : NULL;
@@ -545,7 +507,7 @@ static void parse_attribution(struct errs *e, json_t *root, exp_experiment *x)
     json_t *top = json_object_get(root, "attribution_window_s");
     if (json_is_integer(top) && json_is_integer(fbw) &&
         json_integer_value(top) > json_integer_value(fbw))
-        err_add(e,
+        exp_errs_add(e,
                 "$.attribution_window_s: longer than $.feedback.attribution_window_s "
                 "(%" JSON_INTEGER_FORMAT " > %" JSON_INTEGER_FORMAT "): feedback after the "
                 "router's window is late and never counted",
@@ -668,7 +630,7 @@ static char *canonical_text(json_t *root, const exp_experiment *x)
 int exp_experiment_parse(const char *json, size_t len, exp_experiment **out, char *err,
                          size_t errlen)
 {
-    struct errs e = {err, errlen, 0, 0};
+    exp_errs e = {err, errlen, 0, 0};
     json_error_t jerr;
     exp_experiment *x = NULL;
     json_t *root = NULL;
@@ -678,16 +640,16 @@ int exp_experiment_parse(const char *json, size_t len, exp_experiment **out, cha
         err[0] = '\0';
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        err_add(&e, "$: invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        exp_errs_add(&e, "$: invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
         goto fail;
     }
     if (!json_is_object(root)) {
-        err_add(&e, "$: must be an object");
+        exp_errs_add(&e, "$: must be an object");
         goto fail;
     }
     x = calloc(1, sizeof(*x));
     if (!x) {
-        err_add(&e, "$: out of memory");
+        exp_errs_add(&e, "$: out of memory");
         goto fail;
     }
     /* the shared sections: the config parser writes its errors first */
@@ -696,7 +658,7 @@ int exp_experiment_parse(const char *json, size_t len, exp_experiment **out, cha
         e.len = err && errlen ? strlen(err) : 0;
     }
     if (!json_object_get(root, "experiment"))
-        err_add(&e, "$.experiment: required (the controller needs the experiment's name)");
+        exp_errs_add(&e, "$.experiment: required (the controller needs the experiment's name)");
     parse_phases(&e, root, x);
     parse_guardrails(&e, root, x);
     parse_notifications(&e, root, x);
@@ -705,7 +667,7 @@ int exp_experiment_parse(const char *json, size_t len, exp_experiment **out, cha
         goto fail;
     x->canonical = canonical_text(root, x);
     if (!x->canonical) {
-        err_add(&e, "$: out of memory");
+        exp_errs_add(&e, "$: out of memory");
         goto fail;
     }
     json_decref(root);

@@ -159,7 +159,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     folded bigint;
 BEGIN
-    WITH todo AS (
+    WITH pending AS (
         SELECT fb.feedback_id
         FROM feedback fb
         WHERE NOT fb.rolled_up
@@ -169,7 +169,7 @@ BEGIN
         FOR UPDATE SKIP LOCKED
     ), marked AS (
         UPDATE feedback fb SET rolled_up = true
-        FROM todo WHERE fb.feedback_id = todo.feedback_id
+        FROM pending WHERE fb.feedback_id = pending.feedback_id
         RETURNING fb.request_id, fb.kind, fb.value, fb.rating, fb.late
     ), joined AS (
         SELECT date_trunc('minute', q.ts) AS minute, date_trunc('hour', q.ts) AS hour, coalesce(q.experiment, '') AS experiment,
