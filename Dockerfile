@@ -29,9 +29,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin switchyard
 COPY --from=build /stage/ /
-# Data files: migrations/, config/, classifier/model/ under /usr/share/switchyard,
-# which is also the working directory, so the defaults' relative paths resolve.
-ENV SWITCHYARD_MIGRATIONS_DIR=/usr/share/switchyard/migrations
+# Data files: migrations/, dashboards/, config/, experiments/, classifier/model/ under
+# /usr/share/switchyard, which is also the working directory, so the defaults' relative
+# paths resolve. The classifier's compiled-in path is the build tree's: point it here.
+ENV SWITCHYARD_MIGRATIONS_DIR=/usr/share/switchyard/migrations \
+    SWITCHYARD_CLASSIFIER_MODEL=/usr/share/switchyard/classifier/model/switchyard-task.model
 WORKDIR /usr/share/switchyard
 USER switchyard
 ENTRYPOINT ["switchyard"]
