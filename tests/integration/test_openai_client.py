@@ -15,10 +15,10 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import unittest
 
-from harness import Proc, Services, source_dir, switchyard_bin, wait_for
+from harness import source_dir, wait_for
+from stack import Stack
 
 KEY = "sk-test-openai-node"
 USER = "node-sdk-user@example.com"
@@ -78,31 +78,13 @@ class OpenAIClientTest(unittest.TestCase):
         # node first: a missing toolchain is a failure with instructions, not a skip
         cls.node, npm = require_node()
         ensure_node_modules(npm)
-        cls.svc = Services().start()
-        cls.tmp = tempfile.mkdtemp(prefix="sy-openai-node-")
-        cls.procs = []
+        cls.st = Stack().start()  # Redis, PostgreSQL (migrated), simulator, ingest
         try:
-            r = subprocess.run([switchyard_bin(), "migrate"], env=cls.svc.env(),
-                               capture_output=True, text=True, timeout=60)
-            assert r.returncode == 0, r.stderr
-            cls.sim = cls.start(Proc("sim", ["--listen", "127.0.0.1:0"]))
-            cls.ingest = cls.start(Proc("ingest", ["--block-ms", "100"], env=cls.svc.env()),
-                                   wait=False)
-            path = os.path.join(cls.tmp, "router.json")
-            with open(path, "w") as f:
-                json.dump(router_config(cls.sim.port), f)
-            cls.router = cls.start(Proc("router", ["--config", path, "--listen", "127.0.0.1:0"],
-                                        env=cls.svc.env()))
+            cls.router = cls.st.router(router_config(cls.st.sim.port))
             cls.result = cls.run_client()
         except Exception:
-            cls.tearDownClass()
+            cls.st.stop()
             raise
-
-    @classmethod
-    def start(cls, proc, wait=True):
-        proc.start(wait=wait)
-        cls.procs.append(proc)
-        return proc
 
     @classmethod
     def run_client(cls):
@@ -127,17 +109,12 @@ class OpenAIClientTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for p in reversed(getattr(cls, "procs", [])):
-            p.stop()
-        if getattr(cls, "svc", None):
-            cls.svc.stop()
-        if getattr(cls, "tmp", None) and os.environ.get("SY_KEEP") != "1":
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.st.stop()
 
     def row(self, request_id, timeout=15):
         cols = ("request_id,project,stream,status,error,served_model,provider,tokens_in,"
                 "tokens_out,attempts")
-        rows = wait_for(lambda: self.svc.psql(
+        rows = wait_for(lambda: self.st.svc.psql(
             f"SELECT {cols} FROM requests WHERE request_id = '{request_id}'"),
             timeout, what=f"row {request_id}")
         self.assertEqual(len(rows), 1)

@@ -12,31 +12,15 @@ import tempfile
 import time
 import unittest
 
-from harness import Proc, Services, http, switchyard_bin, wait_for
+from harness import http, switchyard_bin, wait_for
+from stack import Stack, bucket as stack_bucket, user_hash
 
 KEY = "sk-test-router"
 SALT = "salt-1"
-M64 = (1 << 64) - 1
-
-
-def _mix(data, seed):
-    # Independent re-implementation of experiments/cohort.c: FNV-1a 64 + splitmix64.
-    h = 0xCBF29CE484222325 ^ seed
-    for b in data:
-        h ^= b
-        h = (h * 0x100000001B3) & M64
-    h = (h + 0x9E3779B97F4A7C15) & M64
-    h = ((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & M64
-    return h ^ (h >> 31)
 
 
 def bucket(user, salt=SALT):
-    return _mix(user.encode(), _mix(salt.encode(), 0)) % 10000
-
-
-def user_hash(user):
-    return "%016x" % _mix(user.encode(), _mix(b"switchyard-user-v1", 0))
+    return stack_bucket(user, salt)
 
 
 def router_config(sim_port, default_model="big", timeout_ms=5000, provider_port=None):
@@ -78,42 +62,22 @@ def auth(**extra):
 class RouterTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.svc = Services().start()
-        cls.tmp = tempfile.mkdtemp(prefix="sy-router-test-")
-        cls.procs = []
+        cls.st = Stack().start()  # Redis, PostgreSQL (migrated), simulator, ingest
+        cls.svc, cls.sim = cls.st.svc, cls.st.sim
         try:
-            r = subprocess.run([switchyard_bin(), "migrate"], env=cls.svc.env(),
-                               capture_output=True, text=True, timeout=60)
-            assert r.returncode == 0, r.stderr
-            cls.sim = cls.start(Proc("sim", ["--listen", "127.0.0.1:0"]))
-            cls.ingest = cls.start(Proc("ingest", ["--block-ms", "100"], env=cls.svc.env()),
-                                   wait=False)
             cls.router = cls.start_router()
         except Exception:
-            cls.tearDownClass()
+            cls.st.stop()
             raise
 
     @classmethod
-    def start(cls, proc, wait=True):
-        proc.start(wait=wait)
-        cls.procs.append(proc)
-        return proc
-
-    @classmethod
     def start_router(cls, name="router", extra_args=(), **cfg_kw):
-        cfg = router_config(cls.sim.port, **cfg_kw)
-        path = os.path.join(cls.tmp, name + ".json")
-        with open(path, "w") as f:
-            json.dump(cfg, f)
-        env = cls.svc.env(SY_TEST_SECOND_KEY="sk-second")
-        return cls.start(Proc("router", ["--config", path, "--listen", "127.0.0.1:0",
-                                         *extra_args], env=env))
+        return cls.st.router(router_config(cls.sim.port, **cfg_kw), extra_args, name=name,
+                             SY_TEST_SECOND_KEY="sk-second")
 
     @classmethod
     def tearDownClass(cls):
-        for p in reversed(getattr(cls, "procs", [])):
-            p.stop()
-        cls.svc.stop()
+        cls.st.stop()
 
     def url(self, path, router=None):
         return f"http://127.0.0.1:{(router or self.router).port}{path}"
