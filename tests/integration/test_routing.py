@@ -297,6 +297,18 @@ class DispatchTest(unittest.TestCase):
         st, h, _ = self.st.chat(r, body("hello"), user="u10")
         self.assertEqual(int(self.st.row(h["x-request-id"])["attempts"]), 1)
 
+    def test_every_circuit_open_is_502_without_an_attempt(self):
+        r = self.router({"f1": model("a", "fail", "premium", 2.5, 10.0)}, "f1",
+                        dispatch={"breaker_failures": 1, "breaker_cooldown_ms": 600000})
+        st, h, b = self.st.chat(r, body("hello"), user="u1")
+        self.assertEqual((st, json.loads(b)["error"]["code"]), (502, "upstream_error"))
+        st, h, b = self.st.chat(r, body("hello"), user="u2")
+        self.assertEqual(st, 502)
+        self.assertEqual(json.loads(b)["error"], {
+            "message": "no provider available for model f1: circuit open for provider a",
+            "type": "api_error", "param": None, "code": "no_provider_available"})
+        self.assertEqual(self.st.row(h["x-request-id"])["attempts"], "0")
+
     def test_sport_race_first_answer_wins(self):
         r = self.router({"big": model("a", "instant", "premium", 2.5, 10.0),
                          "tortoise": model("a", "slow", "premium", 2.0, 8.0),
