@@ -6,8 +6,9 @@
  *   read a batch   own pending entries first (ID 0: what a previous run of this consumer
  *                  read but never acknowledged), then entries other consumers left pending
  *                  for --claim-idle-ms (XAUTOCLAIM: a crashed ingest), then new ones (>).
- *   convert        each entry's field e -> one COPY line (controller/event.c); an entry
- *                  that is not a valid event goes to sy:events:dead with its reason.
+ *   convert        each entry's field e (one event) or b (the router's batches: events
+ *                  separated by newlines) -> one COPY line per event (controller/event.c);
+ *                  an event that is not valid goes to sy:events:dead with its reason.
  *   commit         BEGIN; COPY into a temp table; INSERT INTO requests ... ON CONFLICT DO
  *                  NOTHING; COMMIT. Any error: keep the batch, reconnect with backoff, retry.
  *   acknowledge    only after the commit: MULTI; XACK; XDEL; EXEC.
@@ -57,8 +58,9 @@ struct ing_opts {
 
 struct ing_entry {
     char *id;
-    char *e;      /* field e, NULL if absent */
+    char *e;      /* field e or b, NULL if neither */
     size_t elen;
+    int batch;    /* from field b: events separated by newlines */
     int deleted;  /* XDEL'd while pending: nothing to ingest, only to acknowledge */
 };
 
@@ -115,7 +117,8 @@ static void ing_usage(FILE *out)
             "options:\n"
             "  --redis-url URL       Redis (default: $SWITCHYARD_REDIS_URL)\n"
             "  --database-url URL    PostgreSQL (default: $SWITCHYARD_DATABASE_URL)\n"
-            "  --batch N             entries per batch, 1..100000 (default 1000)\n"
+            "  --batch N             stream entries per batch, 1..100000 (default 100; a\n"
+            "                        router's entry holds up to 128 events)\n"
             "  --block-ms MS         wait for new entries up to MS, 1..60000 (default 1000)\n"
             "  --claim-idle-ms MS    take over entries another consumer has left pending\n"
             "                        for MS, 100..86400000 (default 30000)\n"
@@ -160,7 +163,7 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
 
     o->redis_url = getenv("SWITCHYARD_REDIS_URL");
     o->database_url = getenv("SWITCHYARD_DATABASE_URL");
-    o->batch = 1000;
+    o->batch = 100;
     o->block_ms = 1000;
     o->claim_idle_ms = 30000;
     opterr = 0;
@@ -293,11 +296,12 @@ static int batch_add_entries(struct ing_batch *b, const redisReply *list)
         }
         for (size_t f = 0; f + 1 < fields->elements; f += 2) {
             const redisReply *k = fields->element[f], *v = fields->element[f + 1];
-            if (k->type == REDIS_REPLY_STRING && k->len == 1 && k->str[0] == 'e' &&
-                v->type == REDIS_REPLY_STRING) {
+            if (k->type == REDIS_REPLY_STRING && k->len == 1 &&
+                (k->str[0] == 'e' || k->str[0] == 'b') && v->type == REDIS_REPLY_STRING) {
                 if (!(e->e = dup_bytes(v->str, v->len)))
                     return -1;
                 e->elen = v->len;
+                e->batch = k->str[0] == 'b';
                 break;
             }
         }
@@ -576,11 +580,13 @@ static int pg_write(struct ing *g, size_t rows)
 
 /* ---- the loop ------------------------------------------------------------ */
 
-/* Dead-letters one entry (retrying through Redis outages). 0, or -1 when stopping. */
-static int dead_letter(struct ing *g, const struct ing_entry *e, const char *reason)
+/* Dead-letters one event of entry id (ev NULL: the entry has none), retrying through
+ * Redis outages. 0, or -1 when stopping. */
+static int dead_letter(struct ing *g, const char *id, const char *ev, size_t evlen,
+                       const char *reason)
 {
     const char *argv[11] = {"XADD", ING_DEAD_STREAM, "MAXLEN", "~", ING_DEAD_MAXLEN, "*",
-                            "id", e->id, "reason", reason, "e"};
+                            "id", id, "reason", reason, "e"};
     size_t lens[12];
     int argc = 10;
     const char *args[12];
@@ -588,9 +594,9 @@ static int dead_letter(struct ing *g, const struct ing_entry *e, const char *rea
     memcpy(args, argv, sizeof(argv));
     for (int i = 0; i < 11; i++)
         lens[i] = strlen(args[i]);
-    if (e->e) {
-        args[11] = e->e;
-        lens[11] = e->elen;
+    if (ev) {
+        args[11] = ev;
+        lens[11] = evlen;
         argc = 12;
     }
     for (;;) {
@@ -604,14 +610,14 @@ static int dead_letter(struct ing *g, const struct ing_entry *e, const char *rea
             continue;
         }
         if (reply_is_error(r, NULL)) {
-            sy_log_kv(SY_ERROR, "dead-letter XADD failed", "id", e->id, "reason", r->str, NULL);
+            sy_log_kv(SY_ERROR, "dead-letter XADD failed", "id", id, "reason", r->str, NULL);
             freeReplyObject(r);
             if (sy_sleep_ms(sy_backoff_next(&g->redis_backoff), &ing_stop))
                 return -1;
             continue;
         }
         freeReplyObject(r);
-        sy_log_kv(SY_WARN, "bad event dead-lettered", "id", e->id, "reason", reason, NULL);
+        sy_log_kv(SY_WARN, "bad event dead-lettered", "id", id, "reason", reason, NULL);
         g->st.dead++;
         return 0;
     }
@@ -686,50 +692,101 @@ done:
     return rc;
 }
 
+/* An event that could not be converted, waiting to be dead-lettered. */
+struct ing_bad {
+    const char *id;
+    const char *ev; /* into the entry; NULL: the entry has no event field */
+    size_t len;
+    char *reason;
+};
+
+struct ing_bads {
+    struct ing_bad *v;
+    size_t n, cap;
+};
+
+static int bads_add(struct ing_bads *bs, const char *id, const char *ev, size_t len,
+                    const char *reason)
+{
+    if (bs->n == bs->cap) {
+        size_t ncap = bs->cap ? bs->cap * 2 : 16;
+        struct ing_bad *nv = realloc(bs->v, ncap * sizeof(*nv));
+        if (!nv)
+            return -1;
+        bs->v = nv;
+        bs->cap = ncap;
+    }
+    char *r = strdup(reason);
+    if (!r)
+        return -1;
+    bs->v[bs->n++] = (struct ing_bad){id, ev, len, r};
+    return 0;
+}
+
+/* Converts one event to a COPY line, or notes why not. 1 converted, 0 bad, -1 out of
+ * memory. */
+static int convert_one(struct ing *g, struct ing_bads *bs, const char *id, const char *ev,
+                       size_t len)
+{
+    char reason[512];
+    if (ctl_event_to_copy(ev, len, &g->copy, reason, sizeof(reason)) == 0)
+        return 1;
+    return bads_add(bs, id, ev, len, reason) ? -1 : 0;
+}
+
 /* Converts, commits, dead-letters and acknowledges one batch. 0, or -1 when stopping
  * before the batch was acknowledged (it stays pending and is replayed next time). */
 static int process_batch(struct ing *g, struct ing_batch *b)
 {
-    char reason[512];
-    size_t rows = 0;
-    char **bad = calloc(b->n, sizeof(*bad)); /* reason per bad entry, NULL if good */
-    int rc = -1;
+    struct ing_bads bs = {0};
+    size_t rows = 0, events = 0;
+    int rc = -1, k;
 
-    if (!bad) {
-        sy_log(SY_ERROR, "out of memory converting a batch", "entries=%zu", b->n);
-        return -1;
-    }
     g->copy.len = 0;
     for (size_t i = 0; i < b->n; i++) {
         const struct ing_entry *e = &b->v[i];
         if (e->deleted)
             continue;
-        if (!e->e)
-            snprintf(reason, sizeof(reason), "no field e");
-        else if (ctl_event_to_copy(e->e, e->elen, &g->copy, reason, sizeof(reason)) == 0) {
-            rows++;
+        if (!e->e) {
+            if (bads_add(&bs, e->id, NULL, 0, "no field e"))
+                goto oom;
             continue;
         }
-        if (!(bad[i] = strdup(reason))) {
-            sy_log(SY_ERROR, "out of memory converting a batch", "entries=%zu", b->n);
-            goto done;
+        if (!e->batch) {
+            events++;
+            if ((k = convert_one(g, &bs, e->id, e->e, e->elen)) < 0)
+                goto oom;
+            rows += (size_t)k;
+            continue;
+        }
+        for (const char *p = e->e, *end = e->e + e->elen; p <= end;) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *lim = nl ? nl : end;
+            events++;
+            if ((k = convert_one(g, &bs, e->id, p, (size_t)(lim - p))) < 0)
+                goto oom;
+            rows += (size_t)k;
+            p = lim + 1;
         }
     }
     if (rows > 0 && pg_write(g, rows) != 0)
         goto done;
-    for (size_t i = 0; i < b->n; i++)
-        if (bad[i] && dead_letter(g, &b->v[i], bad[i]) != 0)
+    for (size_t i = 0; i < bs.n; i++)
+        if (dead_letter(g, bs.v[i].id, bs.v[i].ev, bs.v[i].len, bs.v[i].reason) != 0)
             goto done;
     if (ack_batch(g, b) != 0)
         goto done;
-    g->st.read += b->n;
+    g->st.read += events;
     g->st.batches++;
-    sy_log(SY_DEBUG, "batch done", "entries=%zu rows=%zu", b->n, rows);
+    sy_log(SY_DEBUG, "batch done", "entries=%zu events=%zu rows=%zu", b->n, events, rows);
     rc = 0;
+    goto done;
+oom:
+    sy_log(SY_ERROR, "out of memory converting a batch", "entries=%zu", b->n);
 done:
-    for (size_t i = 0; i < b->n; i++)
-        free(bad[i]);
-    free(bad);
+    for (size_t i = 0; i < bs.n; i++)
+        free(bs.v[i].reason);
+    free(bs.v);
     return rc;
 }
 

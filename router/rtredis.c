@@ -12,12 +12,33 @@
 
 #include "common/log.h"
 #include "common/redisurl.h"
+#include "experiments/cohort.h"
 
+/* Events are spooled in batches: one XADD per RT_BATCH_MAX events or
+ * RT_BATCH_BYTES, or RT_BATCH_US after the batch's first event, whichever
+ * comes first. At a few thousand requests a second this is tens of events per
+ * command instead of one. */
+#define RT_BATCH_MAX 128
+#define RT_BATCH_BYTES (256u << 10)
+#define RT_BATCH_US 5000
+
+/* A batch of events, newline-separated, spooled as one stream entry (field b). */
 struct spooled {
     struct spooled *next;
     rt_redis *owner;
-    size_t len;
+    size_t len, cap;
+    size_t n; /* events in it */
     char *json;
+};
+
+/* Users recorded recently (direct-mapped, per worker): a request whose user was
+ * recorded in the same step and cohort less than RT_SEEN_US ago sends nothing. */
+#define RT_SEEN_SLOTS 65536
+#define RT_SEEN_US (60 * 1000000LL)
+
+struct seen {
+    uint64_t key;
+    int64_t until_us;
 };
 
 struct rt_redis {
@@ -28,8 +49,14 @@ struct rt_redis {
     int command_timeout_ms;
     struct event *retry;
     int backoff_ms;
-    struct spooled *head, *tail; /* waiting to be sent */
-    size_t depth, max_queue, inflight;
+    struct spooled *head, *tail; /* closed batches waiting to be sent */
+    struct spooled *open;        /* the batch being filled */
+    struct event *flush;         /* closes the open batch RT_BATCH_US after its first event */
+    size_t depth;                /* events waiting: queued batches and the open one */
+    size_t max_queue;            /* bound on depth */
+    size_t inflight;             /* commands sent, not yet answered */
+    size_t events_inflight;      /* events in XADDs not yet confirmed */
+    struct seen *seen;           /* RT_SEEN_SLOTS entries, NULL if out of memory */
     uint64_t dropped, spooled, dropped_logged;
     time_t last_drop_log;
     int freeing;
@@ -50,6 +77,7 @@ static const char user_script[] =
 static char user_script_sha[2 * SHA_DIGEST_LENGTH + 1];
 
 static void connect_now(rt_redis *r);
+static void on_flush(evutil_socket_t fd, short what, void *arg);
 
 static int64_t mono_us(void)
 {
@@ -65,7 +93,13 @@ static void queue_push_front(rt_redis *r, struct spooled *s)
     r->head = s;
     if (!r->tail)
         r->tail = s;
-    r->depth++;
+    r->depth += s->n;
+}
+
+static void spooled_free(struct spooled *s)
+{
+    free(s->json);
+    free(s);
 }
 
 static void log_drops(rt_redis *r)
@@ -95,11 +129,11 @@ static void on_xadd(redisAsyncContext *ac, void *reply, void *privdata)
     redisReply *rep = reply;
     (void)ac;
     r->inflight--;
+    r->events_inflight -= s->n;
     r->last_progress_us = mono_us();
     if (rep && rep->type != REDIS_REPLY_ERROR) {
-        r->spooled++;
-        free(s->json);
-        free(s);
+        r->spooled += s->n;
+        spooled_free(s);
         return;
     }
     /* not confirmed: keep it for the next connection */
@@ -119,6 +153,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
     }
     r->connected = 1;
     r->backoff_ms = 100;
+    if (r->seen) /* a restarted Redis may have lost the records: write them again */
+        memset(r->seen, 0, RT_SEEN_SLOTS * sizeof(*r->seen));
     sy_log(SY_INFO, "redis connected", "host=%s port=%d", r->addr.host, r->addr.port);
     flush_queue(r);
 }
@@ -219,9 +255,16 @@ rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_
     }
     r->retry = evtimer_new(base, on_retry, r);
     r->janitor = event_new(base, -1, EV_PERSIST, on_janitor, r);
-    if (!r->retry || !r->janitor) {
+    r->flush = evtimer_new(base, on_flush, r);
+    r->seen = calloc(RT_SEEN_SLOTS, sizeof(*r->seen)); /* NULL: record every request */
+    if (!r->retry || !r->janitor || !r->flush) {
         if (r->retry)
             event_free(r->retry);
+        if (r->janitor)
+            event_free(r->janitor);
+        if (r->flush)
+            event_free(r->flush);
+        free(r->seen);
         free(r);
         return NULL;
     }
@@ -240,9 +283,12 @@ void rt_redis_free(rt_redis *r)
         redisAsyncFree(r->ac); /* fails pending callbacks: they requeue */
     for (struct spooled *s = r->head, *n; s; s = n) {
         n = s->next;
-        free(s->json);
-        free(s);
+        spooled_free(s);
     }
+    if (r->open)
+        spooled_free(r->open);
+    free(r->seen);
+    event_free(r->flush);
     event_free(r->retry);
     event_free(r->janitor);
     free(r);
@@ -250,12 +296,13 @@ void rt_redis_free(rt_redis *r)
 
 int rt_redis_connected(const rt_redis *r) { return r->connected; }
 
-static int send_event(rt_redis *r, struct spooled *s)
+static int send_batch(rt_redis *r, struct spooled *s)
 {
-    if (redisAsyncCommand(r->ac, on_xadd, s, "XADD " RT_EVENTS_STREAM " * e %b", s->json,
+    if (redisAsyncCommand(r->ac, on_xadd, s, "XADD " RT_EVENTS_STREAM " * b %b", s->json,
                           s->len) != REDIS_OK)
         return -1;
     r->inflight++;
+    r->events_inflight += s->n;
     return 0;
 }
 
@@ -266,42 +313,78 @@ static void flush_queue(rt_redis *r)
         r->head = s->next;
         if (!r->head)
             r->tail = NULL;
-        r->depth--;
-        if (send_event(r, s)) {
+        r->depth -= s->n;
+        if (send_batch(r, s)) {
             queue_push_front(r, s);
             break;
         }
     }
 }
 
-void rt_redis_spool_event(rt_redis *r, char *json, size_t len)
+/* The open batch is complete: send it, or queue it behind the others. */
+static void close_batch(rt_redis *r)
 {
-    struct spooled *s = malloc(sizeof(*s));
-    if (!s) {
-        free(json);
-        r->dropped++;
-        log_drops(r);
+    struct spooled *s = r->open;
+    if (!s)
         return;
-    }
+    r->open = NULL;
+    evtimer_del(r->flush);
+    r->depth -= s->n;
+    if (r->connected && !r->head && send_batch(r, s) == 0)
+        return;
     s->next = NULL;
-    s->owner = r;
-    s->json = json;
-    s->len = len;
-    if (r->connected && !r->head && send_event(r, s) == 0)
-        return;
-    if (r->depth >= r->max_queue) {
-        free(json);
-        free(s);
-        r->dropped++;
-        log_drops(r);
-        return;
-    }
     if (r->tail)
         r->tail->next = s;
     else
         r->head = s;
     r->tail = s;
+    r->depth += s->n;
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    close_batch(arg);
+}
+
+void rt_redis_spool_event(rt_redis *r, char *json, size_t len)
+{
+    struct spooled *s = r->open;
+    if (r->depth >= r->max_queue)
+        goto drop;
+    if (!s) {
+        if (!(s = calloc(1, sizeof(*s))))
+            goto drop;
+        s->owner = r;
+        r->open = s;
+        struct timeval tv = {0, RT_BATCH_US};
+        evtimer_add(r->flush, &tv);
+    }
+    if (s->len + len + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap : 4096;
+        while (cap < s->len + len + 1)
+            cap *= 2;
+        char *p = realloc(s->json, cap);
+        if (!p)
+            goto drop;
+        s->json = p;
+        s->cap = cap;
+    }
+    if (s->n)
+        s->json[s->len++] = '\n';
+    memcpy(s->json + s->len, json, len);
+    s->len += len;
+    s->n++;
     r->depth++;
+    free(json);
+    if (s->n >= RT_BATCH_MAX || s->len >= RT_BATCH_BYTES)
+        close_batch(r);
+    return;
+drop:
+    free(json);
+    r->dropped++;
+    log_drops(r);
 }
 
 /* The arguments of one user record, kept until EVALSHA's reply in case the
@@ -325,10 +408,32 @@ static void on_user_reply(redisAsyncContext *ac, void *reply, void *privdata)
     free(u);
 }
 
+/* Was this user recorded with this step and cohort less than RT_SEEN_US ago by
+ * this process? Remembers it if not (the caller records it now). */
+static int seen_recently(rt_redis *r, const char *experiment, const char *user_hash,
+                         const char *cohort, const char *step_key, int bucket, int64_t ts_us)
+{
+    if (!r->seen)
+        return 0;
+    uint64_t h = exp_hash64(experiment, strlen(experiment), 0x5359u);
+    h = exp_hash64(user_hash, strlen(user_hash), h);
+    h = exp_hash64(cohort, strlen(cohort), h);
+    h = exp_hash64(step_key, strlen(step_key), h ^ (uint64_t)bucket);
+    h |= 1; /* 0 marks an empty slot */
+    struct seen *e = &r->seen[h & (RT_SEEN_SLOTS - 1)];
+    if (e->key == h && ts_us < e->until_us)
+        return 1;
+    e->key = h;
+    e->until_us = ts_us + RT_SEEN_US;
+    return 0;
+}
+
 void rt_redis_record_user(rt_redis *r, const char *experiment, const char *user_hash, int bucket,
                           const char *cohort, const char *step_key, int64_t ts_us)
 {
     if (!r->connected)
+        return;
+    if (seen_recently(r, experiment, user_hash, cohort, step_key, bucket, ts_us))
         return;
     char ukey[256], xkey[256];
     /* {experiment} is a hash tag: both keys land on one Redis Cluster slot */
@@ -390,6 +495,6 @@ int rt_redis_hgetall(rt_redis *r, const char *key, rt_redis_reply_cb cb, void *a
 }
 
 size_t rt_redis_queue_depth(const rt_redis *r) { return r->depth; }
-size_t rt_redis_inflight(const rt_redis *r) { return r->inflight; }
+size_t rt_redis_inflight(const rt_redis *r) { return r->events_inflight; }
 uint64_t rt_redis_dropped(const rt_redis *r) { return r->dropped; }
 uint64_t rt_redis_spooled(const rt_redis *r) { return r->spooled; }

@@ -3,10 +3,16 @@
  * libevent loop). It carries the per-user cohort records and the event spool.
  *
  * Nothing on the request path waits for Redis. Events are appended to the
- * stream sy:events; an event whose XADD is not confirmed (Redis down, timeout,
- * error reply) goes back to a bounded in-memory queue and is sent again after
- * reconnecting. When the queue is full the new event is dropped, counted and
- * logged (at most once a second).
+ * stream sy:events in batches: one entry, field b, holds up to 128 events
+ * separated by newlines (event JSON has no raw newline), closed 5 ms after its
+ * first event at the latest. A batch whose XADD is not confirmed (Redis down,
+ * timeout, error reply) goes back to a bounded in-memory queue and is sent
+ * again after reconnecting. When the queue (counted in events) is full the new
+ * event is dropped, counted and logged (at most once a second).
+ *
+ * The user record is written at most once a minute per user, step and cohort
+ * by each process (a direct-mapped cache of 65,536 recent users, emptied on
+ * every reconnection), so last_seen_us is exact to a minute.
  */
 #ifndef SY_RT_REDIS_H
 #define SY_RT_REDIS_H
@@ -43,7 +49,7 @@ typedef void (*rt_redis_reply_cb)(struct redisReply *reply, void *arg);
 int rt_redis_hgetall(rt_redis *r, const char *key, rt_redis_reply_cb cb, void *arg);
 
 size_t rt_redis_queue_depth(const rt_redis *r);  /* waiting in memory */
-size_t rt_redis_inflight(const rt_redis *r);     /* sent, not yet confirmed */
+size_t rt_redis_inflight(const rt_redis *r);     /* events sent, not yet confirmed */
 uint64_t rt_redis_dropped(const rt_redis *r);    /* events lost to a full queue */
 uint64_t rt_redis_spooled(const rt_redis *r);    /* events confirmed by Redis */
 

@@ -226,6 +226,22 @@ class IngestTest(unittest.TestCase):
         self.assertEqual(self.svc.redis("XLEN", STREAM), "0")
         self.assertEqual(self.svc.redis("XPENDING", STREAM, "ingest").splitlines()[0], "0")
 
+    def test_batch_entries(self):
+        """The router's entries: field b, events separated by newlines. Each event is a
+        row; a bad one goes to the dead letters alone, with its own bytes."""
+        good = [event(200 + i) for i in range(3)]
+        first = self.xadd("b", "\n".join([good[0], "not json", good[1], good[2]]))
+        self.xadd("b", event(210))  # a batch of one
+        self.once()
+        self.assertEqual(self.count(), 4)
+        ids = "'req-00000200','req-00000201','req-00000202','req-00000210'"
+        self.assertEqual(self.count(f"request_id IN ({ids})"), 4)
+        dead = self.svc.redis("XRANGE", DEAD, "-", "+").splitlines()
+        self.assertEqual(dead[1:], ["id", first, "reason", dead[4], "e", "not json"])
+        self.assertTrue(dead[4].startswith("not valid JSON"), dead[4])
+        self.assertEqual(self.svc.redis("XLEN", STREAM), "0")
+        self.assertEqual(self.svc.redis("XPENDING", STREAM, "ingest").splitlines()[0], "0")
+
     # ------------------------------------------------------------------ no loss
 
     def assert_all_landed(self, total, timeout=90):
