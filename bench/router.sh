@@ -209,6 +209,20 @@ support_pids() {
     pid_tree "$(head -n1 "$tmp/svc/pg/data/postmaster.pid")"
 }
 
+# support_split: CPU ticks of Redis, ingest and PostgreSQL, as three words
+support_split() {
+    # shellcheck disable=SC2046
+    echo "$(cpu_ticks "$(cat "$tmp/svc/redis/redis.pid")") $(cpu_ticks "$ingest_pid")" \
+        "$(cpu_ticks $(pid_tree "$(head -n1 "$tmp/svc/pg/data/postmaster.pid")"))"
+}
+
+# split_json BEFORE AFTER REQUESTS: "redis/ingest/pg" us per request
+split_json() {
+    awk -v a="$1" -v b="$2" -v t="$tck" -v r="$3" 'BEGIN {
+        split(a, x, " "); split(b, y, " "); if (r <= 0) r = 1
+        printf "%.1f/%.1f/%.1f", (y[1]-x[1])*1e6/t/r, (y[2]-x[2])*1e6/t/r, (y[3]-x[3])*1e6/t/r }'
+}
+
 # drain: wait (up to 60 s) until ingest has emptied sy:events, so one measurement's
 # events are not being ingested during the next one
 drain() {
@@ -224,17 +238,19 @@ drain() {
 wrk_run() {
     local name=$1 n=$2 port=$3
     shift 3
-    local before after out rps reqs lat50 lat99 errs sup_before sup_after spids
+    local before after out rps reqs lat50 lat99 errs sup_before sup_after spids split_before split_after
     drain
     spids=$(support_pids)
     # shellcheck disable=SC2086
     sup_before=$(cpu_ticks $spids)
+    split_before=$(support_split)
     before=$(cpu_ticks "$@")
     out=$(BENCH_KEY=$KEY BENCH_USERS=$USERS wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
         -s "$here/router.lua" "http://127.0.0.1:$port")
     after=$(cpu_ticks "$@")
     # shellcheck disable=SC2086
     sup_after=$(cpu_ticks $spids)
+    split_after=$(support_split)
     echo "$out" >"$tmp/wrk-$name-$n.txt"
     rps=$(echo "$out" | sed -n 's/^Requests\/sec:[[:space:]]*\([0-9.]*\).*/\1/p')
     reqs=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
@@ -246,13 +262,13 @@ wrk_run() {
         'BEGIN { printf "%.1f", (b - a) * 1e6 / t / (r > 0 ? r : 1) }')
     sup_us=$(awk -v a="$sup_before" -v b="$sup_after" -v t="$tck" -v r="$reqs" \
         'BEGIN { printf "%.1f", (b - a) * 1e6 / t / (r > 0 ? r : 1) }')
-    emit "{\"kind\":\"wrk\",\"target\":\"$name\",\"workers\":$n,\"rps\":$rps,\"requests\":$reqs,\"wrk_p50\":\"$lat50\",\"wrk_p99\":\"$lat99\",\"errors\":\"$errs\",\"cpu_us_per_req\":$cpu_us,\"support_cpu_us_per_req\":$sup_us,\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
+    emit "{\"kind\":\"wrk\",\"target\":\"$name\",\"workers\":$n,\"rps\":$rps,\"requests\":$reqs,\"wrk_p50\":\"$lat50\",\"wrk_p99\":\"$lat99\",\"errors\":\"$errs\",\"cpu_us_per_req\":$cpu_us,\"support_cpu_us_per_req\":$sup_us,\"support_split_redis_ingest_pg\":\"$(split_json "$split_before" "$split_after" "$reqs")\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
 }
 
 # lg_run KIND NAME N PORT PIDS...: fixed-rate latency; CPU of the server and support
 # processes. KIND latency: $RATE for $LG_DURATION s; latency_low: $LOW_RATE for 5 s.
 lg_run() {
-    local kind=$1 name=$2 n=$3 port=$4 res before after sup_before sup_after spids
+    local kind=$1 name=$2 n=$3 port=$4 res before after sup_before sup_after spids split_before split_after
     shift 4
     local rate=$RATE dur=$LG_DURATION warm=$LG_WARMUP
     if [[ "$kind" == latency_low ]]; then rate=$LOW_RATE dur=5 warm=1; fi
@@ -260,6 +276,7 @@ lg_run() {
     spids=$(support_pids)
     # shellcheck disable=SC2086
     sup_before=$(cpu_ticks $spids)
+    split_before=$(support_split)
     before=$(cpu_ticks "$@")
     res=$("$tmp/loadgen" --port "$port" --rate "$rate" --conns "$LG_CONNS" \
         --duration "$dur" --warmup "$warm" --users "$USERS" \
@@ -267,11 +284,12 @@ lg_run() {
     after=$(cpu_ticks "$@")
     # shellcheck disable=SC2086
     sup_after=$(cpu_ticks $spids)
+    split_after=$(support_split)
     local total=$(((dur + warm) * rate))
     local cpu sup
     cpu=$(awk -v a="$before" -v b="$after" -v t="$tck" -v r="$total" 'BEGIN { printf "%.1f", (b - a) * 1e6 / t / r }')
     sup=$(awk -v a="$sup_before" -v b="$sup_after" -v t="$tck" -v r="$total" 'BEGIN { printf "%.1f", (b - a) * 1e6 / t / r }')
-    emit "{\"kind\":\"$kind\",\"target\":\"$name\",\"workers\":$n,\"cpu_us_per_req\":$cpu,\"support_cpu_us_per_req\":$sup,\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",${res#\{}"
+    emit "{\"kind\":\"$kind\",\"target\":\"$name\",\"workers\":$n,\"cpu_us_per_req\":$cpu,\"support_cpu_us_per_req\":$sup,\"support_split_redis_ingest_pg\":\"$(split_json "$split_before" "$split_after" "$total")\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",${res#\{}"
 }
 
 # router_metric PORT NAME: sum of a metric family over its labels

@@ -46,6 +46,11 @@
 #define ING_COPY_CHUNK (1024 * 1024)
 #define ING_REDIS_CONNECT_MS 2000
 #define ING_REDIS_REPLY_MS 10000 /* on top of --block-ms */
+/* A batch that was not full is followed by a pause until this long after its read
+ * began, so a steady trickle is committed ~20 times a second in larger
+ * transactions instead of one per entry (each costs a round of BEGIN, COPY,
+ * INSERT with its rollup trigger, COMMIT). */
+#define ING_LINGER_MS 50
 
 struct ing_opts {
     const char *redis_url;
@@ -897,6 +902,7 @@ static void ing_run(struct ing *g)
                 log_stats(g, "ingest stats");
             g->next_stats_ms = now_ms() + ING_STATS_EVERY_MS;
         }
+        long long t_read = now_ms();
         if (read_batch(g, &b, &was_new) != 0) {
             sy_sleep_ms(sy_backoff_next(&g->redis_backoff), &ing_stop);
             continue;
@@ -914,7 +920,11 @@ static void ing_run(struct ing *g)
             batch_clear(&b);
             break;
         }
+        int full = b.n >= (size_t)g->o.batch;
         batch_clear(&b);
+        long long left = t_read + ING_LINGER_MS - now_ms();
+        if (!full && !g->o.once && left > 0)
+            sy_sleep_ms(left, &ing_stop);
     }
     batch_free(&b);
 }
