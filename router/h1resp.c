@@ -20,14 +20,14 @@ enum {
     C_END_LF,        /* the LF of the final CRLF */
 };
 
-static h1resp_event fail(h1resp *p, const char *why)
+static rt_h1resp_event fail(rt_h1resp *p, const char *why)
 {
     p->state = S_ERROR;
     p->error = why;
-    return H1R_ERROR;
+    return RT_H1R_ERROR;
 }
 
-void h1resp_init(h1resp *p)
+void rt_h1resp_init(rt_h1resp *p)
 {
     memset(p, 0, sizeof(*p));
     p->state = S_HEAD;
@@ -48,7 +48,7 @@ static int is_ows(char c) { return c == ' ' || c == '\t'; }
 static int is_text(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
 
 /* "HTTP/1.x SSS[ reason]" (n: without the CRLF) */
-static int status_line(h1resp *p, const char *s, size_t n)
+static int status_line(rt_h1resp *p, const char *s, size_t n)
 {
     if (n < 8 || memcmp(s, "HTTP/", 5) != 0 || s[6] != '.' || s[5] < '0' || s[5] > '9' ||
         s[7] < '0' || s[7] > '9') {
@@ -81,7 +81,7 @@ static int name_is(const char *name, size_t n, const char *want, size_t wn)
     return n == wn && strncasecmp(name, want, wn) == 0;
 }
 
-static int content_length(h1resp *p, const char *v, size_t n)
+static int content_length(rt_h1resp *p, const char *v, size_t n)
 {
     uint64_t x = 0;
     if (n == 0) {
@@ -111,7 +111,7 @@ static int content_length(h1resp *p, const char *v, size_t n)
 }
 
 /* Connection: a comma-separated list of options; only "close" matters */
-static void connection(h1resp *p, const char *v, size_t n)
+static void connection(rt_h1resp *p, const char *v, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -129,7 +129,7 @@ static void connection(h1resp *p, const char *v, size_t n)
 }
 
 /* "name: value" (n: without the CRLF) */
-static int header_line(h1resp *p, const char *s, size_t n)
+static int header_line(rt_h1resp *p, const char *s, size_t n)
 {
     if (is_ows(s[0])) {
         fail(p, "obsolete line folding in header");
@@ -174,42 +174,42 @@ static int header_line(h1resp *p, const char *s, size_t n)
 }
 
 /* The head ended: framing and reuse (RFC 9112 section 6.3). */
-static h1resp_event head_done(h1resp *p)
+static rt_h1resp_event head_done(rt_h1resp *p)
 {
     if (p->status == 101)
         return fail(p, "unexpected 101 Switching Protocols");
     if (p->seen_cl && p->seen_te)
         return fail(p, "both Content-Length and Transfer-Encoding");
     if (p->status == 204 || p->status == 304) {
-        p->framing = H1R_FRAME_LENGTH;
+        p->framing = RT_H1R_FRAME_LENGTH;
         p->content_length = 0;
     } else if (p->seen_te) {
-        p->framing = H1R_FRAME_CHUNKED;
+        p->framing = RT_H1R_FRAME_CHUNKED;
     } else if (p->seen_cl) {
-        p->framing = H1R_FRAME_LENGTH;
+        p->framing = RT_H1R_FRAME_LENGTH;
     } else {
-        p->framing = H1R_FRAME_CLOSE;
+        p->framing = RT_H1R_FRAME_CLOSE;
     }
-    p->keep_alive = p->minor_version >= 1 && !p->conn_close && p->framing != H1R_FRAME_CLOSE;
+    p->keep_alive = p->minor_version >= 1 && !p->conn_close && p->framing != RT_H1R_FRAME_CLOSE;
     switch (p->framing) {
-    case H1R_FRAME_LENGTH:
+    case RT_H1R_FRAME_LENGTH:
         p->state = S_LENGTH;
         p->left = p->content_length;
         break;
-    case H1R_FRAME_CHUNKED:
+    case RT_H1R_FRAME_CHUNKED:
         p->state = S_CHUNKED;
         p->chunk_state = C_SIZE;
         p->left = 0;
         p->line = 0;
         break;
-    case H1R_FRAME_CLOSE:
+    case RT_H1R_FRAME_CLOSE:
         p->state = S_CLOSE;
         break;
     }
-    return H1R_HEAD;
+    return RT_H1R_HEAD;
 }
 
-static h1resp_event parse_head(h1resp *p, const char *data, size_t len, size_t *consumed)
+static rt_h1resp_event parse_head(rt_h1resp *p, const char *data, size_t len, size_t *consumed)
 {
     size_t start = 0; /* where the current head begins: after the skipped 1xx heads */
     for (;;) {
@@ -219,14 +219,14 @@ static h1resp_event parse_head(h1resp *p, const char *data, size_t len, size_t *
         for (;;) {
             const char *nl = off < avail ? memchr(h + off, '\n', avail - off) : NULL;
             if (!nl) {
-                if (p->interim_bytes + avail >= H1R_MAX_HEAD)
+                if (p->interim_bytes + avail >= RT_H1R_MAX_HEAD)
                     return fail(p, "response head too large");
                 p->scan = off;
                 *consumed = start;
-                return H1R_AGAIN;
+                return RT_H1R_AGAIN;
             }
             size_t end = (size_t)(nl - h) + 1;
-            if (p->interim_bytes + end > H1R_MAX_HEAD)
+            if (p->interim_bytes + end > RT_H1R_MAX_HEAD)
                 return fail(p, "response head too large");
             if (nl == h + off || nl[-1] != '\r')
                 return fail(p, "bare LF in response head");
@@ -235,10 +235,10 @@ static h1resp_event parse_head(h1resp *p, const char *data, size_t len, size_t *
             off = end;
             if (!p->have_status) {
                 if (status_line(p, line, n))
-                    return H1R_ERROR;
+                    return RT_H1R_ERROR;
             } else if (n) {
                 if (header_line(p, line, n))
-                    return H1R_ERROR;
+                    return RT_H1R_ERROR;
             } else {
                 break; /* the blank line */
             }
@@ -267,7 +267,7 @@ static int hexval(unsigned char c)
     return -1;
 }
 
-static h1resp_event parse_chunked(h1resp *p, const char *data, size_t len, size_t *consumed,
+static rt_h1resp_event parse_chunked(rt_h1resp *p, const char *data, size_t len, size_t *consumed,
                                   const char **body, size_t *body_len)
 {
     size_t i = 0;
@@ -284,13 +284,13 @@ static h1resp_event parse_chunked(h1resp *p, const char *data, size_t len, size_
             *body = data + i;
             *body_len = n;
             *consumed = i + n;
-            return H1R_BODY;
+            return RT_H1R_BODY;
         }
         case C_SIZE:
         case C_SIZE_WS:
         case C_EXT:
         case C_SIZE_LF:
-            if (++p->line > H1R_MAX_CHUNK_LINE)
+            if (++p->line > RT_H1R_MAX_CHUNK_LINE)
                 return fail(p, "chunk size line too long");
             if (p->chunk_state == C_SIZE) {
                 int v = hexval(c);
@@ -341,7 +341,7 @@ static h1resp_event parse_chunked(h1resp *p, const char *data, size_t len, size_
             }
             break;
         default: /* the trailer section, then the final CRLF */
-            if (++p->trailer_bytes > H1R_MAX_TRAILERS)
+            if (++p->trailer_bytes > RT_H1R_MAX_TRAILERS)
                 return fail(p, "trailers too large");
             if (p->chunk_state == C_TRAILER_START || p->chunk_state == C_TRAILER) {
                 if (c == '\r') {
@@ -361,15 +361,15 @@ static h1resp_event parse_chunked(h1resp *p, const char *data, size_t len, size_
             }
             p->state = S_DONE; /* C_END_LF */
             *consumed = i + 1;
-            return H1R_DONE;
+            return RT_H1R_DONE;
         }
         i++;
     }
     *consumed = len;
-    return H1R_AGAIN;
+    return RT_H1R_AGAIN;
 }
 
-h1resp_event h1resp_parse(h1resp *p, const char *data, size_t len, size_t *consumed,
+rt_h1resp_event rt_h1resp_parse(rt_h1resp *p, const char *data, size_t len, size_t *consumed,
                           const char **body, size_t *body_len)
 {
     *consumed = 0;
@@ -379,32 +379,32 @@ h1resp_event h1resp_parse(h1resp *p, const char *data, size_t len, size_t *consu
     case S_LENGTH:
         if (p->left == 0) {
             p->state = S_DONE;
-            return H1R_DONE;
+            return RT_H1R_DONE;
         }
         if (len == 0)
-            return H1R_AGAIN;
+            return RT_H1R_AGAIN;
         *body = data;
         *body_len = len < p->left ? len : (size_t)p->left;
         *consumed = *body_len;
         p->left -= *body_len;
-        return H1R_BODY;
+        return RT_H1R_BODY;
     case S_CHUNKED:
         return parse_chunked(p, data, len, consumed, body, body_len);
     case S_CLOSE:
         if (len == 0)
-            return H1R_AGAIN;
+            return RT_H1R_AGAIN;
         *body = data;
         *body_len = len;
         *consumed = len;
-        return H1R_BODY;
+        return RT_H1R_BODY;
     case S_DONE:
-        return H1R_DONE;
+        return RT_H1R_DONE;
     default:
-        return H1R_ERROR;
+        return RT_H1R_ERROR;
     }
 }
 
-h1resp_event h1resp_eof(h1resp *p)
+rt_h1resp_event rt_h1resp_eof(rt_h1resp *p)
 {
     switch (p->state) {
     case S_HEAD:
@@ -419,8 +419,8 @@ h1resp_event h1resp_eof(h1resp *p)
     case S_DONE:
         break;
     default:
-        return H1R_ERROR;
+        return RT_H1R_ERROR;
     }
     p->state = S_DONE;
-    return H1R_DONE;
+    return RT_H1R_DONE;
 }

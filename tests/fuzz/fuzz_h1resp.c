@@ -3,7 +3,7 @@
  * (router/h1resp.c) on arbitrary bytes.
  *
  * Byte 0 is control, the rest is what the provider sends:
- *   bit 0     the connection closes after the input (h1resp_eof);
+ *   bit 0     the connection closes after the input (rt_h1resp_eof);
  *   bits 1-7  the size of each read for the second run (1..128 bytes).
  * The input is parsed twice: whole, and in reads of that size with the
  * unconsumed bytes carried over as the client does. Invariants beyond "no
@@ -22,18 +22,18 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct {
-    h1resp_event end; /* H1R_DONE, H1R_ERROR, or H1R_AGAIN: input ended without EOF */
+    rt_h1resp_event end; /* RT_H1R_DONE, RT_H1R_ERROR, or RT_H1R_AGAIN: input ended without EOF */
     const char *error;
     int heads, status, keep_alive;
-    h1resp_framing framing;
+    rt_h1resp_framing framing;
     uint64_t body_hash;
     size_t body_len, leftover;
 } result;
 
 static void run(const char *in, size_t len, size_t step, int eof, result *r)
 {
-    h1resp p;
-    h1resp_init(&p);
+    rt_h1resp p;
+    rt_h1resp_init(&p);
     memset(r, 0, sizeof(*r));
     r->body_hash = 1469598103934665603ull;
     char *buf = malloc(len ? len : 1);
@@ -41,48 +41,48 @@ static void run(const char *in, size_t len, size_t step, int eof, result *r)
     for (;;) {
         size_t n = (size_t)-1, blen = 0;
         const char *b = NULL;
-        h1resp_event ev = h1resp_parse(&p, buf, have, &n, &b, &blen);
+        rt_h1resp_event ev = rt_h1resp_parse(&p, buf, have, &n, &b, &blen);
         if (n > have)
             abort();
         switch (ev) {
-        case H1R_HEAD:
+        case RT_H1R_HEAD:
             if (r->heads++ || p.status < 200 || p.status > 599 || p.status == 101)
                 abort();
-            if (p.keep_alive && (p.framing == H1R_FRAME_CLOSE || p.minor_version == 0))
+            if (p.keep_alive && (p.framing == RT_H1R_FRAME_CLOSE || p.minor_version == 0))
                 abort();
             r->status = p.status;
             r->keep_alive = p.keep_alive;
             r->framing = p.framing;
             break;
-        case H1R_BODY:
+        case RT_H1R_BODY:
             if (!r->heads || !blen || b < buf || b + blen > buf + n)
                 abort();
             for (size_t i = 0; i < blen; i++)
                 r->body_hash = (r->body_hash ^ (uint8_t)b[i]) * 1099511628211ull;
             r->body_len += blen;
             break;
-        case H1R_DONE:
-        case H1R_ERROR:
-            if (ev == H1R_ERROR ? !p.error : !r->heads)
+        case RT_H1R_DONE:
+        case RT_H1R_ERROR:
+            if (ev == RT_H1R_ERROR ? !p.error : !r->heads)
                 abort();
             break;
-        case H1R_AGAIN:
+        case RT_H1R_AGAIN:
             break;
         default:
             abort();
         }
         memmove(buf, buf + n, have - n);
         have -= n;
-        if (ev == H1R_DONE || ev == H1R_ERROR) {
+        if (ev == RT_H1R_DONE || ev == RT_H1R_ERROR) {
             size_t n2 = 1;
-            if (h1resp_parse(&p, buf, have, &n2, &b, &blen) != ev || n2 != 0)
+            if (rt_h1resp_parse(&p, buf, have, &n2, &b, &blen) != ev || n2 != 0)
                 abort();
             r->end = ev;
             r->error = p.error;
             r->leftover = have + (len - fed);
             break;
         }
-        if (ev != H1R_AGAIN)
+        if (ev != RT_H1R_AGAIN)
             continue;
         if (fed < len) {
             size_t k = len - fed < step ? len - fed : step;
@@ -91,10 +91,10 @@ static void run(const char *in, size_t len, size_t step, int eof, result *r)
             fed += k;
             continue;
         }
-        if (have >= H1R_MAX_HEAD)
+        if (have >= RT_H1R_MAX_HEAD)
             abort(); /* the head limit must have stopped it */
-        r->end = eof ? h1resp_eof(&p) : H1R_AGAIN;
-        if (r->end == H1R_ERROR && !p.error)
+        r->end = eof ? rt_h1resp_eof(&p) : RT_H1R_AGAIN;
+        if (r->end == RT_H1R_ERROR && !p.error)
             abort();
         r->error = p.error;
         r->leftover = have;
@@ -118,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (whole.end != pieces.end || whole.heads != pieces.heads || whole.status != pieces.status ||
         whole.keep_alive != pieces.keep_alive || whole.framing != pieces.framing ||
         whole.body_len != pieces.body_len || whole.body_hash != pieces.body_hash ||
-        (whole.end == H1R_DONE && whole.leftover != pieces.leftover))
+        (whole.end == RT_H1R_DONE && whole.leftover != pieces.leftover))
         abort();
     if ((whole.error || pieces.error) &&
         (!whole.error || !pieces.error || strcmp(whole.error, pieces.error)))

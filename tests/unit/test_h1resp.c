@@ -17,9 +17,9 @@
 typedef struct {
     const char *outcome; /* "done", "error" or "incomplete" (input ended, no EOF) */
     const char *error;
-    int heads;           /* H1R_HEAD events */
+    int heads;           /* RT_H1R_HEAD events */
     int status, minor, keep_alive;
-    h1resp_framing framing;
+    rt_h1resp_framing framing;
     char body[4096];
     size_t body_len;
     size_t leftover;     /* input bytes after the end of the response */
@@ -31,8 +31,8 @@ typedef struct {
 static void run(const char *data, size_t len, const size_t *cuts, int ncuts, int eof,
                 outcome *o)
 {
-    h1resp p;
-    h1resp_init(&p);
+    rt_h1resp p;
+    rt_h1resp_init(&p);
     memset(o, 0, sizeof(*o));
     char *buf = malloc(len + 1);
     size_t have = 0, fed = 0;
@@ -40,9 +40,9 @@ static void run(const char *data, size_t len, const size_t *cuts, int ncuts, int
     for (;;) {
         size_t n = 0, blen = 0;
         const char *b = NULL;
-        h1resp_event ev = h1resp_parse(&p, buf, have, &n, &b, &blen);
+        rt_h1resp_event ev = rt_h1resp_parse(&p, buf, have, &n, &b, &blen);
         assert_true(n <= have);
-        if (ev == H1R_BODY) {
+        if (ev == RT_H1R_BODY) {
             assert_true(b >= buf && b + blen <= buf + n);
             assert_true(o->body_len + blen <= sizeof(o->body));
             memcpy(o->body + o->body_len, b, blen);
@@ -50,7 +50,7 @@ static void run(const char *data, size_t len, const size_t *cuts, int ncuts, int
         }
         memmove(buf, buf + n, have - n);
         have -= n;
-        if (ev == H1R_HEAD) {
+        if (ev == RT_H1R_HEAD) {
             o->heads++;
             o->status = p.status;
             o->minor = p.minor_version;
@@ -58,18 +58,18 @@ static void run(const char *data, size_t len, const size_t *cuts, int ncuts, int
             o->framing = p.framing;
             continue;
         }
-        if (ev == H1R_BODY)
+        if (ev == RT_H1R_BODY)
             continue;
-        if (ev == H1R_DONE || ev == H1R_ERROR) {
-            o->outcome = ev == H1R_DONE ? "done" : "error";
+        if (ev == RT_H1R_DONE || ev == RT_H1R_ERROR) {
+            o->outcome = ev == RT_H1R_DONE ? "done" : "error";
             o->error = p.error;
             o->leftover = have + (len - fed);
             /* and it stays there */
-            assert_int_equal(h1resp_parse(&p, buf, have, &n, &b, &blen), ev);
+            assert_int_equal(rt_h1resp_parse(&p, buf, have, &n, &b, &blen), ev);
             assert_int_equal(n, 0);
             break;
         }
-        assert_int_equal(ev, H1R_AGAIN);
+        assert_int_equal(ev, RT_H1R_AGAIN);
         if (fed < len) {
             size_t upto = next_cut < ncuts ? cuts[next_cut++] : len;
             if (upto > len)
@@ -83,8 +83,8 @@ static void run(const char *data, size_t len, const size_t *cuts, int ncuts, int
             o->outcome = "incomplete";
             break;
         }
-        ev = h1resp_eof(&p);
-        o->outcome = ev == H1R_DONE ? "done" : "error";
+        ev = rt_h1resp_eof(&p);
+        o->outcome = ev == RT_H1R_DONE ? "done" : "error";
         o->error = p.error;
         o->leftover = have;
         break;
@@ -100,7 +100,7 @@ typedef struct {
     const char *outcome;
     const char *error;   /* with "error" */
     int status, minor, keep_alive;
-    h1resp_framing framing;
+    rt_h1resp_framing framing;
     const char *body;
     size_t body_len;
     size_t leftover;
@@ -112,9 +112,9 @@ typedef struct {
 #define ERR(msg) "error", msg, 0, 0, 0, 0, BODY("")
 /* errors after the head: the head's values stay */
 #define ERR_AFTER(msg, st, ka, fr, body) "error", msg, st, 1, ka, fr, BODY(body)
-#define LEN H1R_FRAME_LENGTH
-#define CHUNKED H1R_FRAME_CHUNKED
-#define CLOSE H1R_FRAME_CLOSE
+#define LEN RT_H1R_FRAME_LENGTH
+#define CHUNKED RT_H1R_FRAME_CHUNKED
+#define CLOSE RT_H1R_FRAME_CLOSE
 
 static const h1case cases[] = {
     /* ---- framing ---- */
@@ -339,7 +339,7 @@ static void test_table(void **state)
     }
 }
 
-/* The head limit: heads (interim ones included) of exactly H1R_MAX_HEAD bytes
+/* The head limit: heads (interim ones included) of exactly RT_H1R_MAX_HEAD bytes
  * pass, one byte more does not, whether or not the blank line has arrived. */
 static char *head_of(size_t size, const char *interim, const char *tail, size_t *len)
 {
@@ -365,7 +365,7 @@ static void test_head_limit(void **state)
     for (int i = 0; i < 2; i++) {
         size_t len;
         outcome o;
-        char *s = head_of(H1R_MAX_HEAD, interims[i], "ok", &len);
+        char *s = head_of(RT_H1R_MAX_HEAD, interims[i], "ok", &len);
         run(s, len, NULL, 0, 0, &o);
         assert_string_equal(o.outcome, "done");
         assert_int_equal(o.status, 200);
@@ -375,15 +375,15 @@ static void test_head_limit(void **state)
         assert_string_equal(o.outcome, "done");
         free(s);
 
-        s = head_of(H1R_MAX_HEAD + 1, interims[i], "ok", &len);
+        s = head_of(RT_H1R_MAX_HEAD + 1, interims[i], "ok", &len);
         run(s, len, NULL, 0, 0, &o);
         assert_string_equal(o.outcome, "error");
         assert_string_equal(o.error, "response head too large");
         /* without its end: refused as soon as 64 KiB are there */
-        run(s, H1R_MAX_HEAD, NULL, 0, 0, &o);
+        run(s, RT_H1R_MAX_HEAD, NULL, 0, 0, &o);
         assert_string_equal(o.outcome, "error");
         assert_string_equal(o.error, "response head too large");
-        run(s, H1R_MAX_HEAD - 1, NULL, 0, 0, &o);
+        run(s, RT_H1R_MAX_HEAD - 1, NULL, 0, 0, &o);
         assert_string_equal(o.outcome, "incomplete");
         free(s);
     }
@@ -394,36 +394,36 @@ static void test_chunk_line_and_trailer_limits(void **state)
     (void)state;
     const char *head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
     size_t hl = strlen(head);
-    char *s = malloc(hl + 2 * H1R_MAX_TRAILERS);
+    char *s = malloc(hl + 2 * RT_H1R_MAX_TRAILERS);
     outcome o;
 
-    /* a chunk-size line of exactly H1R_MAX_CHUNK_LINE bytes (CRLF included) passes */
+    /* a chunk-size line of exactly RT_H1R_MAX_CHUNK_LINE bytes (CRLF included) passes */
     memcpy(s, head, hl);
     size_t n = hl;
     s[n++] = '2';
     s[n++] = ';';
-    memset(s + n, 'e', H1R_MAX_CHUNK_LINE - 4);
-    n += H1R_MAX_CHUNK_LINE - 4;
+    memset(s + n, 'e', RT_H1R_MAX_CHUNK_LINE - 4);
+    n += RT_H1R_MAX_CHUNK_LINE - 4;
     memcpy(s + n, "\r\nok\r\n0\r\n\r\n", 11);
     run(s, n + 11, NULL, 0, 0, &o);
     assert_string_equal(o.outcome, "done");
     assert_int_equal(o.body_len, 2);
     /* one more byte does not */
-    memset(s + hl + 2, 'e', H1R_MAX_CHUNK_LINE - 3);
-    n = hl + 2 + H1R_MAX_CHUNK_LINE - 3;
+    memset(s + hl + 2, 'e', RT_H1R_MAX_CHUNK_LINE - 3);
+    n = hl + 2 + RT_H1R_MAX_CHUNK_LINE - 3;
     memcpy(s + n, "\r\nok\r\n0\r\n\r\n", 11);
     run(s, n + 11, NULL, 0, 0, &o);
     assert_string_equal(o.outcome, "error");
     assert_string_equal(o.error, "chunk size line too long");
     /* leading zeros count against the line as well */
-    memset(s + hl, '0', H1R_MAX_CHUNK_LINE + 10);
-    run(s, hl + H1R_MAX_CHUNK_LINE + 10, NULL, 0, 0, &o);
+    memset(s + hl, '0', RT_H1R_MAX_CHUNK_LINE + 10);
+    run(s, hl + RT_H1R_MAX_CHUNK_LINE + 10, NULL, 0, 0, &o);
     assert_string_equal(o.error, "chunk size line too long");
 
-    /* trailers: H1R_MAX_TRAILERS bytes including the final CRLF pass */
+    /* trailers: RT_H1R_MAX_TRAILERS bytes including the final CRLF pass */
     memcpy(s + hl, "0\r\n", 3);
     n = hl + 3;
-    size_t room = H1R_MAX_TRAILERS - 2;
+    size_t room = RT_H1R_MAX_TRAILERS - 2;
     while (room) {
         size_t line = room > 1000 ? 1000 : room;
         if (room - line < 6 && room - line > 0)
@@ -451,21 +451,21 @@ static void test_spans_are_in_place(void **state)
 {
     (void)state;
     const char in[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
-    h1resp p;
-    h1resp_init(&p);
+    rt_h1resp p;
+    rt_h1resp_init(&p);
     size_t n;
     const char *b = NULL;
     size_t blen = 0;
-    assert_int_equal(h1resp_parse(&p, in, sizeof(in) - 1, &n, &b, &blen), H1R_HEAD);
+    assert_int_equal(rt_h1resp_parse(&p, in, sizeof(in) - 1, &n, &b, &blen), RT_H1R_HEAD);
     assert_int_equal(n, strlen("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"));
     size_t off = n;
-    assert_int_equal(h1resp_parse(&p, in + off, sizeof(in) - 1 - off, &n, &b, &blen), H1R_BODY);
+    assert_int_equal(rt_h1resp_parse(&p, in + off, sizeof(in) - 1 - off, &n, &b, &blen), RT_H1R_BODY);
     assert_ptr_equal(b, in + off + 3);
     assert_int_equal(blen, 3);
     off += n;
-    assert_int_equal(h1resp_parse(&p, in + off, sizeof(in) - 1 - off, &n, &b, &blen), H1R_DONE);
+    assert_int_equal(rt_h1resp_parse(&p, in + off, sizeof(in) - 1 - off, &n, &b, &blen), RT_H1R_DONE);
     assert_int_equal(off + n, sizeof(in) - 1);
-    assert_int_equal(h1resp_eof(&p), H1R_DONE);
+    assert_int_equal(rt_h1resp_eof(&p), RT_H1R_DONE);
 }
 
 int main(void)
