@@ -956,6 +956,8 @@ static int call_deliver(rt_h1_call *c, const char *b, size_t n)
         size_t cap = c->resp_cap ? c->resp_cap : RESP_INITIAL;
         while (cap < c->resp_len + n + 1)
             cap *= 2;
+        if (c->spec.max_response_bytes < SIZE_MAX && cap > c->spec.max_response_bytes + 1)
+            cap = c->spec.max_response_bytes + 1; /* never more than the limit needs */
         char *r = realloc(c->resp, cap);
         if (!r) {
             call_fail(c, RT_CALL_ERROR, "out of memory");
