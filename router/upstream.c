@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "router/h1client.h"
 
 /* Idle call objects (with their easy handles, reset) kept for the next call;
  * the multi's connection cache keeps the connections either way. */
@@ -24,6 +25,7 @@ struct sock {
 
 struct rt_upstream {
     struct event_base *base;
+    rt_h1 *h1; /* plain http:// URLs: the built-in client (router/h1client.c) */
     CURLM *multi;
     struct event *timer;
     int inflight;
@@ -33,6 +35,7 @@ struct rt_upstream {
 };
 
 struct rt_call {
+    rt_call_tag tag; /* first: builtin = 0 (see h1client.h) */
     rt_upstream *up;
     rt_call *next_idle;
     CURL *easy;
@@ -219,9 +222,10 @@ rt_upstream *rt_upstream_new(struct event_base *base)
     if (!up)
         return NULL;
     up->base = base;
+    up->h1 = rt_h1_new(base);
     up->multi = curl_multi_init();
     up->timer = evtimer_new(base, on_timer, up);
-    if (!up->multi || !up->timer) {
+    if (!up->h1 || !up->multi || !up->timer) {
         rt_upstream_free(up);
         return NULL;
     }
@@ -237,6 +241,7 @@ void rt_upstream_free(rt_upstream *up)
 {
     if (!up)
         return;
+    rt_h1_free(up->h1);
     if (up->multi)
         curl_multi_cleanup(up->multi);
     while (up->idle) {
@@ -254,7 +259,16 @@ void rt_upstream_free(rt_upstream *up)
     free(up);
 }
 
-int rt_upstream_inflight(const rt_upstream *up) { return up->inflight; }
+int rt_upstream_inflight(const rt_upstream *up)
+{
+    return up->inflight + rt_h1_inflight(up->h1);
+}
+
+/* Which client owns a call: both kinds begin with an rt_call_tag. */
+static rt_h1_call *builtin(rt_call *c)
+{
+    return ((const rt_call_tag *)(const void *)c)->builtin ? (rt_h1_call *)(void *)c : NULL;
+}
 
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -329,6 +343,8 @@ static int set_headers(rt_call *c, const char *api_key)
 
 rt_call *rt_call_start(rt_upstream *up, const rt_call_spec *spec)
 {
+    if (rt_h1_handles(up->h1, spec->url))
+        return (rt_call *)(void *)rt_h1_call_start(up->h1, spec);
     rt_call *c = up->idle;
     if (c) {
         up->idle = c->next_idle;
@@ -390,12 +406,20 @@ fail:
 
 void rt_call_resume(rt_call *c)
 {
+    rt_h1_call *b = builtin(c);
+    if (b) {
+        rt_h1_call_resume(b);
+        return;
+    }
     c->paused = 0;
     curl_easy_pause(c->easy, CURLPAUSE_CONT);
 }
 
 long rt_call_http_status(rt_call *c)
 {
+    rt_h1_call *b = builtin(c);
+    if (b)
+        return rt_h1_call_http_status(b);
     long code = 0;
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
     return code;
@@ -405,6 +429,11 @@ void rt_call_cancel(rt_call *c)
 {
     if (!c)
         return;
+    rt_h1_call *b = builtin(c);
+    if (b) {
+        rt_h1_call_cancel(b);
+        return;
+    }
     curl_multi_remove_handle(c->up->multi, c->easy);
     c->up->inflight--;
     call_release(c);
