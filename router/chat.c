@@ -27,6 +27,7 @@
 #include "router/conf.h"
 #include "router/event.h"
 #include "router/metrics.h"
+#include "router/reqbody.h"
 #include "router/rt.h"
 #include "router/rtredis.h"
 #include "router/rtstate.h"
@@ -51,7 +52,14 @@ typedef struct chat {
     rt_conf *conf;      /* the configuration generation this request started with */
     sy_http_req *http;
     enum chat_state state;
-    json_t *root;       /* the request, re-serialised per attempt with the model's name */
+    json_t *root;       /* the request as parsed */
+    /* the request body (the server's, alive as long as http) and, when
+     * splice_ok, where its "model" value is: each attempt sends these bytes
+     * with the model's name spliced in; else root re-serialised */
+    const char *body;
+    size_t body_len;
+    rt_body_span span;
+    int splice_ok;
     attempt att[2];     /* two only when racing */
     int cand[MAX_CANDIDATES], ncand, next_cand;
     int model;          /* the model answering (or last tried) */
@@ -445,23 +453,46 @@ static int dump_cb(const char *buf, size_t size, void *data)
     return 0;
 }
 
+/* The body for an attempt at model m: the client's bytes with m's upstream
+ * name spliced in, or the parsed tree re-serialised with it (streams, whose
+ * stream_options the router changes, and bodies splicing cannot handle
+ * exactly). In stack when it fits, else malloc'd; NULL on failure. */
+static char *attempt_body(chat *c, const exp_model *m, char *stack, size_t cap, size_t *len)
+{
+    if (c->splice_ok) {
+        size_t n = rt_body_splice_model(c->body, c->body_len, &c->span, m->upstream, stack, cap);
+        if (n <= cap) {
+            *len = n;
+            return stack;
+        }
+        char *heap = malloc(n);
+        if (heap)
+            rt_body_splice_model(c->body, c->body_len, &c->span, m->upstream, heap, n);
+        *len = n;
+        return heap;
+    }
+    json_object_set_new(c->root, "model", json_string(m->upstream));
+    struct dump_buf db = {.p = stack, .cap = cap, .stack = stack};
+    if (json_dump_callback(c->root, dump_cb, &db, JSON_COMPACT) != 0) {
+        if (db.p != stack)
+            free(db.p);
+        return NULL;
+    }
+    *len = db.len;
+    return db.p;
+}
+
 static int start_attempt(chat *c, attempt *a, int model)
 {
     rt_ctx *ctx = c->ctx;
     const exp_model *m = model_of(c, model);
     const exp_provider *p = &c->conf->cfg->providers[m->provider];
 
-    json_object_set_new(c->root, "model", json_string(m->upstream));
-    /* serialised once, into the stack buffer unless the request is larger */
     char stack[8192];
-    struct dump_buf db = {.p = stack, .cap = sizeof(stack), .stack = stack};
-    if (json_dump_callback(c->root, dump_cb, &db, JSON_COMPACT) != 0) {
-        if (db.p != stack)
-            free(db.p);
+    size_t len;
+    char *body = attempt_body(c, m, stack, sizeof(stack), &len);
+    if (!body)
         return -1;
-    }
-    char *body = db.p;
-    size_t len = db.len;
 
     char url[1024];
     snprintf(url, sizeof(url), "%s/chat/completions", p->base_url);
@@ -806,6 +837,11 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
         chat_refuse(c, 400, code, param, msg);
         return;
     }
+    /* splice the model into the body only when that is exact (router/reqbody.h) */
+    c->body = body;
+    c->body_len = blen;
+    c->splice_ok = rt_body_find_model(body, blen, &c->span) == 0 &&
+                   c->span.members == rt_body_tree_members(c->root);
 
     exp_mode mode = EXP_MODE_BALANCED;
     const char *mode_hdr = sy_http_header(req, "X-Route-Mode");
@@ -901,6 +937,7 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
     if (json_is_true(json_object_get(c->root, "stream"))) {
         json_t *so = json_object_get(c->root, "stream_options");
         c->ev.stream = 1;
+        c->splice_ok = 0; /* the tree changes below */
         c->client_wants_usage = json_is_object(so) && json_is_true(json_object_get(so, "include_usage"));
         if (!json_is_object(so)) {
             so = json_object();
