@@ -28,6 +28,7 @@
 #include "router/event.h"
 #include "router/metrics.h"
 #include "router/reqbody.h"
+#include "router/usage.h"
 #include "router/rt.h"
 #include "router/rtredis.h"
 #include "router/rtstate.h"
@@ -586,98 +587,6 @@ static void reply_failure(chat *c)
     chat_finish(c, status, code);
 }
 
-/* Where the value starting at p (outside any string) closes: the index just
- * past its matching '}' in *end, and whether exactly one more closer follows
- * (the root object's) with only whitespace after it, i.e. the value is a
- * member of the root object. */
-static int usage_at_top(const char *p, const char *lim, const char **end)
-{
-    int depth = 0, in_str = 0;
-    *end = NULL;
-    for (; p < lim; p++) {
-        char ch = *p;
-        if (in_str) {
-            if (ch == '\\')
-                p++;
-            else if (ch == '"')
-                in_str = 0;
-            continue;
-        }
-        if (ch == '"') {
-            in_str = 1;
-        } else if (ch == '{' || ch == '[') {
-            depth++;
-        } else if (ch == '}' || ch == ']') {
-            depth--;
-            if (depth == 0 && !*end)
-                *end = p + 1;
-            if (depth < 0) {
-                for (p++; p < lim; p++)
-                    if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-                        return 0;
-                return *end != NULL;
-            }
-        }
-    }
-    return 0;
-}
-
-/* The root object's "usage" member, found from the tail of the answer (where
- * providers put it) and parsed alone; NULL if that does not work out. */
-static json_t *usage_from_tail(const char *body, size_t len)
-{
-    static const char key[] = "\"usage\"";
-    const size_t klen = sizeof(key) - 1;
-    const size_t window = 4096;
-    const char *lim = body + len;
-    const char *from = len > window ? lim - window : body;
-    json_t *found = NULL;
-    const char *k;
-    while ((k = memmem(from, (size_t)(lim - from), key, klen))) {
-        from = k + 1;
-        /* a key: after '{' or ',' (so the quote is not an escaped one), before ':' */
-        const char *b = k;
-        while (b > body && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r' || b[-1] == '\n'))
-            b--;
-        if (b == body || (b[-1] != '{' && b[-1] != ','))
-            continue;
-        const char *v = k + klen;
-        while (v < lim && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'))
-            v++;
-        if (v >= lim || *v != ':')
-            continue;
-        for (v++; v < lim && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'); v++)
-            ;
-        if (v >= lim || *v != '{')
-            continue;
-        const char *end;
-        if (!usage_at_top(v, lim, &end))
-            continue;
-        json_t *u = json_loadb(v, (size_t)(end - v), 0, NULL);
-        if (!u)
-            continue;
-        json_decref(found); /* a later duplicate wins, as in a full parse */
-        found = u;
-    }
-    return found;
-}
-
-static void usage_from(const char *body, size_t len, long *in, long *out)
-{
-    json_t *root = NULL;
-    json_t *u = usage_from_tail(body, len);
-    if (!u) {
-        root = json_loadb(body, len, 0, NULL);
-        u = root ? json_incref(json_object_get(root, "usage")) : NULL;
-    }
-    if (u) {
-        *in = (long)json_integer_value(json_object_get(u, "prompt_tokens"));
-        *out = (long)json_integer_value(json_object_get(u, "completion_tokens"));
-    }
-    json_decref(u);
-    json_decref(root);
-}
-
 static void on_attempt_done(const rt_call_result *res, void *arg)
 {
     attempt *a = arg;
@@ -707,7 +616,7 @@ static void on_attempt_done(const rt_call_result *res, void *arg)
     if (ok || client_error) {
         long in = 0, out = 0;
         if (ok)
-            usage_from(res->body, res->body_len, &in, &out);
+            rt_usage_from(res->body, res->body_len, &in, &out);
         if (other->call) {
             /* the race is won: stop the other transfer, and pay for its prompt */
             const exp_model *lm = model_of(c, other->model);
