@@ -20,6 +20,7 @@
 #include "classifier/classifier.h"
 #include "common/httpd.h"
 #include "common/log.h"
+#include "common/numfmt.h"
 #include "experiments/cohort.h"
 #include "experiments/config.h"
 #include "experiments/routing.h"
@@ -495,8 +496,15 @@ static int start_attempt(chat *c, attempt *a, int model)
     if (!body)
         return -1;
 
+    /* base_url + "/chat/completions", cut at sizeof(url) - 1 as snprintf would */
     char url[1024];
-    snprintf(url, sizeof(url), "%s/chat/completions", p->base_url);
+    static const char path[] = "/chat/completions";
+    size_t blen = strlen(p->base_url), n = blen < sizeof(url) - 1 ? blen : sizeof(url) - 1;
+    memcpy(url, p->base_url, n);
+    size_t rest = sizeof(url) - 1 - n;
+    size_t plen = sizeof(path) - 1 < rest ? sizeof(path) - 1 : rest;
+    memcpy(url + n, path, plen);
+    url[n + plen] = '\0';
     a->c = c;
     a->model = model;
     a->provider = m->provider;
@@ -706,8 +714,11 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
     c->task = -1;
     c->cohort = EXP_COHORT_CONTROL;
     c->ev.ts_us = rt_now_us();
-    snprintf(c->ev.request_id, sizeof(c->ev.request_id), "req_%016llx%08llx",
-             (unsigned long long)next_rand(ctx), (unsigned long long)(next_rand(ctx) >> 32));
+    /* "req_%016llx%08llx" of two draws, without printf */
+    memcpy(c->ev.request_id, "req_", 4);
+    sy_fmt_hex_fixed(c->ev.request_id + 4, next_rand(ctx), 16);
+    sy_fmt_hex_fixed(c->ev.request_id + 20, next_rand(ctx) >> 32, 8);
+    c->ev.request_id[28] = '\0';
     c->ev.experiment = c->conf->cfg->experiment;
     c->ev.phase = exp_phase_str(st->phase);
     c->ev.routed_bp = st->routed_bp;
@@ -826,8 +837,19 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
      * (phase and routed share) for this task type, counted at request start so
      * a slow arm's late events cannot look like missing users */
     char step_key[96];
-    snprintf(step_key, sizeof(step_key), "%s:%d:%s", c->ev.phase, st->routed_bp,
-             c->ev.task_type ? c->ev.task_type : "none");
+    const char *step_task = c->ev.task_type ? c->ev.task_type : "none";
+    size_t plen = strlen(c->ev.phase), tlen2 = strlen(step_task);
+    if (plen + tlen2 + SY_FMT_INT_MAX + 3 <= sizeof(step_key)) { /* "%s:%d:%s" */
+        char *w = step_key;
+        memcpy(w, c->ev.phase, plen);
+        w += plen;
+        *w++ = ':';
+        w += sy_fmt_i64(w, st->routed_bp);
+        *w++ = ':';
+        memcpy(w, step_task, tlen2 + 1);
+    } else {
+        snprintf(step_key, sizeof(step_key), "%s:%d:%s", c->ev.phase, st->routed_bp, step_task);
+    }
     rt_redis_record_user(ctx->redis, c->conf->cfg->experiment, c->ev.user_hash, c->ev.bucket,
                          c->ev.cohort, step_key, c->ev.ts_us);
 
