@@ -63,7 +63,6 @@ struct sy_http_req {
     char *head;        /* request head, parsed in place */
     char *method, *path, *query;
     int minor;         /* HTTP/1.<minor> */
-    struct hdr hdrs[MAX_HEADERS];
     int nhdrs;
     char *body;
     size_t body_len;
@@ -78,9 +77,21 @@ struct sy_http_req {
     void *close_arg;
     void (*drain_cb)(sy_http_req *, void *);
     void *drain_arg;
+    /* from here on not zeroed at allocation (req_new): filled before use */
     char peer[64];
+    struct hdr hdrs[MAX_HEADERS];
     char resp_inline[512];
 };
+
+/* A request with every field before peer zeroed: calloc would clear 2.3 KiB
+ * per request that is written before it is read. */
+static sy_http_req *req_new(void)
+{
+    sy_http_req *req = malloc(sizeof(*req));
+    if (req)
+        memset(req, 0, offsetof(sy_http_req, peer));
+    return req;
+}
 
 struct conn {
     sy_httpd *srv;
@@ -787,7 +798,7 @@ static int conn_step(struct conn *c)
                             srv->lim.max_header_bytes);
             return 0;
         }
-        sy_http_req *req = calloc(1, sizeof(*req));
+        sy_http_req *req = req_new();
         char *head = malloc(head_len + 1);
         if (!req || !head) {
             free(req);
