@@ -369,16 +369,18 @@ static size_t format_head(sy_http_req *req, char *buf, int status, const char *c
     return (size_t)(w - buf);
 }
 
-/* Queue head (and body) on the connection. When nothing is queued yet, try to
- * send both at once first (one sendmsg, no write event to arm and disarm in
- * epoll); whatever the socket does not take, or an error, goes to the
- * bufferevent as before, which writes it and reports the error. */
-static void send_head_body(struct conn *c, const char *head, size_t hlen, const char *body,
-                           size_t blen)
+/* Queue head (and body) on the connection. For a whole answer (direct), when
+ * nothing is queued yet, try to send both at once first (one sendmsg, no
+ * write event to arm and disarm in epoll); whatever the socket does not
+ * take, or an error, goes to the bufferevent as before, which writes it and
+ * reports the error. A stream's head is only queued, so it leaves together
+ * with the first events. */
+static void send_head_body(struct conn *c, int direct, const char *head, size_t hlen,
+                           const char *body, size_t blen)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
     size_t done = 0;
-    if (evbuffer_get_length(out) == 0) {
+    if (direct && evbuffer_get_length(out) == 0) {
         struct iovec iov[2] = {{(void *)head, hlen}, {(void *)body, blen}};
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = blen ? 2 : 1};
         ssize_t n = sendmsg(bufferevent_getfd(c->bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -393,8 +395,8 @@ static void send_head_body(struct conn *c, const char *head, size_t hlen, const 
         evbuffer_add(out, body + (done - hlen), blen - (done - hlen));
 }
 
-static void write_head(sy_http_req *req, int status, const char *ctype, const char *body,
-                       size_t blen, long long content_length)
+static void write_head(sy_http_req *req, int direct, int status, const char *ctype,
+                       const char *body, size_t blen, long long content_length)
 {
     char stack[2048];
     size_t bound = HEAD_FIXED_MAX + (ctype ? strlen(ctype) : 0) + req->resp_len;
@@ -402,7 +404,7 @@ static void write_head(sy_http_req *req, int status, const char *ctype, const ch
     if (!buf)
         return; /* out of memory: nothing is sent, the client times out */
     size_t hlen = format_head(req, buf, status, ctype, content_length);
-    send_head_body(req->conn, buf, hlen, body, blen);
+    send_head_body(req->conn, direct, buf, hlen, body, blen);
     if (buf != stack)
         free(buf);
 }
@@ -414,7 +416,7 @@ void sy_http_reply(sy_http_req *req, int status, const char *content_type, const
     if (c && !req->streaming) {
         if (status >= 400 && c->state != CS_HANDLER)
             c->keepalive = 0; /* framework error: the stream may be out of sync */
-        write_head(req, status, content_type, body, req->is_head ? 0 : len, (long long)len);
+        write_head(req, 1, status, content_type, body, req->is_head ? 0 : len, (long long)len);
     }
     req_finish(req, 0);
 }
@@ -464,7 +466,7 @@ void sy_http_stream_start(sy_http_req *req, int status, const char *content_type
     if (req->minor == 0)
         c->keepalive = 0; /* no chunked encoding in HTTP/1.0: the end is the close */
     conn_set_state(c, CS_STREAM);
-    write_head(req, status, content_type, NULL, 0, -1);
+    write_head(req, 0, status, content_type, NULL, 0, -1);
 }
 
 void sy_http_stream_write(sy_http_req *req, const void *data, size_t len)
