@@ -17,7 +17,9 @@
 #                 instrumentation on (counters zeroed) for exactly $REQUESTS requests, dump. Prints the router's
 #                 Ir per request and the top functions, inclusive and self.
 #   2. strace     the router natively under `strace -c -f` for $STRACE_REQUESTS requests
-#                 (after $WARMUP): syscalls per request, by name.
+#                 (after $WARMUP): syscalls per request, by name. Ir repeat within about
+#                 0.5 %; syscall counts move by about +-1 per request between runs (how
+#                 many answers one epoll_wait returns, libcurl's epoll_ctl churn).
 #
 # The client (Python, in this file) is closed-loop: $CONNS keep-alive connections, each
 # sending its next request when the answer to the last has arrived, so the count of
