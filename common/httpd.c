@@ -33,6 +33,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -41,6 +42,7 @@
 #include <event2/listener.h>
 
 #include "common/log.h"
+#include "common/numfmt.h"
 
 #define MAX_HEADERS 100
 
@@ -61,11 +63,13 @@ struct sy_http_req {
     char *head;        /* request head, parsed in place */
     char *method, *path, *query;
     int minor;         /* HTTP/1.<minor> */
-    struct hdr hdrs[MAX_HEADERS];
     int nhdrs;
     char *body;
     size_t body_len;
-    struct evbuffer *resp_headers; /* "Name: value\r\n" lines added by the handler */
+    /* "Name: value\r\n" lines added by the handler: in resp_inline, or in
+     * resp_heap (malloc'd) once they outgrow it */
+    char *resp_heap;
+    size_t resp_len, resp_cap;
     int is_head;
     int streaming;
     int client_gone;
@@ -73,8 +77,21 @@ struct sy_http_req {
     void *close_arg;
     void (*drain_cb)(sy_http_req *, void *);
     void *drain_arg;
+    /* from here on not zeroed at allocation (req_new): filled before use */
     char peer[64];
+    struct hdr hdrs[MAX_HEADERS];
+    char resp_inline[512];
 };
+
+/* A request with every field before peer zeroed: calloc would clear 2.3 KiB
+ * per request that is written before it is read. */
+static sy_http_req *req_new(void)
+{
+    sy_http_req *req = malloc(sizeof(*req));
+    if (req)
+        memset(req, 0, offsetof(sy_http_req, peer));
+    return req;
+}
 
 struct conn {
     sy_httpd *srv;
@@ -154,17 +171,20 @@ const char *sy_http_status_text(int status)
     }
 }
 
-static const char *http_date(void)
+/* The Date header's value, formatted at most once a second; *len gets its length. */
+static const char *http_date(size_t *len)
 {
     static char buf[64];
+    static size_t buf_len;
     static time_t cached;
     time_t now = time(NULL);
     if (now != cached) {
         struct tm tm;
         gmtime_r(&now, &tm);
-        strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        buf_len = strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
         cached = now;
     }
+    *len = buf_len;
     return buf;
 }
 
@@ -199,8 +219,7 @@ static void req_free(sy_http_req *req)
 {
     if (!req)
         return;
-    if (req->resp_headers)
-        evbuffer_free(req->resp_headers);
+    free(req->resp_heap);
     free(req->head);
     free(req->body);
     free(req);
@@ -232,7 +251,30 @@ void sy_http_add_header(sy_http_req *req, const char *name, const char *value)
     /* Refuse CR/LF so a value taken from outside cannot split the response. */
     if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
         return;
-    evbuffer_add_printf(req->resp_headers, "%s: %s\r\n", name, value);
+    size_t nlen = strlen(name), vlen = strlen(value), need = req->resp_len + nlen + vlen + 4;
+    char *p = req->resp_heap ? req->resp_heap : req->resp_inline;
+    size_t cap = req->resp_heap ? req->resp_cap : sizeof(req->resp_inline);
+    if (need > cap) {
+        while (cap < need)
+            cap *= 2;
+        char *q = realloc(req->resp_heap, cap);
+        if (!q)
+            return; /* out of memory: the header is lost, as with evbuffer_add_printf */
+        if (!req->resp_heap)
+            memcpy(q, req->resp_inline, req->resp_len);
+        req->resp_heap = p = q;
+        req->resp_cap = cap;
+    }
+    p += req->resp_len;
+    memcpy(p, name, nlen);
+    p += nlen;
+    *p++ = ':';
+    *p++ = ' ';
+    memcpy(p, value, vlen);
+    p += vlen;
+    *p++ = '\r';
+    *p = '\n';
+    req->resp_len = need;
 }
 
 void sy_http_on_close(sy_http_req *req, void (*cb)(sy_http_req *, void *), void *arg)
@@ -279,24 +321,92 @@ static void req_finish(sy_http_req *req, int close_conn)
         conn_process(c);
 }
 
-static void write_head(sy_http_req *req, struct evbuffer *out, int status, const char *ctype,
-                       long long content_length)
+/* Bytes format_head() may write besides the content type and handler headers. */
+#define HEAD_FIXED_MAX 256
+
+static char *put(char *w, const char *s, size_t n)
+{
+    memcpy(w, s, n);
+    return w + n;
+}
+
+#define PUT_LIT(w, s) put((w), (s), sizeof(s) - 1)
+
+/* The response head into buf (at least HEAD_FIXED_MAX + strlen(ctype) +
+ * req->resp_len bytes); returns its length. No printf: this runs per response. */
+static size_t format_head(sy_http_req *req, char *buf, int status, const char *ctype,
+                          long long content_length)
 {
     struct conn *c = req->conn;
-    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, sy_http_status_text(status),
-                        http_date());
-    if (ctype)
-        evbuffer_add_printf(out, "Content-Type: %s\r\n", ctype);
-    if (content_length >= 0)
-        evbuffer_add_printf(out, "Content-Length: %lld\r\n", content_length);
-    else if (req->minor >= 1)
-        evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
+    const char *text = sy_http_status_text(status);
+    char *w = PUT_LIT(buf, "HTTP/1.1 ");
+    w += sy_fmt_i64(w, status);
+    *w++ = ' ';
+    w = put(w, text, strlen(text));
+    w = PUT_LIT(w, "\r\nDate: ");
+    size_t dlen;
+    const char *date = http_date(&dlen);
+    w = put(w, date, dlen);
+    w = PUT_LIT(w, "\r\n");
+    if (ctype) {
+        w = PUT_LIT(w, "Content-Type: ");
+        w = put(w, ctype, strlen(ctype));
+        w = PUT_LIT(w, "\r\n");
+    }
+    if (content_length >= 0) {
+        w = PUT_LIT(w, "Content-Length: ");
+        w += sy_fmt_i64(w, content_length);
+        w = PUT_LIT(w, "\r\n");
+    } else if (req->minor >= 1) {
+        w = PUT_LIT(w, "Transfer-Encoding: chunked\r\n");
+    }
     if (!c->keepalive)
-        evbuffer_add_printf(out, "Connection: close\r\n");
+        w = PUT_LIT(w, "Connection: close\r\n");
     else if (req->minor == 0)
-        evbuffer_add_printf(out, "Connection: keep-alive\r\n");
-    evbuffer_add_buffer(out, req->resp_headers);
-    evbuffer_add(out, "\r\n", 2);
+        w = PUT_LIT(w, "Connection: keep-alive\r\n");
+    w = put(w, req->resp_heap ? req->resp_heap : req->resp_inline, req->resp_len);
+    w = PUT_LIT(w, "\r\n");
+    return (size_t)(w - buf);
+}
+
+/* Queue head (and body) on the connection. For a whole answer (direct), when
+ * nothing is queued yet, try to send both at once first (one sendmsg, no
+ * write event to arm and disarm in epoll); whatever the socket does not
+ * take, or an error, goes to the bufferevent as before, which writes it and
+ * reports the error. A stream's head is only queued, so it leaves together
+ * with the first events. */
+static void send_head_body(struct conn *c, int direct, const char *head, size_t hlen,
+                           const char *body, size_t blen)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    size_t done = 0;
+    if (direct && evbuffer_get_length(out) == 0) {
+        struct iovec iov[2] = {{(void *)head, hlen}, {(void *)body, blen}};
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = blen ? 2 : 1};
+        ssize_t n = sendmsg(bufferevent_getfd(c->bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0)
+            done = (size_t)n;
+    }
+    if (done < hlen) {
+        evbuffer_add(out, head + done, hlen - done);
+        done = hlen;
+    }
+    if (done - hlen < blen)
+        evbuffer_add(out, body + (done - hlen), blen - (done - hlen));
+}
+
+static void write_head(sy_http_req *req, int direct, int status, const char *ctype,
+                       const char *body, size_t blen, long long content_length)
+{
+    char stack[2048];
+    size_t bound = HEAD_FIXED_MAX + (ctype ? strlen(ctype) : 0) + req->resp_len;
+    char *buf = bound <= sizeof(stack) ? stack : malloc(bound);
+    if (!buf)
+        return; /* out of memory: nothing is sent, the client times out */
+    size_t hlen = format_head(req, buf, status, ctype, content_length);
+    send_head_body(req->conn, direct, buf, hlen, body, blen);
+    if (buf != stack)
+        free(buf);
 }
 
 void sy_http_reply(sy_http_req *req, int status, const char *content_type, const char *body,
@@ -304,12 +414,9 @@ void sy_http_reply(sy_http_req *req, int status, const char *content_type, const
 {
     struct conn *c = req->conn;
     if (c && !req->streaming) {
-        struct evbuffer *out = bufferevent_get_output(c->bev);
         if (status >= 400 && c->state != CS_HANDLER)
             c->keepalive = 0; /* framework error: the stream may be out of sync */
-        write_head(req, out, status, content_type, (long long)len);
-        if (!req->is_head && len)
-            evbuffer_add(out, body, len);
+        write_head(req, 1, status, content_type, body, req->is_head ? 0 : len, (long long)len);
     }
     req_finish(req, 0);
 }
@@ -359,7 +466,7 @@ void sy_http_stream_start(sy_http_req *req, int status, const char *content_type
     if (req->minor == 0)
         c->keepalive = 0; /* no chunked encoding in HTTP/1.0: the end is the close */
     conn_set_state(c, CS_STREAM);
-    write_head(req, bufferevent_get_output(c->bev), status, content_type, -1);
+    write_head(req, 0, status, content_type, NULL, 0, -1);
 }
 
 void sy_http_stream_write(sy_http_req *req, const void *data, size_t len)
@@ -369,7 +476,11 @@ void sy_http_stream_write(sy_http_req *req, const void *data, size_t len)
         return;
     struct evbuffer *out = bufferevent_get_output(c->bev);
     if (req->minor >= 1) {
-        evbuffer_add_printf(out, "%zx\r\n", len);
+        char size[24];
+        size_t n = sy_fmt_hex(size, len);
+        size[n++] = '\r';
+        size[n++] = '\n';
+        evbuffer_add(out, size, n);
         evbuffer_add(out, data, len);
         evbuffer_add(out, "\r\n", 2);
     } else {
@@ -426,7 +537,6 @@ static void framework_error(struct conn *c, int status, const char *code, const 
         req->srv = c->srv;
         req->conn = c;
         req->minor = 1;
-        req->resp_headers = evbuffer_new();
         c->req = req;
     }
     c->srv->nactive++; /* balanced by req_finish */
@@ -690,14 +800,11 @@ static int conn_step(struct conn *c)
                             srv->lim.max_header_bytes);
             return 0;
         }
-        sy_http_req *req = calloc(1, sizeof(*req));
+        sy_http_req *req = req_new();
         char *head = malloc(head_len + 1);
-        struct evbuffer *rh = evbuffer_new();
-        if (!req || !head || !rh) {
+        if (!req || !head) {
             free(req);
             free(head);
-            if (rh)
-                evbuffer_free(rh);
             c->dead = 1;
             return 0;
         }
@@ -707,7 +814,6 @@ static int conn_step(struct conn *c)
         req->srv = srv;
         req->conn = c;
         req->minor = 1;
-        req->resp_headers = rh;
         memcpy(req->peer, c->peer, sizeof(req->peer));
         c->req = req;
         const char *why = "NUL byte in request head", *code = "bad_request";

@@ -20,6 +20,7 @@
 #include "classifier/classifier.h"
 #include "common/httpd.h"
 #include "common/log.h"
+#include "common/numfmt.h"
 #include "experiments/cohort.h"
 #include "experiments/config.h"
 #include "experiments/routing.h"
@@ -27,6 +28,8 @@
 #include "router/conf.h"
 #include "router/event.h"
 #include "router/metrics.h"
+#include "router/reqbody.h"
+#include "router/usage.h"
 #include "router/rt.h"
 #include "router/rtredis.h"
 #include "router/rtstate.h"
@@ -51,7 +54,14 @@ typedef struct chat {
     rt_conf *conf;      /* the configuration generation this request started with */
     sy_http_req *http;
     enum chat_state state;
-    json_t *root;       /* the request, re-serialised per attempt with the model's name */
+    json_t *root;       /* the request as parsed */
+    /* the request body (the server's, alive as long as http) and, when
+     * splice_ok, where its "model" value is: each attempt sends these bytes
+     * with the model's name spliced in; else root re-serialised */
+    const char *body;
+    size_t body_len;
+    rt_body_span span;
+    int splice_ok;
     attempt att[2];     /* two only when racing */
     int cand[MAX_CANDIDATES], ncand, next_cand;
     int model;          /* the model answering (or last tried) */
@@ -445,26 +455,56 @@ static int dump_cb(const char *buf, size_t size, void *data)
     return 0;
 }
 
+/* The body for an attempt at model m: the client's bytes with m's upstream
+ * name spliced in, or the parsed tree re-serialised with it (streams, whose
+ * stream_options the router changes, and bodies splicing cannot handle
+ * exactly). In stack when it fits, else malloc'd; NULL on failure. */
+static char *attempt_body(chat *c, const exp_model *m, char *stack, size_t cap, size_t *len)
+{
+    if (c->splice_ok) {
+        size_t n = rt_body_splice_model(c->body, c->body_len, &c->span, m->upstream, stack, cap);
+        if (n <= cap) {
+            *len = n;
+            return stack;
+        }
+        char *heap = malloc(n);
+        if (heap)
+            rt_body_splice_model(c->body, c->body_len, &c->span, m->upstream, heap, n);
+        *len = n;
+        return heap;
+    }
+    json_object_set_new(c->root, "model", json_string(m->upstream));
+    struct dump_buf db = {.p = stack, .cap = cap, .stack = stack};
+    if (json_dump_callback(c->root, dump_cb, &db, JSON_COMPACT) != 0) {
+        if (db.p != stack)
+            free(db.p);
+        return NULL;
+    }
+    *len = db.len;
+    return db.p;
+}
+
 static int start_attempt(chat *c, attempt *a, int model)
 {
     rt_ctx *ctx = c->ctx;
     const exp_model *m = model_of(c, model);
     const exp_provider *p = &c->conf->cfg->providers[m->provider];
 
-    json_object_set_new(c->root, "model", json_string(m->upstream));
-    /* serialised once, into the stack buffer unless the request is larger */
     char stack[8192];
-    struct dump_buf db = {.p = stack, .cap = sizeof(stack), .stack = stack};
-    if (json_dump_callback(c->root, dump_cb, &db, JSON_COMPACT) != 0) {
-        if (db.p != stack)
-            free(db.p);
+    size_t len;
+    char *body = attempt_body(c, m, stack, sizeof(stack), &len);
+    if (!body)
         return -1;
-    }
-    char *body = db.p;
-    size_t len = db.len;
 
+    /* base_url + "/chat/completions", cut at sizeof(url) - 1 as snprintf would */
     char url[1024];
-    snprintf(url, sizeof(url), "%s/chat/completions", p->base_url);
+    static const char path[] = "/chat/completions";
+    size_t blen = strlen(p->base_url), n = blen < sizeof(url) - 1 ? blen : sizeof(url) - 1;
+    memcpy(url, p->base_url, n);
+    size_t rest = sizeof(url) - 1 - n;
+    size_t plen = sizeof(path) - 1 < rest ? sizeof(path) - 1 : rest;
+    memcpy(url + n, path, plen);
+    url[n + plen] = '\0';
     a->c = c;
     a->model = model;
     a->provider = m->provider;
@@ -555,98 +595,6 @@ static void reply_failure(chat *c)
     chat_finish(c, status, code);
 }
 
-/* Where the value starting at p (outside any string) closes: the index just
- * past its matching '}' in *end, and whether exactly one more closer follows
- * (the root object's) with only whitespace after it, i.e. the value is a
- * member of the root object. */
-static int usage_at_top(const char *p, const char *lim, const char **end)
-{
-    int depth = 0, in_str = 0;
-    *end = NULL;
-    for (; p < lim; p++) {
-        char ch = *p;
-        if (in_str) {
-            if (ch == '\\')
-                p++;
-            else if (ch == '"')
-                in_str = 0;
-            continue;
-        }
-        if (ch == '"') {
-            in_str = 1;
-        } else if (ch == '{' || ch == '[') {
-            depth++;
-        } else if (ch == '}' || ch == ']') {
-            depth--;
-            if (depth == 0 && !*end)
-                *end = p + 1;
-            if (depth < 0) {
-                for (p++; p < lim; p++)
-                    if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-                        return 0;
-                return *end != NULL;
-            }
-        }
-    }
-    return 0;
-}
-
-/* The root object's "usage" member, found from the tail of the answer (where
- * providers put it) and parsed alone; NULL if that does not work out. */
-static json_t *usage_from_tail(const char *body, size_t len)
-{
-    static const char key[] = "\"usage\"";
-    const size_t klen = sizeof(key) - 1;
-    const size_t window = 4096;
-    const char *lim = body + len;
-    const char *from = len > window ? lim - window : body;
-    json_t *found = NULL;
-    const char *k;
-    while ((k = memmem(from, (size_t)(lim - from), key, klen))) {
-        from = k + 1;
-        /* a key: after '{' or ',' (so the quote is not an escaped one), before ':' */
-        const char *b = k;
-        while (b > body && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r' || b[-1] == '\n'))
-            b--;
-        if (b == body || (b[-1] != '{' && b[-1] != ','))
-            continue;
-        const char *v = k + klen;
-        while (v < lim && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'))
-            v++;
-        if (v >= lim || *v != ':')
-            continue;
-        for (v++; v < lim && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'); v++)
-            ;
-        if (v >= lim || *v != '{')
-            continue;
-        const char *end;
-        if (!usage_at_top(v, lim, &end))
-            continue;
-        json_t *u = json_loadb(v, (size_t)(end - v), 0, NULL);
-        if (!u)
-            continue;
-        json_decref(found); /* a later duplicate wins, as in a full parse */
-        found = u;
-    }
-    return found;
-}
-
-static void usage_from(const char *body, size_t len, long *in, long *out)
-{
-    json_t *root = NULL;
-    json_t *u = usage_from_tail(body, len);
-    if (!u) {
-        root = json_loadb(body, len, 0, NULL);
-        u = root ? json_incref(json_object_get(root, "usage")) : NULL;
-    }
-    if (u) {
-        *in = (long)json_integer_value(json_object_get(u, "prompt_tokens"));
-        *out = (long)json_integer_value(json_object_get(u, "completion_tokens"));
-    }
-    json_decref(u);
-    json_decref(root);
-}
-
 static void on_attempt_done(const rt_call_result *res, void *arg)
 {
     attempt *a = arg;
@@ -676,7 +624,7 @@ static void on_attempt_done(const rt_call_result *res, void *arg)
     if (ok || client_error) {
         long in = 0, out = 0;
         if (ok)
-            usage_from(res->body, res->body_len, &in, &out);
+            rt_usage_from(res->body, res->body_len, &in, &out);
         if (other->call) {
             /* the race is won: stop the other transfer, and pay for its prompt */
             const exp_model *lm = model_of(c, other->model);
@@ -766,8 +714,11 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
     c->task = -1;
     c->cohort = EXP_COHORT_CONTROL;
     c->ev.ts_us = rt_now_us();
-    snprintf(c->ev.request_id, sizeof(c->ev.request_id), "req_%016llx%08llx",
-             (unsigned long long)next_rand(ctx), (unsigned long long)(next_rand(ctx) >> 32));
+    /* "req_%016llx%08llx" of two draws, without printf */
+    memcpy(c->ev.request_id, "req_", 4);
+    sy_fmt_hex_fixed(c->ev.request_id + 4, next_rand(ctx), 16);
+    sy_fmt_hex_fixed(c->ev.request_id + 20, next_rand(ctx) >> 32, 8);
+    c->ev.request_id[28] = '\0';
     c->ev.experiment = c->conf->cfg->experiment;
     c->ev.phase = exp_phase_str(st->phase);
     c->ev.routed_bp = st->routed_bp;
@@ -806,6 +757,11 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
         chat_refuse(c, 400, code, param, msg);
         return;
     }
+    /* splice the model into the body only when that is exact (router/reqbody.h) */
+    c->body = body;
+    c->body_len = blen;
+    c->splice_ok = rt_body_find_model(body, blen, &c->span) == 0 &&
+                   c->span.members == rt_body_tree_members(c->root);
 
     exp_mode mode = EXP_MODE_BALANCED;
     const char *mode_hdr = sy_http_header(req, "X-Route-Mode");
@@ -881,8 +837,19 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
      * (phase and routed share) for this task type, counted at request start so
      * a slow arm's late events cannot look like missing users */
     char step_key[96];
-    snprintf(step_key, sizeof(step_key), "%s:%d:%s", c->ev.phase, st->routed_bp,
-             c->ev.task_type ? c->ev.task_type : "none");
+    const char *step_task = c->ev.task_type ? c->ev.task_type : "none";
+    size_t plen = strlen(c->ev.phase), tlen2 = strlen(step_task);
+    if (plen + tlen2 + SY_FMT_INT_MAX + 3 <= sizeof(step_key)) { /* "%s:%d:%s" */
+        char *w = step_key;
+        memcpy(w, c->ev.phase, plen);
+        w += plen;
+        *w++ = ':';
+        w += sy_fmt_i64(w, st->routed_bp);
+        *w++ = ':';
+        memcpy(w, step_task, tlen2 + 1);
+    } else {
+        snprintf(step_key, sizeof(step_key), "%s:%d:%s", c->ev.phase, st->routed_bp, step_task);
+    }
     rt_redis_record_user(ctx->redis, c->conf->cfg->experiment, c->ev.user_hash, c->ev.bucket,
                          c->ev.cohort, step_key, c->ev.ts_us);
 
@@ -901,6 +868,7 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
     if (json_is_true(json_object_get(c->root, "stream"))) {
         json_t *so = json_object_get(c->root, "stream_options");
         c->ev.stream = 1;
+        c->splice_ok = 0; /* the tree changes below */
         c->client_wants_usage = json_is_object(so) && json_is_true(json_object_get(so, "include_usage"));
         if (!json_is_object(so)) {
             so = json_object();

@@ -370,6 +370,95 @@ class RouterTest(unittest.TestCase):
         self.assertEqual((row["status"], row["error"]), ("502", "upstream_failed_mid_stream"))
 
 
+class CapturingProvider:
+    """A provider that records the raw request bodies it receives and answers every
+    request with a small completion (usage included)."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        bodies = self.bodies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+                out = json.dumps({"id": "c1", "object": "chat.completion", "model": "x",
+                                  "choices": [{"index": 0, "finish_reason": "stop",
+                                               "message": {"role": "assistant", "content": "ok"}}],
+                                  "usage": {"prompt_tokens": 3, "completion_tokens": 1,
+                                            "total_tokens": 4}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *args):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class RouterForwardTest(unittest.TestCase):
+    """What the provider receives: the client's body with the routed model's upstream name."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.st = Stack().start()
+        cls.provider = CapturingProvider()
+        try:
+            cfg = router_config(cls.st.sim.port, provider_port=cls.provider.port)
+            cls.router = cls.st.router(cfg, SY_TEST_SECOND_KEY="sk-second")
+        except Exception:
+            cls.provider.stop()
+            cls.st.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.provider.stop()
+        cls.st.stop()
+
+    def forward(self, raw):
+        n = len(self.provider.bodies)
+        st, h, body = http("POST", f"http://127.0.0.1:{self.router.port}/v1/chat/completions",
+                           raw, auth(**{"Content-Type": "application/json"}))
+        self.assertEqual(st, 200, body)
+        self.assertEqual(h["x-route-model"], "big")
+        self.assertEqual(len(self.provider.bodies), n + 1)
+        return self.provider.bodies[-1]
+
+    def test_body_bytes_kept_with_model_replaced(self):
+        # whitespace, key order, number spellings, escapes and a nested "model" stay as sent
+        raw = ('{ "messages" : [ {"role":"user", "content":"caf\\u00e9 \\"q\\" \\/"} ],\n'
+               '  "temperature": 0.70, "n": 1E0, "tools": [{"model": "inner"}],\n'
+               '  "model" : "auto", "user": "u1" }\n').encode()
+        want = raw.replace(b'"model" : "auto"', b'"model" : "sim-instant"')
+        self.assertEqual(self.forward(raw), want)
+
+    def test_model_added_when_absent(self):
+        raw = b'{"messages":[{"role":"user","content":"hi"}]}'
+        self.assertEqual(self.forward(raw),
+                         b'{"messages":[{"role":"user","content":"hi"}],"model":"sim-instant"}')
+
+    def test_duplicate_keys_are_re_serialised(self):
+        # the router judged the last "content" (jansson keeps the last duplicate):
+        # the provider must get that one only, not bytes it might read otherwise
+        raw = (b'{"model":"auto","messages":[{"role":"user","content":"first",'
+               b'"content":"second"}]}')
+        got = self.forward(raw)
+        self.assertEqual(got, b'{"model":"sim-instant","messages":[{"role":"user",'
+                              b'"content":"second"}]}')
+
+
 class RouterCliTest(unittest.TestCase):
     def run_router(self, *args, env=None):
         return subprocess.run([switchyard_bin(), "router", *args], capture_output=True, text=True,

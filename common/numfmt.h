@@ -1,0 +1,30 @@
+/*
+ * numfmt: numbers to decimal text without printf, for the request path (the
+ * event JSON, response heads). Each writes into the caller's buffer, adds no
+ * NUL and returns the length.
+ */
+#ifndef SY_NUMFMT_H
+#define SY_NUMFMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SY_FMT_INT_MAX 20   /* longest sy_fmt_i64 / sy_fmt_u64 output */
+#define SY_FMT_FIXED_MAX 32 /* longest sy_fmt_fixed output */
+
+size_t sy_fmt_u64(char *out, uint64_t v);
+size_t sy_fmt_i64(char *out, int64_t v);
+/* Lower-case hex of v, no prefix ("%llx"). */
+size_t sy_fmt_hex(char *out, uint64_t v);
+/* The low digits (1..16) hex digits of v, zero-padded: "%0<digits>llx" of
+ * v mod 16^digits. Writes exactly digits bytes. */
+void sy_fmt_hex_fixed(char *out, uint64_t v, int digits);
+
+/* v with exactly decimals (0..10) digits after the point: byte for byte what
+ * glibc's printf("%.*f", decimals, v) prints (rounding the exact binary value,
+ * ties to even, "-" whenever the sign bit is set). Returns 0, writing nothing,
+ * for what it does not cover: NaN, infinities, decimals out of range, and
+ * |v| * 10^decimals >= 2^64; the caller then uses snprintf. */
+size_t sy_fmt_fixed(char *out, double v, int decimals);
+
+#endif
