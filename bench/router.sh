@@ -55,6 +55,7 @@ LOW_RATE=${LOW_RATE-1000}
 IDLE_CONNS=${IDLE_CONNS:-1000}
 USERS=${USERS:-10000}
 PERF=${PERF:-0}
+PIN=${PIN:-1}
 KEY=sk-bench-router
 EXP=bench
 
@@ -265,20 +266,37 @@ wrk_run() {
     emit "{\"kind\":\"wrk\",\"target\":\"$name\",\"workers\":$n,\"rps\":$rps,\"requests\":$reqs,\"wrk_p50\":\"$lat50\",\"wrk_p99\":\"$lat99\",\"errors\":\"$errs\",\"cpu_us_per_req\":$cpu_us,\"support_cpu_us_per_req\":$sup_us,\"support_split_redis_ingest_pg\":\"$(split_json "$split_before" "$split_after" "$reqs")\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
 }
 
+# pin_cpus CPUS PID...: move every thread of each PID to CPUS
+pin_cpus() {
+    local cpus=$1 p
+    shift
+    for p in "$@"; do taskset -a -p -c "$cpus" "$p" >/dev/null 2>&1 || true; done
+}
+
 # lg_run KIND NAME N PORT PIDS...: fixed-rate latency; CPU of the server and support
 # processes. KIND latency: $RATE for $LG_DURATION s; latency_low: $LOW_RATE for 5 s.
+# With PIN=1 and one server process (N = 1), the proxy under test (PIDS) runs alone
+# on CPU 1 and everything else (simulator, Redis, ingest, PostgreSQL, the load
+# generator) on CPU 0, so the proxy's latency is not the scheduler's; the simulator
+# stays on CPU 0 in the direct run too, where it was in the proxied ones.
 lg_run() {
     local kind=$1 name=$2 n=$3 port=$4 res before after sup_before sup_after spids split_before split_after
     shift 4
-    local rate=$RATE dur=$LG_DURATION warm=$LG_WARMUP
+    local rate=$RATE dur=$LG_DURATION warm=$LG_WARMUP pin=()
     if [[ "$kind" == latency_low ]]; then rate=$LOW_RATE dur=5 warm=1; fi
     drain
+    if [[ "$PIN" == 1 && "$n" == 1 && $(nproc) -ge 2 ]]; then
+        # shellcheck disable=SC2046
+        pin_cpus 0 "$sim_pid" $(support_pids)
+        [[ "$name" != sim ]] && pin_cpus 1 "$@"
+        pin=(taskset -c 0)
+    fi
     spids=$(support_pids)
     # shellcheck disable=SC2086
     sup_before=$(cpu_ticks $spids)
     split_before=$(support_split)
     before=$(cpu_ticks "$@")
-    res=$("$tmp/loadgen" --port "$port" --rate "$rate" --conns "$LG_CONNS" \
+    res=$("${pin[@]}" "$tmp/loadgen" --port "$port" --rate "$rate" --conns "$LG_CONNS" \
         --duration "$dur" --warmup "$warm" --users "$USERS" \
         --header "Authorization: Bearer $KEY" --body "$body" --label "$name")
     after=$(cpu_ticks "$@")
@@ -289,7 +307,11 @@ lg_run() {
     local cpu sup
     cpu=$(awk -v a="$before" -v b="$after" -v t="$tck" -v r="$total" 'BEGIN { printf "%.1f", (b - a) * 1e6 / t / r }')
     sup=$(awk -v a="$sup_before" -v b="$sup_after" -v t="$tck" -v r="$total" 'BEGIN { printf "%.1f", (b - a) * 1e6 / t / r }')
-    emit "{\"kind\":\"$kind\",\"target\":\"$name\",\"workers\":$n,\"cpu_us_per_req\":$cpu,\"support_cpu_us_per_req\":$sup,\"support_split_redis_ingest_pg\":\"$(split_json "$split_before" "$split_after" "$total")\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",${res#\{}"
+    if ((${#pin[@]})); then
+        # shellcheck disable=SC2046
+        pin_cpus "0-$(($(nproc) - 1))" "$sim_pid" $(support_pids) "$@"
+    fi
+    emit "{\"kind\":\"$kind\",\"target\":\"$name\",\"workers\":$n,\"pinned\":$(( ${#pin[@]} > 0 )),\"cpu_us_per_req\":$cpu,\"support_cpu_us_per_req\":$sup,\"support_split_redis_ingest_pg\":\"$(split_json "$split_before" "$split_after" "$total")\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",${res#\{}"
 }
 
 # router_metric PORT NAME: sum of a metric family over its labels
