@@ -22,7 +22,10 @@ int ctl_buf_append(struct ctl_buf *b, const char *s, size_t n) __attribute__((wa
 /*
  * Validate the event JSON (json, len bytes) and append one COPY text line (columns in
  * ctl_event_columns() order, "\N" for NULL, '\n' at the end) to out. Returns 0, or -1
- * with a one-line reason in reason (out unchanged). Keys not in the table are ignored.
+ * with a one-line reason in reason (out unchanged). Keys not in the table are ignored
+ * (but their values must be valid JSON). Accepts what jansson's json_loadb accepts (see
+ * event.c for the one exception); JSON errors read "not valid JSON: <what> at byte <n>",
+ * n counting from 0.
  */
 int ctl_event_to_copy(const char *json, size_t len, struct ctl_buf *out, char *reason,
                       size_t reasonlen) __attribute__((warn_unused_result));

@@ -8,13 +8,20 @@
  * (tab-separated), no raw CR, LF or NUL inside, and a non-empty, non-NULL
  * request_id first; on failure the buffer is byte for byte what it was and
  * the reason is a non-empty string.
+ *
+ * And differential: the same input through the old jansson-based converter
+ * (tests/unit/event_reference.h) must give the same line, or the same reason
+ * (for invalid JSON: both starting "not valid JSON: "); the one documented
+ * difference (a raw NUL byte) is allowed there.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "controller/event.h"
+#include "tests/unit/event_reference.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -77,5 +84,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     ctl_buf_free(&out);
+
+    const char *diff = ref_compare((const char *)data + 1, size - 1, (data[0] & 1) ? prior : "",
+                                   (data[0] & 1) ? sizeof(prior) - 1 : 0);
+    if (diff) {
+        fprintf(stderr, "fuzz_event: differs from jansson: %s\n", diff);
+        abort();
+    }
     return 0;
 }
