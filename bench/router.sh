@@ -20,7 +20,11 @@
 #   2. latency     bench/loadgen.c (open loop) at $LOW_RATE/s for 5 s (skip with
 #                  LOW_RATE=), then at $RATE/s for $LG_DURATION s after $LG_WARMUP s of
 #                  warm-up, on $LG_CONNS keep-alive connections: p50/p90/p99/max;
-#                  "added" = proxied percentile - direct percentile at the same rate
+#                  "added" = proxied percentile - direct percentile at the same rate; for the
+#                  router also the share of requests whose own time (its overhead
+#                  histogram, upstream wait excluded) was <= 100 us and <= 1 ms;
+#                  Redis, ingest and PostgreSQL at nice 19 (NICE_SUPPORT=0: not),
+#                  PAUSE_INGEST=1 stops ingest during these runs
 #   3. memory      $IDLE_CONNS keep-alive connections, one request each, then idle:
 #                  VmRSS (and PSS) of the router's supervisor and every worker
 #   4. events      after the runs: rows in PostgreSQL `requests` vs requests the
@@ -55,7 +59,8 @@ LOW_RATE=${LOW_RATE-1000}
 IDLE_CONNS=${IDLE_CONNS:-1000}
 USERS=${USERS:-10000}
 PERF=${PERF:-0}
-PIN=${PIN:-1}
+NICE_SUPPORT=${NICE_SUPPORT:-1}
+PAUSE_INGEST=${PAUSE_INGEST:-0}
 KEY=sk-bench-router
 EXP=bench
 
@@ -266,52 +271,66 @@ wrk_run() {
     emit "{\"kind\":\"wrk\",\"target\":\"$name\",\"workers\":$n,\"rps\":$rps,\"requests\":$reqs,\"wrk_p50\":\"$lat50\",\"wrk_p99\":\"$lat99\",\"errors\":\"$errs\",\"cpu_us_per_req\":$cpu_us,\"support_cpu_us_per_req\":$sup_us,\"support_split_redis_ingest_pg\":\"$(split_json "$split_before" "$split_after" "$reqs")\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
 }
 
-# pin_cpus CPUS PID...: move every thread of each PID to CPUS
-pin_cpus() {
-    local cpus=$1 p
-    shift
-    for p in "$@"; do taskset -a -p -c "$cpus" "$p" >/dev/null 2>&1 || true; done
+# overhead_hist PORT: "count le_100us le_1ms" of the router's own-time histogram
+# (switchyard_router_overhead_seconds: from the request read to the answer, minus the
+# time waiting for the provider)
+overhead_hist() {
+    curl -s "http://127.0.0.1:$1/metrics" | awk '
+        /^switchyard_router_overhead_seconds_bucket/ {
+            split($1, a, "le=\""); split(a[2], b, "\""); le[b[1]] = $2 }
+        /^switchyard_router_overhead_seconds_count/ { n = $2 }
+        END { printf "%d %d %d", n, le["0.0001"], le["0.001"] }'
 }
 
 # lg_run KIND NAME N PORT PIDS...: fixed-rate latency; CPU of the server and support
 # processes. KIND latency: $RATE for $LG_DURATION s; latency_low: $LOW_RATE for 5 s.
-# With PIN=1 and one server process (N = 1), the proxy under test (PIDS) runs alone
-# on CPU 1 and everything else (simulator, Redis, ingest, PostgreSQL, the load
-# generator) on CPU 0, so the proxy's latency is not the scheduler's; the simulator
-# stays on CPU 0 in the direct run too, where it was in the proxied ones.
+# With NICE_SUPPORT=1 (default) Redis, ingest and PostgreSQL run at nice 19 during
+# these runs: they are batch work off the request path (their CPU per request is
+# measured either way). PAUSE_INGEST=1 stops ingest (SIGSTOP) for the run, so events
+# wait in the Redis stream, as they would while PostgreSQL is away: it shows whether
+# ingest and PostgreSQL are what the tail latency comes from.
 lg_run() {
     local kind=$1 name=$2 n=$3 port=$4 res before after sup_before sup_after spids split_before split_after
     shift 4
-    local rate=$RATE dur=$LG_DURATION warm=$LG_WARMUP pin=()
+    local rate=$RATE dur=$LG_DURATION warm=$LG_WARMUP
     if [[ "$kind" == latency_low ]]; then rate=$LOW_RATE dur=5 warm=1; fi
     drain
-    if [[ "$PIN" == 1 && "$n" == 1 && $(nproc) -ge 2 ]]; then
+    if [[ "$NICE_SUPPORT" == 1 ]]; then
         # shellcheck disable=SC2046
-        pin_cpus 0 "$sim_pid" $(support_pids)
-        [[ "$name" != sim ]] && pin_cpus 1 "$@"
-        pin=(taskset -c 0)
+        renice -n 19 -p $(support_pids) >/dev/null 2>&1 || true
     fi
+    [[ "$PAUSE_INGEST" == 1 ]] && kill -STOP "$ingest_pid"
     spids=$(support_pids)
     # shellcheck disable=SC2086
     sup_before=$(cpu_ticks $spids)
     split_before=$(support_split)
+    local ovh_before="0 0 0" ovh_after="0 0 0"
+    [[ "$name" == router ]] && ovh_before=$(overhead_hist "$port")
     before=$(cpu_ticks "$@")
-    res=$("${pin[@]}" "$tmp/loadgen" --port "$port" --rate "$rate" --conns "$LG_CONNS" \
+    res=$("$tmp/loadgen" --port "$port" --rate "$rate" --conns "$LG_CONNS" \
         --duration "$dur" --warmup "$warm" --users "$USERS" \
         --header "Authorization: Bearer $KEY" --body "$body" --label "$name")
     after=$(cpu_ticks "$@")
     # shellcheck disable=SC2086
     sup_after=$(cpu_ticks $spids)
     split_after=$(support_split)
+    [[ "$name" == router ]] && ovh_after=$(overhead_hist "$port")
+    local ovh
+    ovh=$(awk -v a="$ovh_before" -v b="$ovh_after" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        n = y[1] - x[1]; if (n <= 0) { printf "null"; exit }
+        printf "{\"requests\":%d,\"share_le_100us\":%.5f,\"share_le_1ms\":%.5f}", n,
+            (y[2] - x[2]) / n, (y[3] - x[3]) / n }')
     local total=$(((dur + warm) * rate))
     local cpu sup
     cpu=$(awk -v a="$before" -v b="$after" -v t="$tck" -v r="$total" 'BEGIN { printf "%.1f", (b - a) * 1e6 / t / r }')
     sup=$(awk -v a="$sup_before" -v b="$sup_after" -v t="$tck" -v r="$total" 'BEGIN { printf "%.1f", (b - a) * 1e6 / t / r }')
-    if ((${#pin[@]})); then
+    [[ "$PAUSE_INGEST" == 1 ]] && kill -CONT "$ingest_pid"
+    if [[ "$NICE_SUPPORT" == 1 ]]; then
         # shellcheck disable=SC2046
-        pin_cpus "0-$(($(nproc) - 1))" "$sim_pid" $(support_pids) "$@"
+        renice -n 0 -p $(support_pids) >/dev/null 2>&1 ||
+            echo "router.sh: cannot renice Redis/ingest/PostgreSQL back to 0 (not root)" >&2
     fi
-    emit "{\"kind\":\"$kind\",\"target\":\"$name\",\"workers\":$n,\"pinned\":$(( ${#pin[@]} > 0 )),\"cpu_us_per_req\":$cpu,\"support_cpu_us_per_req\":$sup,\"support_split_redis_ingest_pg\":\"$(split_json "$split_before" "$split_after" "$total")\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",${res#\{}"
+    emit "{\"kind\":\"$kind\",\"target\":\"$name\",\"workers\":$n,\"support_nice\":$NICE_SUPPORT,\"ingest_paused\":$PAUSE_INGEST,\"router_own_time\":$ovh,\"cpu_us_per_req\":$cpu,\"support_cpu_us_per_req\":$sup,\"support_split_redis_ingest_pg\":\"$(split_json "$split_before" "$split_after" "$total")\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",${res#\{}"
 }
 
 # router_metric PORT NAME: sum of a metric family over its labels

@@ -47,10 +47,10 @@
 #define ING_REDIS_CONNECT_MS 2000
 #define ING_REDIS_REPLY_MS 10000 /* on top of --block-ms */
 /* A batch that was not full is followed by a pause until this long after its read
- * began, so a steady trickle is committed ~20 times a second in larger
+ * began, so a steady trickle is committed ~5 times a second in larger
  * transactions instead of one per entry (each costs a round of BEGIN, COPY,
  * INSERT with its rollup trigger, COMMIT). */
-#define ING_LINGER_MS 50
+#define ING_LINGER_MS 200
 
 struct ing_opts {
     const char *redis_url;
