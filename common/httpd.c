@@ -188,15 +188,42 @@ static const char *http_date(size_t *len)
     return buf;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (1-4), or 0 if it is not one
+ * (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
+static int utf8_seq_len(const unsigned char *p)
+{
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        unsigned lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
+        return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+    }
+    if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        unsigned lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+        return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4
+                                                                                          : 0;
+    }
+    return 0;
+}
+
+/* A JSON string's contents. Messages quote what clients sent, cut to a length
+ * that may split a character: bytes that are not well-formed UTF-8 become
+ * U+FFFD, so the answer is always valid JSON. */
 static void json_escape_into(struct evbuffer *out, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = utf8_seq_len(p);
         if (*p == '"' || *p == '\\')
             evbuffer_add_printf(out, "\\%c", *p);
         else if (*p < 0x20)
             evbuffer_add_printf(out, "\\u%04x", *p);
+        else if (n == 0)
+            evbuffer_add(out, "\\ufffd", 6);
         else
-            evbuffer_add(out, p, 1);
+            evbuffer_add(out, p, (size_t)n);
+        p += n ? n : 1;
     }
 }
 

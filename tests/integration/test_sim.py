@@ -517,6 +517,18 @@ class TestBadInput(SimTestCase):
                    "'user', 'assistant', 'tool', and 'function'.", "messages[0].role",
                    "invalid_value")
 
+    def test_quoted_value_cut_inside_a_character(self):
+        # the message quotes at most 64 bytes of the role: 'a' + 31 two-byte characters
+        # and the first byte of the 32nd; that byte must not reach the JSON raw
+        role = "a" + "\u00e9" * 40
+        status, _, data = self.sim.chat({"model": "sim-instant",
+                                         "messages": [{"role": role, "content": "x"}]})
+        data.decode("utf-8")  # strict: raises on a split character
+        self.check(status, data, 400,
+                   "Invalid value: 'a" + "\u00e9" * 31 + "\ufffd'. Supported values are: "
+                   "'system', 'developer', 'user', 'assistant', 'tool', and 'function'.",
+                   "messages[0].role", "invalid_value")
+
     def test_unknown_model(self):
         status, _, data = self.sim.chat({"model": "gpt-9", "messages": msgs()})
         self.check(status, data, 404,
