@@ -218,10 +218,17 @@ class LoadgenTest(unittest.TestCase):
             r = rep["feedback"]["by_model"][model][task]
             self.assertEqual((r["thumbs"], r["thumbs_down"]), (k, d))
             self.assertAlmostEqual(r["expected_thumbs_down"], p)
-        # pooled over tasks the cheap model is clearly worse (the profile is not flat)
-        cheap = [sum(v[i] for (m, _), v in cells.items() if m == "lg-cheap") for i in (0, 1)]
-        good = [sum(v[i] for (m, _), v in cells.items() if m == "lg-good") for i in (0, 1)]
-        self.assertGreater(cheap[1] / cheap[0], good[1] / good[0] + 0.1, (cheap, good))
+        # pooled over tasks the cheap model is worse: the difference of the two models'
+        # thumbs-down rates is within 4.5 standard errors of its expectation (from these
+        # cells' counts and the profile, about 0.2 +- 0.04); a flat profile would give 0
+        pooled = {}
+        for name in QUALITY:
+            mine = [(k, d, QUALITY[m][t][0]) for (m, t), (k, d) in cells.items() if m == name]
+            k = sum(c[0] for c in mine)
+            pooled[name] = (k, sum(c[1] for c in mine) / k, sum(c[0] * c[2] for c in mine) / k)
+        (kc, oc, ec), (kg, og, eg) = pooled["lg-cheap"], pooled["lg-good"]
+        se = math.sqrt(ec * (1 - ec) / kc + eg * (1 - eg) / kg)
+        self.assertLessEqual(abs((oc - og) - (ec - eg)), 4.5 * se, pooled)
         # ratings: two-point around the profile's mean (variance at most 1/4)
         rows = self.psql(
             "SELECT r.served_model, r.task_type, count(*), avg(f.rating) FROM feedback f "

@@ -12,7 +12,6 @@ import os
 import select
 import socket
 import threading
-import time
 import unittest
 
 from harness import Proc, free_port, http
@@ -268,14 +267,11 @@ class UpstreamClientTest(unittest.TestCase):
         self.assertEqual(self.ask("length")[0], 200)
 
     def test_connect_timeout_is_504(self):
-        t0 = time.monotonic()
         st, h, body = self.ask("ct")
-        took = time.monotonic() - t0
         port = self.pit.getsockname()[1]
         self.assert_error((st, h, body), 504, "upstream_timeout",
                           f"provider tarpit did not answer in time for model ct: connection to "
                           f"127.0.0.1 port {port} timed out after 200 ms")
-        self.assertLess(took, 3.0)
         row = self.st.row(h["x-request-id"])
         self.assertEqual((row["status"], row["error"]), ("504", "upstream_timeout"))
 
