@@ -4,7 +4,7 @@
  *   loadgen --port P [--host 127.0.0.1] [--path /v1/chat/completions]
  *           --rate R --conns M --duration S [--warmup S]
  *           [--body JSON | --body-file F] [--header 'Name: value']...
- *           [--users N] [--timeout-ms T] [--label NAME]
+ *           [--users N] [--timeout-ms T] [--label NAME] [--trace FILE]
  *
  * Request i is due at t0 + i/R, whatever happened to the ones before it (open
  * loop: wrk and other closed-loop tools slow down with the server and so hide
@@ -18,6 +18,8 @@
  * failures, timeouts, unparsable responses), non2xx, p50/p90/p99/p999/max/mean
  * in microseconds, the achieved rate, and how late the generator itself was
  * (send_lag_p99_us: due -> written, includes waiting for a free connection).
+ * --trace FILE also writes one line per measured response: when it was due (us
+ * since the start), its latency and its send lag (us), in the order they finished.
  *
  * Build: cc -O2 -o loadgen bench/loadgen.c -levent
  */
@@ -43,13 +45,14 @@ typedef struct conn {
     struct event *rev;
     int busy;
     uint64_t due_ns;   /* when the request in flight was due */
+    uint32_t lag_us;   /* due -> written */
     int measured;      /* the request in flight counts */
     char *buf;
     size_t len, cap;
 } conn;
 
 static struct {
-    const char *host, *path, *label;
+    const char *host, *path, *label, *trace;
     int port;
     double rate, duration, warmup;
     int nconns, users, timeout_ms;
@@ -72,7 +75,7 @@ static uint64_t next_idx, total_due; /* requests scheduled so far / in all */
 static uint64_t *fifo;
 static size_t fifo_head, fifo_tail, fifo_cap, fifo_max;
 
-static uint32_t *lat_us, *lag_us;
+static uint32_t *lat_us, *lag_us, *trace_due_us, *trace_lag_us;
 static size_t nlat, nlag, lat_cap;
 static uint64_t sent, errors, non2xx, done_total, reconnects, warmup_done;
 static struct event *tick_ev, *stop_ev;
@@ -148,6 +151,10 @@ static void record(conn *c, uint64_t t, int ok, int status)
     uint64_t us = (t - c->due_ns) / 1000;
     if (nlat == lat_cap)
         die("latency array full");
+    if (trace_due_us) {
+        trace_due_us[nlat] = (uint32_t)((c->due_ns - t0_ns) / 1000);
+        trace_lag_us[nlat] = c->lag_us;
+    }
     lat_us[nlat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
@@ -192,7 +199,8 @@ static void send_on(conn *c, uint64_t due)
     sent++;
     if (c->measured) {
         uint64_t lag = (now_ns() - due) / 1000;
-        lag_us[nlag++] = lag > UINT32_MAX ? UINT32_MAX : (uint32_t)lag;
+        c->lag_us = lag > UINT32_MAX ? UINT32_MAX : (uint32_t)lag;
+        lag_us[nlag++] = c->lag_us;
     }
 }
 
@@ -436,7 +444,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: loadgen --port P [--host H] [--path P] --rate R --conns M --duration S\n"
             "               [--warmup S] [--body JSON | --body-file F] [--header 'K: V']...\n"
-            "               [--users N] [--timeout-ms T] [--label NAME]\n");
+            "               [--users N] [--timeout-ms T] [--label NAME] [--trace FILE]\n");
     exit(2);
 }
 
@@ -450,6 +458,7 @@ int main(int argc, char **argv)
         {"body-file", required_argument, NULL, 'f'}, {"header", required_argument, NULL, 'h'},
         {"users", required_argument, NULL, 'u'},    {"timeout-ms", required_argument, NULL, 't'},
         {"label", required_argument, NULL, 'l'},    {"help", no_argument, NULL, '?'},
+        {"trace", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -474,6 +483,7 @@ int main(int argc, char **argv)
         case 'u': o.users = atoi(optarg); break;
         case 't': o.timeout_ms = atoi(optarg); break;
         case 'l': o.label = optarg; break;
+        case 'T': o.trace = optarg; break;
         default: usage();
         }
     }
@@ -504,6 +514,12 @@ int main(int argc, char **argv)
     lat_cap = total_due + 16;
     lat_us = calloc(lat_cap, sizeof(*lat_us));
     lag_us = calloc(lat_cap, sizeof(*lag_us));
+    if (o.trace) {
+        trace_due_us = calloc(lat_cap, sizeof(*trace_due_us));
+        trace_lag_us = calloc(lat_cap, sizeof(*trace_lag_us));
+        if (!trace_due_us || !trace_lag_us)
+            die("out of memory");
+    }
     fifo_cap = total_due + 16;
     fifo = calloc(fifo_cap, sizeof(*fifo));
     conns = calloc((size_t)o.nconns, sizeof(*conns));
@@ -537,6 +553,15 @@ int main(int argc, char **argv)
             unfinished++;
     errors += unfinished;
 
+    if (o.trace) {
+        FILE *f = fopen(o.trace, "w");
+        if (!f)
+            die("cannot write the trace file");
+        for (size_t i = 0; i < nlat; i++)
+            fprintf(f, "%u %u %u\n", trace_due_us[i], lat_us[i], trace_lag_us[i]);
+        if (fclose(f) != 0)
+            die("cannot write the trace file");
+    }
     qsort(lat_us, nlat, sizeof(*lat_us), cmp_u32);
     qsort(lag_us, nlag, sizeof(*lag_us), cmp_u32);
     double sum = 0;
