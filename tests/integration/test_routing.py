@@ -105,7 +105,11 @@ class PhaseTest(unittest.TestCase):
         self.st.set_state(EXP, PhaseTest.version, **fields)
         self.st.wait_phase(self.r, fields["phase"])
         # a second field change (same phase) must be applied too: wait for the version
-        time.sleep(0.3)
+        # (the router logs every new version it applies)
+        version = str(PhaseTest.version)
+        wait_for(lambda: any(r.get("msg") == "experiment state applied" and
+                             str(r.get("version")) == version for r in self.r.log_records()),
+                 10, what=f"router to apply state version {version}")
 
     def ask(self, user, text="#simple what is 2+2?", **headers):
         st, h, b = self.st.chat(self.r, body(text), user=user, **headers)
@@ -197,6 +201,9 @@ class PhaseTest(unittest.TestCase):
         self.st.svc.redis("HSET", fkey, user_hash(u), "routed", user_hash(held), "control")
         try:
             self.set_state(phase="canary", routed_bp=0)
+            # the forced cohorts are read by their own command after the state's
+            wait_for(lambda: any(r.get("msg") == "forced cohorts loaded" and r.get("users") == 2
+                                 for r in self.r.log_records()), 10, what="forced cohorts")
             h = self.ask(u)
             self.assertEqual((h["x-route-cohort"], h["x-route-model"]), ("routed", "small"))
             h = self.ask(held)
