@@ -291,18 +291,19 @@ class DispatchTest(unittest.TestCase):
         r = self.router({"flaky": model("a", "fail", "premium", 2.5, 10.0),
                          "steady": model("b", "instant", "premium", 2.5, 10.0)}, "flaky",
                         dispatch={"breaker_failures": 2, "breaker_cooldown_ms": 1500})
-        attempts = []
-        for i in range(4):
-            st, h, _ = self.st.chat(r, body("hello"), user=f"u{i}")
-            self.assertEqual((st, h["x-route-model"]), (200, "steady"))
-            attempts.append(int(self.st.row(h["x-request-id"])["attempts"]))
-        self.assertEqual(attempts, [2, 2, 1, 1])  # open after 2 failures: provider a skipped
+        # requests back to back, rows looked up afterwards: waiting for ingest in between
+        # could let the 1.5 s cooldown pass before the third and fourth requests
+        def ask_all(users):
+            ids = []
+            for u in users:
+                st, h, _ = self.st.chat(r, body("hello"), user=u)
+                self.assertEqual((st, h["x-route-model"]), (200, "steady"))
+                ids.append(h["x-request-id"])
+            return [int(self.st.row(i)["attempts"]) for i in ids]
+        self.assertEqual(ask_all([f"u{i}" for i in range(4)]), [2, 2, 1, 1])  # open after 2
         self.assertIn('switchyard_circuit_state{provider="a"} 1', self.st.metrics(r))
         time.sleep(1.7)  # half-open: one probe goes to a again, fails, opens again
-        st, h, _ = self.st.chat(r, body("hello"), user="u9")
-        self.assertEqual(int(self.st.row(h["x-request-id"])["attempts"]), 2)
-        st, h, _ = self.st.chat(r, body("hello"), user="u10")
-        self.assertEqual(int(self.st.row(h["x-request-id"])["attempts"]), 1)
+        self.assertEqual(ask_all(["u9", "u10"]), [2, 1])
 
     def test_every_circuit_open_is_502_without_an_attempt(self):
         r = self.router({"f1": model("a", "fail", "premium", 2.5, 10.0)}, "f1",
