@@ -209,10 +209,11 @@ class RolloutTest(unittest.TestCase):
             st, body = self.admin("POST", "/admin/experiments/manual/rollback",
                                   {"reason": "on-call says no", "actor": "alice"})
             self.assertEqual((st, body["status"]), (200, "rolled_back"))
-            # everyone on the default model at once (within a second)
+            # everyone on the default model at once: once the router has the new state
+            # (published before the answer above), every user gets the default model
             wait_for(lambda: self.st.svc.redis("HGET", "sy:{manual}:state", "phase") ==
                      "rolled_back", 2, what="the state in Redis")
-            time.sleep(1.0)
+            self.st.wait_phase(r, "rolled_back", timeout=10)
             for i in range(40):
                 st, h, _ = self.st.chat(r, {"messages": [{"role": "user", "content": "hi"}]},
                                         user=f"after-{i}", key=API_KEY)
