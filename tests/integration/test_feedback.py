@@ -155,9 +155,11 @@ class FeedbackTest(Base):
                     "t=1,v1=" + "g" * 64, "garbage"):
             self.assert_error(self.fb(item, headers={"X-Switchyard-Signature": bad}), 401,
                               "malformed_signature", malformed)
+        # 301 s in the past can only grow older before the router reads it; a timestamp in
+        # the future shrinks by every second boundary crossed on the way, so it keeps a margin
         self.assert_error(self.fb(item, t=int(time.time()) - 301), 401, "signature_expired",
                           "signature timestamp is outside the tolerance of 300 seconds")
-        self.assert_error(self.fb(item, t=int(time.time()) + 301), 401, "signature_expired",
+        self.assert_error(self.fb(item, t=int(time.time()) + 310), 401, "signature_expired",
                           "signature timestamp is outside the tolerance of 300 seconds")
         self.assert_error(self.fb(item, secret="wrong"), 401, "signature_mismatch",
                           "signature does not match the body for any active secret")
@@ -578,13 +580,21 @@ class FeedbackOutageTest(Base):
                                    "SELECT pg_sleep(4); COMMIT;"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            time.sleep(0.5)
+            # wait for the states, not for fixed times: the lock is held, then the first
+            # request's insert waits for it on the pool's only connection
+            wait_for(lambda: self.rows(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE c.relname = 'feedback' AND l.mode = 'ExclusiveLock' AND l.granted")
+                == [["1"]], 30, what="the lock on feedback")
             first = {}
             t = threading.Thread(target=lambda: first.update(
                 resp=self.fb({"feedback_id": uid(), "request_id": "r", "kind": "thumb",
                               "value": "up"}, router=r)))
             t.start()
-            time.sleep(0.3)
+            wait_for(lambda: self.rows(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%sy_feedback_ingest(%'") == [["1"]], 10,
+                what="the first insert to wait for the lock")
             st, hdrs, body = self.fb({"feedback_id": uid(), "request_id": "r", "kind": "thumb",
                                       "value": "up"}, router=r)
             self.assertEqual(st, 503, body)

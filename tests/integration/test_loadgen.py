@@ -315,14 +315,16 @@ class LoadgenTest(unittest.TestCase):
                     self.assertEqual(m[t]["expected_thumbs_down"], 0.1)
 
     def test_feedback_survives_postgresql_restart(self):
-        # feedback answered 503 + Retry-After while PostgreSQL is away is retried, not lost
+        # feedback answered 503 + Retry-After while PostgreSQL is away is retried, not lost.
+        # Traffic goes on until the retry has been seen (SIGINT then drains): a fixed short
+        # run could end before a slow PostgreSQL shutdown had taken effect.
         report_path = os.path.join(self.tmp, "restart.json")
         binary = os.environ.get("SY_LOADGEN_BIN") or switchyard_bin()
         with open(os.path.join(self.tmp, "restart.err"), "w+") as err:
             p = subprocess.Popen(
                 [binary, "loadgen", "--url", self.url(), "--api-key", "sk-lg-c", "--prompts",
                  self.prompts, "--feedback-secret", SECRET, "--sim-url", self.st.sim_url(),
-                 "--rate", "40", "--duration", "4", "--feedback-rate", "1",
+                 "--rate", "40", "--duration", "600", "--feedback-rate", "1",
                  "--feedback-delay-ms", "0-100", "--report-json", report_path],
                 stdout=subprocess.DEVNULL, stderr=err, text=True)
             try:
@@ -330,8 +332,9 @@ class LoadgenTest(unittest.TestCase):
                          what="loadgen progress")
                 self.st.svc.stop_pg()
                 wait_for(lambda: p.poll() is not None or "feedback batch retry" in read(err.name),
-                         timeout=30, what="a feedback retry")
+                         timeout=60, what="a feedback retry")
                 self.st.svc.start_pg()
+                p.send_signal(signal.SIGINT)
                 self.assertEqual(p.wait(timeout=180), 0)
             finally:
                 if p.poll() is None:

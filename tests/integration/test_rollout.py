@@ -152,10 +152,14 @@ class RolloutTest(unittest.TestCase):
         g = code["guardrails"][0]
         self.assertEqual((g["metric"], g["status"]), ("thumbs_down_rate", "regression"))
         self.assertGreater(g["harm_lower"], 0.15)
-        # routed code requests are back on the default model
-        rows = self.st.svc.psql(
+        # routed code requests are back on the default model: those of the last 2 seconds
+        # (code was held back in canary, at least ramp's and full's 2 s each before this),
+        # read once ingest has stored some of them (it is asynchronous)
+        since = self.st.svc.psql("SELECT now() - interval '2 seconds'")[0][0]
+        rows = wait_for(lambda: self.st.svc.psql(
             "SELECT DISTINCT served_model FROM requests WHERE experiment = 'worse-code' AND "
-            "task_type = 'code' AND cohort = 'routed' AND ts > now() - interval '2 seconds'")
+            f"task_type = 'code' AND cohort = 'routed' AND ts > '{since}'"), 30,
+            what="the last routed code requests' rows")
         self.assertEqual(rows, [["sim-premium"]])
 
     def test_3_routed_users_leaving_pauses(self):
@@ -205,10 +209,11 @@ class RolloutTest(unittest.TestCase):
             st, body = self.admin("POST", "/admin/experiments/manual/rollback",
                                   {"reason": "on-call says no", "actor": "alice"})
             self.assertEqual((st, body["status"]), (200, "rolled_back"))
-            # everyone on the default model at once (within a second)
+            # everyone on the default model at once: once the router has the new state
+            # (published before the answer above), every user gets the default model
             wait_for(lambda: self.st.svc.redis("HGET", "sy:{manual}:state", "phase") ==
                      "rolled_back", 2, what="the state in Redis")
-            time.sleep(1.0)
+            self.st.wait_phase(r, "rolled_back", timeout=10)
             for i in range(40):
                 st, h, _ = self.st.chat(r, {"messages": [{"role": "user", "content": "hi"}]},
                                         user=f"after-{i}", key=API_KEY)

@@ -350,11 +350,13 @@ class RouterTest(unittest.TestCase):
         self.assertTrue(err["message"].startswith("provider sim failed for model fclose: "))
 
     def test_provider_unreachable_is_502(self):
-        with socket.socket() as s:  # a port nobody listens on
+        # a port nobody listens on: kept bound (never listening) during the test, so no
+        # other process can start listening there meanwhile
+        with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             dead = s.getsockname()[1]
-        r = self.start_router("router-dead", default_model="big", provider_port=dead)
-        st, h, body = self.post(chat_body(), router=r)
+            r = self.start_router("router-dead", default_model="big", provider_port=dead)
+            st, h, body = self.post(chat_body(), router=r)
         self.assertEqual(st, 502, body)
         err = json.loads(body)["error"]
         self.assertEqual(err["code"], "upstream_unreachable")

@@ -105,7 +105,11 @@ class PhaseTest(unittest.TestCase):
         self.st.set_state(EXP, PhaseTest.version, **fields)
         self.st.wait_phase(self.r, fields["phase"])
         # a second field change (same phase) must be applied too: wait for the version
-        time.sleep(0.3)
+        # (the router logs every new version it applies)
+        version = str(PhaseTest.version)
+        wait_for(lambda: any(r.get("msg") == "experiment state applied" and
+                             str(r.get("version")) == version for r in self.r.log_records()),
+                 10, what=f"router to apply state version {version}")
 
     def ask(self, user, text="#simple what is 2+2?", **headers):
         st, h, b = self.st.chat(self.r, body(text), user=user, **headers)
@@ -197,6 +201,9 @@ class PhaseTest(unittest.TestCase):
         self.st.svc.redis("HSET", fkey, user_hash(u), "routed", user_hash(held), "control")
         try:
             self.set_state(phase="canary", routed_bp=0)
+            # the forced cohorts are read by their own command after the state's
+            wait_for(lambda: any(r.get("msg") == "forced cohorts loaded" and r.get("users") == 2
+                                 for r in self.r.log_records()), 10, what="forced cohorts")
             h = self.ask(u)
             self.assertEqual((h["x-route-cohort"], h["x-route-model"]), ("routed", "small"))
             h = self.ask(held)
@@ -284,18 +291,19 @@ class DispatchTest(unittest.TestCase):
         r = self.router({"flaky": model("a", "fail", "premium", 2.5, 10.0),
                          "steady": model("b", "instant", "premium", 2.5, 10.0)}, "flaky",
                         dispatch={"breaker_failures": 2, "breaker_cooldown_ms": 1500})
-        attempts = []
-        for i in range(4):
-            st, h, _ = self.st.chat(r, body("hello"), user=f"u{i}")
-            self.assertEqual((st, h["x-route-model"]), (200, "steady"))
-            attempts.append(int(self.st.row(h["x-request-id"])["attempts"]))
-        self.assertEqual(attempts, [2, 2, 1, 1])  # open after 2 failures: provider a skipped
+        # requests back to back, rows looked up afterwards: waiting for ingest in between
+        # could let the 1.5 s cooldown pass before the third and fourth requests
+        def ask_all(users):
+            ids = []
+            for u in users:
+                st, h, _ = self.st.chat(r, body("hello"), user=u)
+                self.assertEqual((st, h["x-route-model"]), (200, "steady"))
+                ids.append(h["x-request-id"])
+            return [int(self.st.row(i)["attempts"]) for i in ids]
+        self.assertEqual(ask_all([f"u{i}" for i in range(4)]), [2, 2, 1, 1])  # open after 2
         self.assertIn('switchyard_circuit_state{provider="a"} 1', self.st.metrics(r))
         time.sleep(1.7)  # half-open: one probe goes to a again, fails, opens again
-        st, h, _ = self.st.chat(r, body("hello"), user="u9")
-        self.assertEqual(int(self.st.row(h["x-request-id"])["attempts"]), 2)
-        st, h, _ = self.st.chat(r, body("hello"), user="u10")
-        self.assertEqual(int(self.st.row(h["x-request-id"])["attempts"]), 1)
+        self.assertEqual(ask_all(["u9", "u10"]), [2, 1])
 
     def test_every_circuit_open_is_502_without_an_attempt(self):
         r = self.router({"f1": model("a", "fail", "premium", 2.5, 10.0)}, "f1",
@@ -409,16 +417,27 @@ class LimitsTest(unittest.TestCase):
             s.close()
 
     def test_workers_share_the_port_and_drain(self):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
         cfg = self.st.write_config("workers", config(self.st.sim_url()))
         from harness import Proc
-        p = Proc("router", ["--config", cfg, "--listen", f"127.0.0.1:{port}", "--workers", "2"],
-                 env=self.st.svc.env(), port=port).start()
+        # --workers needs a fixed port: one that was free a moment ago may be taken before
+        # the router binds it (another test, an outgoing connection), so try a few
+        # (a worker that cannot bind logs "cannot listen" and is started again and again)
+        def listening():
+            recs = p.log_records()
+            if any(x.get("msg") == "cannot listen" for x in recs):
+                return "taken"
+            return sum(1 for x in recs if x.get("msg") == "listening") == 2 and "ok"
+        for attempt in range(5):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            p = Proc("router", ["--config", cfg, "--listen", f"127.0.0.1:{port}", "--workers",
+                                "2"], env=self.st.svc.env()).start(wait=False)
+            if wait_for(listening, 15, what="two workers") == "ok":
+                break
+            p.stop()
+            self.assertLess(attempt, 4, p.logs())
         try:
-            wait_for(lambda: sum(1 for x in p.log_records() if x.get("msg") == "listening") == 2,
-                     10, what="two workers")
             pids = {x["pid"] for x in p.log_records() if x.get("msg") == "listening"}
             self.assertEqual(len(pids), 2)
             for i in range(20):

@@ -14,7 +14,7 @@ import socket
 import threading
 import unittest
 
-from harness import Proc, free_port, http
+from harness import Proc, http
 from stack import Stack
 
 KEY = "sk-test-upstream"
@@ -173,8 +173,9 @@ class UpstreamClientTest(unittest.TestCase):
         cls.fake = FakeProvider()
         cls.drop = FakeProvider()
         cls.pit, cls.pit_held = tarpit()
-        cls.rsim_port = free_port()
-        cls.rsim = cls.st._start(Proc("sim", ["--listen", f"127.0.0.1:{cls.rsim_port}"]))
+        # a port the simulator bound itself (not one freed for it), reused by its restart
+        cls.rsim = cls.st._start(Proc("sim", ["--listen", "127.0.0.1:0"]))
+        cls.rsim_port = cls.rsim.port
         sim = cls.st.sim.port
         fake_models = ["length", "chunked", "close", "malformed", "huge", "huge_cl"]
         models = {m: ("fake", m, "t-" + m) for m in fake_models}

@@ -388,9 +388,15 @@ static void test_request_and_reuse(void **state)
 static void test_failures_are_reported_from_the_loop(void **state)
 {
     (void)state;
-    srv *s = srv_new(base);
-    int dead = s->port;
-    srv_free(s); /* nobody listens there now */
+    /* a port bound but never listening: connects are refused, and no other process
+     * can start listening there while the test runs (a freed port could be taken) */
+    int deadfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in da = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(deadfd, (struct sockaddr *)&da, sizeof(da)), 0);
+    socklen_t dalen = sizeof(da);
+    assert_int_equal(getsockname(deadfd, (struct sockaddr *)&da, &dalen), 0);
+    int dead = ntohs(da.sin_port);
+    srv *s;
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", dead);
     probe a = {0};
@@ -428,6 +434,7 @@ static void test_failures_are_reported_from_the_loop(void **state)
     run_for(50);
     assert_int_equal(c.done, 0);
     srv_free(s);
+    close(deadfd);
 }
 
 static void test_retry_once_on_a_reused_connection(void **state)
