@@ -4,7 +4,10 @@
  *
  * Process model: with --workers N > 1 the parent forks N workers that each
  * run their own event loop on the same port (SO_REUSEPORT) and relays
- * SIGTERM/SIGINT/SIGHUP to them; a worker that dies is started again.
+ * SIGTERM/SIGINT/SIGHUP to them; a worker that dies is started again, after
+ * a growing pause when it dies young or cannot start (its port taken, say).
+ * When no worker is left and the last of each could not start, the
+ * supervisor exits 1 instead of trying forever.
  * Metrics live in shared memory mapped before the fork.
  */
 #include "router/router.h"
@@ -16,11 +19,13 @@
 #include <jansson.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "classifier/classifier.h"
@@ -39,6 +44,7 @@
 #include "router/upstream.h"
 
 #define MAX_WORKERS 64
+#define WORKER_CANNOT_START 3 /* a worker's exit status when it failed before listening */
 
 struct opts {
     const char *config;
@@ -417,7 +423,7 @@ static int run_worker(const struct opts *o, rt_conf *conf, rt_metrics *metrics, 
     struct worker w;
     memset(&w, 0, sizeof(w));
     rt_ctx *ctx = &w.ctx;
-    int bound, status = 1;
+    int bound, status = WORKER_CANNOT_START;
 
     w.o = o;
     ctx->conf = conf;
@@ -494,64 +500,140 @@ out:
 
 /* ---------- the supervisor (workers > 1) ---------- */
 
-static volatile sig_atomic_t sup_signal;
+#define RESPAWN_FIRST_MS 100
+#define RESPAWN_MAX_MS 10000
+#define WORKER_YOUNG_MS 1000
 
-static void sup_on_signal(int sig) { sup_signal = sig; }
+struct slot {
+    pid_t pid;            /* 0: none running */
+    int64_t started_us;   /* when pid was forked */
+    int64_t due_us;       /* pid 0 and not stopping: start another at this time */
+    int backoff_ms;       /* pause before the next start; 0 after a worker lived long */
+    int cannot_start;     /* the last worker of this slot exited WORKER_CANNOT_START */
+};
 
 static pid_t spawn(const struct opts *o, rt_conf *conf, rt_metrics *m, const char *host, int port,
-                   const sy_redis_addr *raddr)
+                   const sy_redis_addr *raddr, const sigset_t *mask)
 {
     pid_t pid = fork();
     if (pid == 0) {
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
+        sigprocmask(SIG_SETMASK, mask, NULL);
         _exit(run_worker(o, conf, m, host, port, raddr));
     }
-    return pid;
+    if (pid < 0)
+        sy_log(SY_ERROR, "cannot start a worker", "reason=%s", strerror(errno));
+    return pid < 0 ? 0 : pid;
 }
 
+static void slot_back_off(struct slot *sl, int64_t now)
+{
+    sl->backoff_ms = sl->backoff_ms ? sl->backoff_ms * 2 : RESPAWN_FIRST_MS;
+    if (sl->backoff_ms > RESPAWN_MAX_MS)
+        sl->backoff_ms = RESPAWN_MAX_MS;
+    sl->due_us = now + (int64_t)sl->backoff_ms * 1000;
+}
+
+static void slot_start(struct slot *sl, const struct opts *o, rt_conf *conf, rt_metrics *m,
+                       const char *host, int port, const sy_redis_addr *raddr,
+                       const sigset_t *mask, int64_t now)
+{
+    sl->started_us = now;
+    sl->pid = spawn(o, conf, m, host, port, raddr, mask);
+    if (!sl->pid)
+        slot_back_off(sl, now);
+}
+
+/* a worker ended while not stopping: when to start the next one, and why */
+static void slot_ended(struct slot *sl, int st, int64_t now)
+{
+    int cannot = WIFEXITED(st) && WEXITSTATUS(st) == WORKER_CANNOT_START;
+    if (cannot || now - sl->started_us < (int64_t)WORKER_YOUNG_MS * 1000) {
+        slot_back_off(sl, now);
+    } else {
+        sl->backoff_ms = 0;
+        sl->due_us = now;
+    }
+    sl->cannot_start = cannot;
+    if (cannot)
+        sy_log(SY_ERROR, "worker could not start", "pid=%d retry_in_ms=%d", (int)sl->pid,
+               sl->backoff_ms);
+    else if (WIFSIGNALED(st))
+        sy_log(SY_ERROR, "worker died, starting another", "pid=%d signal=%d retry_in_ms=%d",
+               (int)sl->pid, WTERMSIG(st), sl->backoff_ms);
+    else
+        sy_log(SY_ERROR, "worker died, starting another", "pid=%d exit_status=%d retry_in_ms=%d",
+               (int)sl->pid, WEXITSTATUS(st), sl->backoff_ms);
+    sl->pid = 0;
+}
+
+/* Signals are blocked and taken with sigtimedwait, so one arriving between two
+ * system calls waits for the next call instead of being lost; the timeout is the
+ * next delayed start. */
 static int supervise(const struct opts *o, rt_conf *conf, rt_metrics *m, const char *host,
                      int port, const sy_redis_addr *raddr)
 {
-    pid_t pids[MAX_WORKERS] = {0};
+    struct slot slots[MAX_WORKERS];
     int n = (int)o->workers, stopping = 0, status = 0;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = sup_on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, &old);
 
+    memset(slots, 0, sizeof(slots));
     for (int i = 0; i < n; i++)
-        pids[i] = spawn(o, conf, m, host, port, raddr);
+        slot_start(&slots[i], o, conf, m, host, port, raddr, &old, rt_mono_us());
     for (;;) {
-        int st;
-        pid_t dead = waitpid(-1, &st, 0);
-        if (dead < 0 && errno == EINTR) {
-            int sig = sup_signal;
-            sup_signal = 0;
-            if (sig == SIGTERM || sig == SIGINT)
-                stopping = 1;
-            for (int i = 0; i < n; i++)
-                if (pids[i] > 0)
-                    kill(pids[i], sig);
-            continue;
-        }
-        if (dead < 0)
-            break; /* no children left */
-        for (int i = 0; i < n; i++) {
-            if (pids[i] != dead)
-                continue;
-            pids[i] = 0;
-            if (!stopping) {
-                sy_log(SY_ERROR, "worker died, starting another", "pid=%d status=%d", (int)dead, st);
-                pids[i] = spawn(o, conf, m, host, port, raddr);
-            } else if (!WIFEXITED(st) || WEXITSTATUS(st)) {
-                status = 1;
+        int st, live = 0, gave_up = 1;
+        pid_t dead;
+        int64_t now = rt_mono_us();
+        while ((dead = waitpid(-1, &st, WNOHANG)) > 0) {
+            for (int i = 0; i < n; i++) {
+                if (slots[i].pid != dead)
+                    continue;
+                if (!stopping)
+                    slot_ended(&slots[i], st, now);
+                else if (!WIFEXITED(st) || WEXITSTATUS(st))
+                    status = 1;
+                slots[i].pid = 0;
             }
         }
+        for (int i = 0; i < n; i++) {
+            live += slots[i].pid > 0;
+            gave_up &= slots[i].cannot_start;
+        }
+        if (stopping && !live)
+            break;
+        if (!stopping && !live && gave_up) {
+            sy_log(SY_ERROR, "no worker could start, exiting", "workers=%d", n);
+            status = 1;
+            break;
+        }
+        int64_t next = INT64_MAX;
+        for (int i = 0; i < n && !stopping; i++) {
+            if (!slots[i].pid && slots[i].due_us <= now)
+                slot_start(&slots[i], o, conf, m, host, port, raddr, &old, now);
+            if (!slots[i].pid && slots[i].due_us < next)
+                next = slots[i].due_us;
+        }
+        int sig;
+        if (next == INT64_MAX) {
+            sig = sigwaitinfo(&set, NULL);
+        } else {
+            int64_t wait_us = next > now ? next - now : 0;
+            struct timespec ts = {(time_t)(wait_us / 1000000), (long)(wait_us % 1000000) * 1000};
+            sig = sigtimedwait(&set, NULL, &ts);
+        }
+        if (sig == SIGTERM || sig == SIGINT)
+            stopping = 1;
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
+            for (int i = 0; i < n; i++)
+                if (slots[i].pid > 0)
+                    kill(slots[i].pid, sig);
     }
+    sigprocmask(SIG_SETMASK, &old, NULL);
     return status;
 }
 
@@ -626,6 +708,8 @@ int rt_main(int argc, char **argv)
     }
     int status = o.workers > 1 ? supervise(&o, conf, metrics, host, port, &raddr)
                                : run_worker(&o, rt_conf_ref(conf), metrics, host, port, &raddr);
+    if (status == WORKER_CANNOT_START)
+        status = 1;
     rt_conf_unref(conf);
     rt_metrics_free(metrics);
     curl_global_cleanup();

@@ -421,7 +421,7 @@ class LimitsTest(unittest.TestCase):
         from harness import Proc
         # --workers needs a fixed port: one that was free a moment ago may be taken before
         # the router binds it (another test, an outgoing connection), so try a few
-        # (a worker that cannot bind logs "cannot listen" and is started again and again)
+        # (a worker that cannot bind logs "cannot listen"; the router then exits 1)
         def listening():
             recs = p.log_records()
             if any(x.get("msg") == "cannot listen" for x in recs):
@@ -449,8 +449,47 @@ class LimitsTest(unittest.TestCase):
             total = sum(int(float(l.rsplit(" ", 1)[1])) for l in m.decode().splitlines()
                         if l.startswith("switchyard_requests_total{"))
             self.assertEqual(total, 20)
+            # a worker that dies is replaced, and the port keeps answering
+            victim = sorted(pids)[0]
+            os.kill(victim, signal.SIGKILL)
+            wait_for(lambda: len({x["pid"] for x in p.log_records()
+                                  if x.get("msg") == "listening"} - pids) == 1, 15,
+                     what="a new worker")
+            died = [x for x in p.log_records() if x.get("msg") == "worker died, starting another"]
+            self.assertEqual([(x["pid"], x["signal"]) for x in died], [(victim, 9)])
+            for i in range(10):
+                st, _, _ = http("POST", f"http://127.0.0.1:{port}/v1/chat/completions",
+                                body("#simple hi"), {"Authorization": f"Bearer {KEY}"})
+                self.assertEqual(st, 200)
         finally:
             self.assertEqual(p.stop(), 0)
+
+    def test_workers_exit_1_when_none_can_listen(self):
+        # the port is taken (listening, without SO_REUSEPORT): no worker can bind it, so
+        # the supervisor says so and exits 1 instead of starting workers forever
+        cfg = self.st.write_config("taken", config(self.st.sim_url()))
+        from harness import Proc
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            port = s.getsockname()[1]
+            p = Proc("router", ["--config", cfg, "--listen", f"127.0.0.1:{port}", "--workers",
+                                "2"], env=self.st.svc.env()).start(wait=False)
+            try:
+                self.assertEqual(p.wait(timeout=30), 1, p.logs())
+            finally:
+                p.stop()
+        recs = p.log_records()
+        msgs = [x.get("msg") for x in recs]
+        self.assertEqual(msgs[-1], "no worker could start, exiting", p.logs())
+        self.assertEqual(recs[-1]["workers"], 2)
+        self.assertNotIn("listening", msgs)
+        self.assertGreaterEqual(msgs.count("cannot listen"), 2)
+        taken = [x for x in recs if x.get("msg") == "cannot listen"][0]
+        self.assertEqual((taken["port"], taken["reason"]), (str(port), "Address already in use"))
+        for x in recs:
+            if x.get("msg") == "worker could not start":
+                self.assertGreaterEqual(x["retry_in_ms"], 100)
 
 
 if __name__ == "__main__":
