@@ -62,7 +62,8 @@ struct rt_redis {
     int freeing;
     /* hiredis 0.14 has no connect or command timeouts: a janitor enforces them */
     struct event *janitor;
-    int64_t last_progress_us; /* connect started, or last reply received */
+    int64_t last_progress_us; /* connect started, last reply received, or a command sent
+                                 when none was waiting: the oldest wait started here */
 };
 
 static const char user_script[] =
@@ -296,12 +297,20 @@ void rt_redis_free(rt_redis *r)
 
 int rt_redis_connected(const rt_redis *r) { return r->connected; }
 
+/* A command was sent. The janitor's clock runs from the oldest unanswered command:
+ * after a quiet spell the last reply is old, and a command sent now is not late. */
+static void sent_one(rt_redis *r)
+{
+    if (r->inflight++ == 0)
+        r->last_progress_us = mono_us();
+}
+
 static int send_batch(rt_redis *r, struct spooled *s)
 {
     if (redisAsyncCommand(r->ac, on_xadd, s, "XADD " RT_EVENTS_STREAM " * b %b", s->json,
                           s->len) != REDIS_OK)
         return -1;
-    r->inflight++;
+    sent_one(r);
     r->events_inflight += s->n;
     return 0;
 }
@@ -490,7 +499,7 @@ int rt_redis_hgetall(rt_redis *r, const char *key, rt_redis_reply_cb cb, void *a
         free(rc);
         return -1;
     }
-    r->inflight++;
+    sent_one(r);
     return 0;
 }
 

@@ -1,8 +1,12 @@
 """No event is lost: requests sent vs rows stored, while PostgreSQL restarts (30 s) and while
-Redis is down or restarts, under load. Drops beyond the bounded queue are counted, never silent.
+Redis is down, frozen, slow or restarts, under load. Drops beyond the bounded queue are
+counted, never silent.
 """
 
-import json
+import collections
+import os
+import signal
+import socket
 import threading
 import time
 import unittest
@@ -59,6 +63,78 @@ class Load:
             t.join()
 
 
+class SlowProxy:
+    """TCP proxy on 127.0.0.1 in front of PORT; what the server sends reaches the client
+    DELAY seconds late (in order); what the client sends goes through at once."""
+
+    def __init__(self, port, delay):
+        self.port, self.delay = port, delay
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen()
+        self.url = f"redis://127.0.0.1:{self.lsock.getsockname()[1]}"
+        self.closed = False
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            s = socket.create_connection(("127.0.0.1", self.port))
+            threading.Thread(target=self.pipe, args=(c, s), daemon=True).start()
+            q, cv = collections.deque(), threading.Condition()
+            threading.Thread(target=self.read_late, args=(s, q, cv), daemon=True).start()
+            threading.Thread(target=self.write_late, args=(c, q, cv), daemon=True).start()
+
+    @staticmethod
+    def pipe(src, dst):
+        try:
+            while (d := src.recv(65536)):
+                dst.sendall(d)
+        except OSError:
+            pass
+        for x in (src, dst):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def read_late(self, src, q, cv):
+        try:
+            while (d := src.recv(65536)):
+                with cv:
+                    q.append((time.monotonic() + self.delay, d))
+                    cv.notify()
+        except OSError:
+            pass
+        with cv:
+            q.append((0, b""))
+            cv.notify()
+
+    def write_late(self, dst, q, cv):
+        while True:
+            with cv:
+                while not q:
+                    cv.wait()
+                due, d = q.popleft()
+            if not d:
+                break
+            time.sleep(max(0.0, due - time.monotonic()))
+            try:
+                dst.sendall(d)
+            except OSError:
+                break
+        try:
+            dst.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self):
+        self.lsock.close()
+
+
 class DurabilityTest(unittest.TestCase):
     def setUp(self):
         self.st = Stack(sim_models=SIM_MODELS, redis_aof=True).start()
@@ -101,6 +177,46 @@ class DurabilityTest(unittest.TestCase):
         self.assert_all_stored(load)
         fallback = self.st.count_rows("redis_fallback")
         self.assertGreater(fallback, 0)  # the events say the cohort came without Redis
+
+    def test_slow_redis_is_not_taken_for_a_dead_one(self):
+        # every Redis answer 300 ms late: slower than the janitor's 100 ms look, faster than
+        # --redis-timeout-ms (1 s). Nothing may be reconnected: not after a quiet spell
+        # either, when the last answer is older than the timeout but the command is new
+        proxy = SlowProxy(self.st.svc.redis_port, 0.3)
+        self.addCleanup(proxy.close)
+        r = self.st.router(config(self.st.sim_url()), ["--state-refresh-ms", "1500"],
+                           SWITCHYARD_REDIS_URL=proxy.url)
+        time.sleep(5)  # quiet: three state reads, each 1.5 s after the last answer
+        with Load(self.st, r, threads=2, pause=0.05) as load:
+            time.sleep(3)
+        self.assertEqual(load.statuses.get(200), load.sent)
+        self.assert_all_stored(load)
+        msgs = [x.get("msg") for x in r.log_records()]
+        self.assertNotIn("redis not answering, reconnecting", msgs)
+        self.assertNotIn("redis disconnected", msgs)
+
+    def test_frozen_redis_requests_go_on(self):
+        # Redis stopped (SIGSTOP) under load: connections stay open, nothing answers.
+        # Clients see no error and no wait; the router gives up on the connection after
+        # --redis-timeout-ms; events wait in its memory and all land after SIGCONT
+        with open(os.path.join(self.st.svc.dir, "redis", "redis.pid")) as f:
+            pid = int(f.read())
+        with Load(self.st, self.r) as load:
+            time.sleep(1)
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                time.sleep(3)
+                during = load.sent
+                wait_for(lambda: any(x.get("msg") == "redis not answering, reconnecting"
+                                     for x in self.r.log_records()), 30,
+                         what="the router to give up on the frozen connection")
+                time.sleep(1)
+                self.assertGreater(load.sent, during)  # answered while Redis is frozen
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            time.sleep(1)
+        self.assertEqual(load.statuses.get(200), load.sent)
+        self.assert_all_stored(load)
 
     def test_overflow_is_counted_and_logged(self):
         r = self.st.router(config(self.st.sim_url()), ["--event-queue", "10"])
