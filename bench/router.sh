@@ -91,7 +91,13 @@ cleanup() {
     local p
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    if ((svc_started)); then "$root/scripts/services" stop "$tmp/svc" --rm >/dev/null 2>&1 || true; fi
+    if ((svc_started)); then
+        if [[ "${KEEP:-0}" == 1 ]]; then
+            "$root/scripts/services" stop "$tmp/svc" >/dev/null 2>&1 || true
+        else
+            "$root/scripts/services" stop "$tmp/svc" --rm >/dev/null 2>&1 || true
+        fi
+    fi
     if [[ "$OUT" == "$tmp/"* ]]; then
         cp "$OUT" "/tmp/sy-bench-router-last.jsonl" 2>/dev/null || true
     fi
