@@ -350,24 +350,25 @@ lg_run() {
     emit "{\"kind\":\"$kind\",\"target\":\"$name\",\"workers\":$n,\"support_nice\":$NICE_SUPPORT,\"ingest_paused\":$PAUSE_INGEST,\"router_own_time\":$ovh,\"cpu_us_per_req\":$cpu,\"support_cpu_us_per_req\":$sup,\"support_split_redis_ingest_pg\":\"$(split_json "$split_before" "$split_after" "$total")\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",${res#\{}"
 }
 
-# rounds_run N NGINX-PORT ROUTER-PORT: $ROUNDS rounds of 1 s at $RATE/s
-# (after 0.2 s of warm-up), each round the simulator direct, then nginx, then the
-# router, back to back. This machine's stalls (every process here slows down for tens
-# of milliseconds, every few seconds; docs/benchmarks.md) land in one round of one
-# target, and a 10 s run's p99 is mostly which target they hit. Interleaving spreads
-# them over the targets alike; the per-round median says what a round without a
-# stall looks like, the pooled distribution what a round with one costs. Ingest runs
-# throughout (no drain between rounds); support processes at nice 19 as in lg_run.
+# rounds_run N NGINX-PORT ROUTER-PORT: $ROUNDS rounds of 1 s at $RATE/s (after 0.2 s
+# of warm-up), each round the simulator direct, then nginx, then the router. This
+# machine has stalls of tens of milliseconds in which every process runs several times
+# slower (docs/benchmarks.md); over a 10 s run they land on whichever target runs then,
+# and its p99 is mostly how many it caught. Interleaving spreads them over the targets
+# alike, and the median over rounds says what a round without one looks like. Before
+# each round ingest empties sy:events, so the router's event work (ingest, PostgreSQL)
+# runs during its own round and is not left for the next target's; support processes
+# at nice 19 as in lg_run.
 rounds_router_sent=0
 rounds_run() {
     local n=$1 ngx_port=$2 r_port=$3 round t port res
     rounds_router_sent=0
     local ovh_before ovh_after
     ovh_before=$(overhead_hist "$r_port")
-    drain
     [[ "$NICE_SUPPORT" == 1 ]] && support_nice 19
     for round in $(seq 1 "$ROUNDS"); do
         for t in sim nginx router; do
+            drain
             case $t in sim) port=$sim_port ;; nginx) port=$ngx_port ;; router) port=$r_port ;; esac
             local trace=()
             [[ "$TRACE" == 1 ]] && trace=(--trace "$tmp/trace-round$round-$t-$n.txt")
