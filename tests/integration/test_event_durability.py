@@ -73,7 +73,6 @@ class SlowProxy:
         self.lsock.bind(("127.0.0.1", 0))
         self.lsock.listen()
         self.url = f"redis://127.0.0.1:{self.lsock.getsockname()[1]}"
-        self.closed = False
         threading.Thread(target=self.accept, daemon=True).start()
 
     def accept(self):
