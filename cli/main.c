@@ -7,14 +7,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "classifier/classifier_cli.h"
 #include "controller/controller.h"
-#include "controller/ingest.h"
-#include "controller/loadgen.h"
-#include "controller/migrate.h"
-#include "controller/report.h"
+#include "ingest/ingest.h"
 #include "router/router.h"
 #include "sim/sim.h"
+#include "tools/classifier_cli.h"
+#include "tools/experiment_cli.h"
+#include "tools/loadgen.h"
+#include "tools/migrate.h"
+#include "tools/report.h"
 
 #ifndef SY_VERSION
 #define SY_VERSION "0.1.0"

@@ -3,7 +3,5 @@
 
 /* Entry point of 'switchyard controller'; argv[0] is "controller". */
 int controller_main(int argc, char **argv);
-/* Entry point of 'switchyard experiment'; argv[0] is "experiment". */
-int experiment_main(int argc, char **argv);
 
 #endif

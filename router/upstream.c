@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "common/log.h"
-#include "router/h1client.h"
+#include "common/h1client.h"
 
 /* Idle call objects (with their easy handles, reset) kept for the next call;
  * the multi's connection cache keeps the connections either way. */
@@ -25,7 +25,7 @@ struct sock {
 
 struct rt_upstream {
     struct event_base *base;
-    rt_h1 *h1; /* plain http:// URLs: the built-in client (router/h1client.c) */
+    rt_h1 *h1; /* plain http:// URLs: the built-in client (common/h1client.c) */
     CURLM *multi;
     struct event *timer;
     int inflight;

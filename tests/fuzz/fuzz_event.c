@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the ingest's event JSON -> PostgreSQL COPY text line
- * converter (controller/event.c, ctl_event_to_copy) on arbitrary bytes.
+ * converter (ingest/event.c, ctl_event_to_copy) on arbitrary bytes.
  *
  * Byte 0 bit 0 picks whether the output buffer already holds a line (as in a
  * batch) or is empty; the rest is the event. Invariants beyond "no crash, no
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/event.h"
+#include "ingest/event.h"
 #include "tests/unit/event_reference.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

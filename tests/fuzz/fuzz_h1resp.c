@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the upstream client's HTTP/1.1 response parser
- * (router/h1resp.c) on arbitrary bytes.
+ * (common/h1resp.c) on arbitrary bytes.
  *
  * Byte 0 is control, the rest is what the provider sends:
  *   bit 0     the connection closes after the input (rt_h1resp_eof);
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router/h1resp.h"
+#include "common/h1resp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-"""The router's built-in upstream client (router/h1client.c) against real and fake providers.
+"""The router's built-in upstream client (common/h1client.c) against real and fake providers.
 
 What libcurl used to do for http:// providers and the built-in client must do as well:
 keep-alive reuse that survives a provider restart, one silent retry when a reused connection

@@ -1,10 +1,10 @@
 /*
- * The request event converter as it was before controller/event.c got its own JSON
+ * The request event converter as it was before ingest/event.c got its own JSON
  * scanner: jansson's json_loadb (flags 0), then json_object_get per column. Kept here,
  * verbatim but for the names, as the reference that test_migrate_event.c and
  * tests/fuzz/fuzz_event.c compare the product against. Test code only.
  *
- * Known, deliberate difference (see controller/event.c): jansson skips one raw NUL byte
+ * Known, deliberate difference (see ingest/event.c): jansson skips one raw NUL byte
  * directly after a number or true/false/null; the product rejects a raw NUL anywhere.
  * ref_compare() allows exactly that.
  */
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/event.h"
+#include "ingest/event.h"
 
 enum ref_type { REF_TEXT, REF_INT4, REF_INT8, REF_FLOAT4, REF_FLOAT8, REF_BOOL, REF_TS_US };
 

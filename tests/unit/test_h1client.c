@@ -1,4 +1,4 @@
-/* The built-in upstream client (router/h1client.c), through upstream.h's API,
+/* The built-in upstream client (common/h1client.c), through upstream.h's API,
  * against scripted HTTP servers on the same event loop: the exact request,
  * keep-alive reuse and the idle watch, the one retry of a reused connection,
  * streaming with backpressure, limits, malformed answers, deadlines,

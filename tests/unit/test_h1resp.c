@@ -1,4 +1,4 @@
-/* The upstream client's HTTP/1.1 response parser (router/h1resp.c): every case of
+/* The upstream client's HTTP/1.1 response parser (common/h1resp.c): every case of
  * the table is fed whole, one byte at a time, and split in two at every offset;
  * each way must give exactly the same events, body, leftover and error. */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "router/h1resp.h"
+#include "common/h1resp.h"
 
 /* What a run over one input produced. */
 typedef struct {

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "controller/migration.h"
+#include "tools/migration.h"
 
 static void test_sha256_pinned(void **state)
 {

@@ -1,4 +1,4 @@
-/* ingest's pure part: request event JSON -> one COPY text line (controller/event.h). */
+/* ingest's pure part: request event JSON -> one COPY text line (ingest/event.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "controller/event.h"
+#include "ingest/event.h"
 #include "tests/unit/event_reference.h"
 
 #define MAXCOLS 64
@@ -657,7 +657,7 @@ static void test_same_as_jansson(void **state)
 }
 
 /* Reals come out as printf("%.17g") of the double strtod gives, over the whole range
- * (controller/event.c formats most of them itself). */
+ * (ingest/event.c formats most of them itself). */
 static void test_reals_print_as_printf(void **state)
 {
     char names[MAXCOLS][64], *f[MAXCOLS];

@@ -18,7 +18,7 @@
  * machine: RUNNING (sending) -> DRAINING (waiting for answers and feedback) ->
  * DONE. A progress line goes to stderr every second, the summary to stdout.
  */
-#include "controller/loadgen.h"
+#include "tools/loadgen.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -36,10 +36,10 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "controller/loadgen_feedback.h"
-#include "controller/loadgen_http.h"
-#include "controller/loadgen_quality.h"
-#include "controller/loadgen_workload.h"
+#include "tools/loadgen_feedback.h"
+#include "tools/loadgen_http.h"
+#include "tools/loadgen_quality.h"
+#include "tools/loadgen_workload.h"
 
 #define LG_TICK_MS 5
 #define LG_PROGRESS_US 1000000

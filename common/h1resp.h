@@ -1,6 +1,6 @@
 /*
  * rt_h1resp: incremental HTTP/1.1 response parser for the router's upstream
- * client (router/h1client.c). No I/O, no allocation, no copies: the caller
+ * client (common/h1client.c). No I/O, no allocation, no copies: the caller
  * hands over the bytes it has not consumed yet and is told how many it may
  * drop.
  *

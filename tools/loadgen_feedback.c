@@ -4,7 +4,7 @@
  * A batch is owned by the waiting list (between attempts) or by its HTTP call
  * (during one); exactly one of the two at any time.
  */
-#include "controller/loadgen_feedback.h"
+#include "tools/loadgen_feedback.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "common/log.h"
-#include "controller/loadgen_http.h"
+#include "tools/loadgen_http.h"
 
 typedef struct fb_batch {
     lg_feedback *fb;

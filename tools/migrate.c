@@ -9,7 +9,7 @@
  * re-creating the dashboard views (the .sql files of dashboards/, in name order, in one
  * transaction).
  */
-#include "controller/migrate.h"
+#include "tools/migrate.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "common/pg.h"
-#include "controller/migration.h"
+#include "tools/migration.h"
 
 #define MIGRATE_MAX_FILES 1000
 #define MIGRATE_MAX_FILE_BYTES (16 * 1024 * 1024)

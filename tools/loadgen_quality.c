@@ -1,7 +1,7 @@
 /*
  * loadgen_quality: the quality table (see loadgen_quality.h).
  */
-#include "controller/loadgen_quality.h"
+#include "tools/loadgen_quality.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -1,4 +1,4 @@
-#include "controller/migration.h"
+#include "tools/migration.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /*
  * loadgen_workload: prompts, task mix, users, random numbers (see loadgen_workload.h).
  */
-#include "controller/loadgen_workload.h"
+#include "tools/loadgen_workload.h"
 
 #include <errno.h>
 #include <jansson.h>

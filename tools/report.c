@@ -6,7 +6,7 @@
  * every view reads through sy_dash_since()), then one SELECT per view, filtered by
  * experiment when asked, in a fixed order per view.
  */
-#include "controller/report.h"
+#include "tools/report.h"
 
 #include <ctype.h>
 #include <getopt.h>

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/controller.h"
+#include "tools/experiment_cli.h"
 
 struct buf {
     char *p;

@@ -26,7 +26,7 @@
  * A call object is never recycled while its own callback runs (c->in_cb):
  * rt_h1_call_cancel() from inside it only marks it.
  */
-#include "router/h1client.h"
+#include "common/h1client.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -48,7 +48,7 @@
 #include <event2/util.h>
 
 #include "common/log.h"
-#include "router/h1resp.h"
+#include "common/h1resp.h"
 
 #define MAX_ORIGINS 256        /* more distinct provider origins than this: libcurl takes them */
 #define MAX_ADDRS 8            /* addresses kept per origin */

@@ -14,7 +14,7 @@
  * turns out dead (an error or EOF before any byte of the answer) is sent
  * again once on a new connection, as curl does.
  *
- * Response parsing is router/h1resp.c. Callbacks are never made from inside
+ * Response parsing is common/h1resp.c. Callbacks are never made from inside
  * rt_h1_call_start/cancel/resume: failures, even immediate ones, are
  * reported from the loop.
  */

@@ -5,7 +5,7 @@
  * plus any other keys (source, licence, ...), which are ignored; an optional
  * positive integer "weight" repeats a row that many times in training.
  */
-#include "classifier/classifier_cli.h"
+#include "tools/classifier_cli.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -1,4 +1,4 @@
-#include "controller/event.h"
+#include "ingest/event.h"
 
 #include <errno.h>
 #include <float.h>

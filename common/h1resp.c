@@ -1,4 +1,4 @@
-#include "router/h1resp.h"
+#include "common/h1resp.h"
 
 #include <string.h>
 #include <strings.h>

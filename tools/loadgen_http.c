@@ -5,7 +5,7 @@
  * the response (headers of the final response, the first max_body bytes of the
  * body). It is freed right after its on_done callback returns.
  */
-#include "controller/loadgen_http.h"
+#include "tools/loadgen_http.h"
 
 #include <curl/curl.h>
 #include <event2/event.h>

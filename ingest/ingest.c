@@ -7,7 +7,7 @@
  *                  read but never acknowledged), then entries other consumers left pending
  *                  for --claim-idle-ms (XAUTOCLAIM: a crashed ingest), then new ones (>).
  *   convert        each entry's field e (one event) or b (the router's batches: events
- *                  separated by newlines) -> one COPY line per event (controller/event.c);
+ *                  separated by newlines) -> one COPY line per event (ingest/event.c);
  *                  an event that is not valid goes to sy:events:dead with its reason.
  *   commit         BEGIN; COPY into a temp table; INSERT INTO requests ... ON CONFLICT DO
  *                  NOTHING; COMMIT. Any error: keep the batch, reconnect with backoff, retry.
@@ -15,7 +15,7 @@
  *
  * A crash anywhere replays at most one batch, which the (request_id, ts) key absorbs.
  */
-#include "controller/ingest.h"
+#include "ingest/ingest.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -32,7 +32,7 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/redisurl.h"
-#include "controller/event.h"
+#include "ingest/event.h"
 
 #define ING_STREAM "sy:events"
 #define ING_DEAD_STREAM "sy:events:dead"
