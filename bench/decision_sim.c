@@ -386,7 +386,7 @@ static sim_result sim_run(const sim_world *w, const sim_policy *pol, uint64_t se
             exp_tick_input in;
             exp_decision d;
             memset(&ti, 0, sizeof ti);
-            ti.task = EXP_TASK_SIMPLE;
+            ti.task = WIRE_TASK_SIMPLE;
             ti.control = all[0];
             ti.routed = all[1];
             ti.control_q = q[0];

@@ -1,6 +1,6 @@
 /*
  * The router-facing classifier: rules, then the model, then the confidence
- * fallback. Nothing here fails loudly: any problem yields CLF_TASK_NONE, which
+ * fallback. Nothing here fails loudly: any problem yields WIRE_TASK_NONE, which
  * the router maps to the default model.
  */
 #include "classifier/classifier.h"
@@ -22,24 +22,14 @@ struct clf_classifier {
     struct clf_extractor *ex;
 };
 
-static const char *const task_names[CLF_NTASKS] = {"simple", "code", "reasoning", "complex"};
-
-const char *clf_task_str(enum clf_task t)
-{
-    return t >= 0 && t < CLF_NTASKS ? task_names[t] : "none";
-}
-
-int clf_task_parse(const char *s, enum clf_task *out)
+int clf_target_parse(const char *s, wire_task *out)
 {
     if (!s)
         return -1;
-    for (int i = 0; i < CLF_NTASKS; i++)
-        if (!strcmp(s, task_names[i])) {
-            *out = (enum clf_task)i;
-            return 0;
-        }
+    if (!wire_task_parse(s, out))
+        return 0;
     if (!strcmp(s, "default") || !strcmp(s, "none")) {
-        *out = CLF_TASK_NONE;
+        *out = WIRE_TASK_NONE;
         return 0;
     }
     return -1;
@@ -86,12 +76,12 @@ void clf_classify(struct clf_classifier *c, const char *text, size_t len,
                   const struct clf_rules *rules, struct clf_result *res)
 {
     memset(res, 0, sizeof(*res));
-    res->task = CLF_TASK_NONE;
+    res->task = WIRE_TASK_NONE;
     if (!text) {
         res->reason = "no text";
         return;
     }
-    enum clf_task t;
+    wire_task t;
     const char *why;
     if (clf_rules_match(rules, text, len, &t, &why)) {
         res->task = t;
@@ -105,7 +95,7 @@ void clf_classify(struct clf_classifier *c, const char *text, size_t len,
         return;
     }
     t = clf_model_predict(c->model, c->ex, text, len, res->probs);
-    if (t == CLF_TASK_NONE) {
+    if (t == WIRE_TASK_NONE) {
         res->reason = "model error";
         return;
     }

@@ -6,7 +6,7 @@
  *   if (clf_load(clf_default_model_path(), &c, err, sizeof(err)) != 0)
  *       log(err);                       // c == NULL: every request goes to the default model
  *   struct clf_result r;
- *   clf_classify(c, text, len, rules, &r);  // never fails; r.task == CLF_TASK_NONE means
+ *   clf_classify(c, text, len, rules, &r);  // never fails; r.task == WIRE_TASK_NONE means
  *                                          // "use the default model" (fail open)
  *   clf_free(c);
  *
@@ -19,26 +19,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum clf_task {
-    CLF_TASK_NONE = -1, /* not classified: route to the default model */
-    CLF_SIMPLE = 0,
-    CLF_CODE,
-    CLF_REASONING,
-    CLF_COMPLEX,
-    CLF_NTASKS
-};
+#include "wire/task.h"
 
-/* "simple", "code", "reasoning", "complex"; "none" for CLF_TASK_NONE. */
-const char *clf_task_str(enum clf_task t);
-/* Parses a task name; "default" and "none" give CLF_TASK_NONE. 0 on success, -1 otherwise. */
-int clf_task_parse(const char *s, enum clf_task *out) __attribute__((warn_unused_result));
+/* A rule's target: a task name (wire/task.h), or "default" / "none" for WIRE_TASK_NONE
+ * (the default model). 0 on success, -1 otherwise. */
+int clf_target_parse(const char *s, wire_task *out) __attribute__((warn_unused_result));
 
 struct clf_result {
-    enum clf_task task;          /* CLF_TASK_NONE: use the default model */
+    wire_task task;          /* WIRE_TASK_NONE: use the default model */
     double confidence;           /* probability of the model's top class; 1 for rules */
     bool by_rule;                /* decided by an explicit rule, model not consulted */
     bool fallback;               /* model confidence below the rules' min_confidence */
-    double probs[CLF_NTASKS];    /* model probabilities (zero when not run) */
+    double probs[WIRE_NTASKS];    /* model probabilities (zero when not run) */
     const char *reason;          /* static string: which rule, "model", "fallback", or why none */
 };
 

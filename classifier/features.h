@@ -65,7 +65,7 @@ void clf_extractor_free(struct clf_extractor *ex);
 size_t clf_extract(struct clf_extractor *ex, const char *text, size_t len,
                    struct feature_node **out);
 
-/* Number of classes clf_extract_dot() scores (the model's CLF_NTASKS). */
+/* Number of classes clf_extract_dot() scores (the model's WIRE_NTASKS). */
 #define CLF_DOT_CLASSES 4
 
 /*

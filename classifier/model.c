@@ -25,13 +25,13 @@ struct clf_model {
     struct clf_feature_config fcfg;
     struct clf_train_params tp;
     struct model lm; /* liblinear view: w, label, nr_class, nr_feature, bias */
-    int labels[CLF_NTASKS];
+    int labels[WIRE_NTASKS];
     float *wf; /* lm.w as float32 (exact: the weights are float32 values), for prediction */
 };
 
-_Static_assert(CLF_DOT_CLASSES == CLF_NTASKS, "clf_extract_dot scores every class");
+_Static_assert(CLF_DOT_CLASSES == WIRE_NTASKS, "clf_extract_dot scores every class");
 
-static const char *const class_names[CLF_NTASKS] = {"simple", "code", "reasoning", "complex"};
+static const char *const class_names[WIRE_NTASKS] = {"simple", "code", "reasoning", "complex"};
 
 void clf_train_params_default(struct clf_train_params *tp)
 {
@@ -81,12 +81,12 @@ static struct clf_model *model_new(const struct clf_feature_config *fcfg,
         return NULL;
     m->fcfg = *fcfg;
     m->tp = *tp;
-    for (int i = 0; i < CLF_NTASKS; i++)
+    for (int i = 0; i < WIRE_NTASKS; i++)
         m->labels[i] = i;
     m->lm.param.solver_type = L2R_LR;
     m->lm.param.C = tp->C;
     m->lm.param.eps = tp->eps;
-    m->lm.nr_class = CLF_NTASKS;
+    m->lm.nr_class = WIRE_NTASKS;
     m->lm.nr_feature = clf_feature_dim(fcfg);
     m->lm.label = m->labels;
     m->lm.bias = 1.0;
@@ -96,7 +96,7 @@ static struct clf_model *model_new(const struct clf_feature_config *fcfg,
 /* The float32 copy of the weights that prediction reads (half the cache footprint). */
 static int make_wf(struct clf_model *m)
 {
-    size_t nw = ((size_t)m->lm.nr_feature + 1) * CLF_NTASKS;
+    size_t nw = ((size_t)m->lm.nr_feature + 1) * WIRE_NTASKS;
     m->wf = malloc(nw * sizeof(*m->wf));
     if (!m->wf)
         return -1;
@@ -121,7 +121,7 @@ int clf_model_train(const struct clf_feature_config *fcfg, const struct clf_trai
     struct model *lm = NULL;
     struct clf_model *m = NULL;
     size_t built = 0;
-    int seen[CLF_NTASKS] = {0};
+    int seen[WIRE_NTASKS] = {0};
 
     *out = NULL;
     if (clf_feature_config_check(fcfg, err, errlen) != 0)
@@ -131,13 +131,13 @@ int clf_model_train(const struct clf_feature_config *fcfg, const struct clf_trai
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        if (labels[i] < 0 || labels[i] >= CLF_NTASKS) {
+        if (labels[i] < 0 || labels[i] >= WIRE_NTASKS) {
             snprintf(err, errlen, "row %zu: label out of range", i + 1);
             return -1;
         }
         seen[labels[i]]++;
     }
-    for (int c = 0; c < CLF_NTASKS; c++)
+    for (int c = 0; c < WIRE_NTASKS; c++)
         if (!seen[c]) {
             snprintf(err, errlen, "training data has no rows of class %s", class_names[c]);
             return -1;
@@ -173,19 +173,19 @@ int clf_model_train(const struct clf_feature_config *fcfg, const struct clf_trai
     }
     set_print_string_function(quiet);
     lm = train(&prob, &param);
-    if (!lm || lm->nr_class != CLF_NTASKS) {
+    if (!lm || lm->nr_class != WIRE_NTASKS) {
         snprintf(err, errlen, "liblinear training failed");
         goto fail;
     }
     /* reorder liblinear's columns (first-seen label order) to class order, round to float */
     size_t rows = (size_t)dim + 1;
-    m->lm.w = malloc(rows * CLF_NTASKS * sizeof(double));
+    m->lm.w = malloc(rows * WIRE_NTASKS * sizeof(double));
     if (!m->lm.w)
         goto oom;
-    for (int j = 0; j < CLF_NTASKS; j++) {
+    for (int j = 0; j < WIRE_NTASKS; j++) {
         int cls = lm->label[j];
         for (size_t r = 0; r < rows; r++)
-            m->lm.w[r * CLF_NTASKS + (size_t)cls] = (double)(float)lm->w[r * CLF_NTASKS + (size_t)j];
+            m->lm.w[r * WIRE_NTASKS + (size_t)cls] = (double)(float)lm->w[r * WIRE_NTASKS + (size_t)j];
     }
     if (make_wf(m) != 0)
         goto oom;
@@ -245,14 +245,14 @@ static int header_text(const struct clf_model *m, char *buf, size_t cap)
                     f->word_bits, f->bigram_bits, f->char_bits, f->shape_bits, f->char_min,
                     f->char_max, f->head_bytes, f->tail_bytes, f->char_head_bytes, f->char_tail_bytes, f->w_word, f->w_bigram, f->w_char,
                     f->w_shape, f->w_struct, f->w_length, m->lm.nr_feature, m->lm.nr_feature + 1,
-                    CLF_NTASKS);
+                    WIRE_NTASKS);
 }
 
 int clf_model_save(const struct clf_model *m, const char *path, char *err, size_t errlen)
 {
     char head[2048];
     int hl = header_text(m, head, sizeof(head));
-    size_t nw = ((size_t)m->lm.nr_feature + 1) * CLF_NTASKS;
+    size_t nw = ((size_t)m->lm.nr_feature + 1) * WIRE_NTASKS;
     size_t total = (size_t)hl + nw * 4 + TRAILER_LEN;
     unsigned char *buf = malloc(total + 1);
     char tmp[4096];
@@ -447,9 +447,9 @@ int clf_model_load_buffer(const char *path, const unsigned char *buf, size_t len
         return -1;
     }
     if (h.nr_feature != clf_feature_dim(&h.f) || h.rows != h.nr_feature + 1 ||
-        h.cols != CLF_NTASKS) {
+        h.cols != WIRE_NTASKS) {
         snprintf(err, errlen, "%s: weight matrix %dx%d does not match the feature settings (%dx%d)",
-                 path, h.rows, h.cols, clf_feature_dim(&h.f) + 1, CLF_NTASKS);
+                 path, h.rows, h.cols, clf_feature_dim(&h.f) + 1, WIRE_NTASKS);
         return -1;
     }
     size_t nw = (size_t)h.rows * (size_t)h.cols;
@@ -525,23 +525,23 @@ int clf_model_load(const char *path, struct clf_model **out, char *err, size_t e
  * same logistic and normalisation, the same first-maximum tie rule, so the probabilities
  * and the label are bit-identical to it.
  */
-enum clf_task clf_model_predict(const struct clf_model *m, struct clf_extractor *ex,
-                                const char *text, size_t len, double probs[CLF_NTASKS])
+wire_task clf_model_predict(const struct clf_model *m, struct clf_extractor *ex,
+                                const char *text, size_t len, double probs[WIRE_NTASKS])
 {
     clf_extract_dot(ex, text, len, m->wf, probs);
-    const float *wb = m->wf + (size_t)m->lm.nr_feature * CLF_NTASKS; /* bias row */
-    for (int c = 0; c < CLF_NTASKS; c++)
+    const float *wb = m->wf + (size_t)m->lm.nr_feature * WIRE_NTASKS; /* bias row */
+    for (int c = 0; c < WIRE_NTASKS; c++)
         probs[c] += wb[c] * m->lm.bias;
     int top = 0;
-    for (int c = 1; c < CLF_NTASKS; c++)
+    for (int c = 1; c < WIRE_NTASKS; c++)
         if (probs[c] > probs[top])
             top = c;
     double sum = 0;
-    for (int c = 0; c < CLF_NTASKS; c++) {
+    for (int c = 0; c < WIRE_NTASKS; c++) {
         probs[c] = 1 / (1 + exp(-probs[c]));
         sum += probs[c];
     }
-    for (int c = 0; c < CLF_NTASKS; c++)
+    for (int c = 0; c < WIRE_NTASKS; c++)
         probs[c] = probs[c] / sum;
-    return (enum clf_task)m->labels[top];
+    return (wire_task)m->labels[top];
 }

@@ -26,7 +26,7 @@ struct clf_train_params {
 
 void clf_train_params_default(struct clf_train_params *tp);
 
-/* Trains on n texts with labels in 0..CLF_NTASKS-1; every class must occur. */
+/* Trains on n texts with labels in 0..WIRE_NTASKS-1; every class must occur. */
 int clf_model_train(const struct clf_feature_config *fcfg, const struct clf_train_params *tp,
                     const char *const *texts, const size_t *lens, const int *labels, size_t n,
                     struct clf_model **out, char *err, size_t errlen)
@@ -46,10 +46,10 @@ int clf_model_load_buffer(const char *path, const unsigned char *buf, size_t len
 
 const struct clf_feature_config *clf_model_features(const struct clf_model *m);
 
-/* Probabilities per class (index = enum clf_task); returns the top class. ex must have
+/* Probabilities per class (index = wire_task); returns the top class. ex must have
  * been created from clf_model_features(m). */
-enum clf_task clf_model_predict(const struct clf_model *m, struct clf_extractor *ex,
-                                const char *text, size_t len, double probs[CLF_NTASKS]);
+wire_task clf_model_predict(const struct clf_model *m, struct clf_extractor *ex,
+                                const char *text, size_t len, double probs[WIRE_NTASKS]);
 
 void clf_model_free(struct clf_model *m);
 

@@ -12,16 +12,16 @@
 
 struct pattern {
     regex_t re;
-    enum clf_task task;
+    wire_task task;
     char why[96];
 };
 
 struct clf_rules {
     bool code_fence;
     size_t long_input_tokens; /* 0 = off */
-    enum clf_task long_input_task;
+    wire_task long_input_task;
     double min_confidence;
-    enum clf_task fallback_task;
+    wire_task fallback_task;
     struct pattern pat[CLF_RULES_MAX_PATTERNS];
     size_t npat;
 };
@@ -32,8 +32,8 @@ struct clf_rules *clf_rules_new(void)
     if (!r)
         return NULL;
     r->code_fence = true;
-    r->long_input_task = CLF_COMPLEX;
-    r->fallback_task = CLF_TASK_NONE;
+    r->long_input_task = WIRE_TASK_COMPLEX;
+    r->fallback_task = WIRE_TASK_NONE;
     return r;
 }
 
@@ -51,13 +51,13 @@ void clf_rules_set_code_fence(struct clf_rules *r, bool on)
     r->code_fence = on;
 }
 
-void clf_rules_set_long_input(struct clf_rules *r, size_t tokens, enum clf_task task)
+void clf_rules_set_long_input(struct clf_rules *r, size_t tokens, wire_task task)
 {
     r->long_input_tokens = tokens;
     r->long_input_task = task;
 }
 
-void clf_rules_set_fallback(struct clf_rules *r, double min_confidence, enum clf_task task)
+void clf_rules_set_fallback(struct clf_rules *r, double min_confidence, wire_task task)
 {
     r->min_confidence = min_confidence;
     r->fallback_task = task;
@@ -68,19 +68,19 @@ double clf_rules_min_confidence(const struct clf_rules *r)
     return r ? r->min_confidence : 0;
 }
 
-enum clf_task clf_rules_fallback_task(const struct clf_rules *r)
+wire_task clf_rules_fallback_task(const struct clf_rules *r)
 {
-    return r ? r->fallback_task : CLF_TASK_NONE;
+    return r ? r->fallback_task : WIRE_TASK_NONE;
 }
 
-int clf_rules_add_pattern(struct clf_rules *r, const char *regex, enum clf_task task, char *err,
+int clf_rules_add_pattern(struct clf_rules *r, const char *regex, wire_task task, char *err,
                           size_t errlen)
 {
     if (r->npat >= CLF_RULES_MAX_PATTERNS) {
         snprintf(err, errlen, "too many patterns (at most %d)", CLF_RULES_MAX_PATTERNS);
         return -1;
     }
-    if (task < 0 || task >= CLF_NTASKS) {
+    if (task < 0 || task >= WIRE_NTASKS) {
         snprintf(err, errlen, "pattern task must be one of simple, code, reasoning, complex");
         return -1;
     }
@@ -106,11 +106,11 @@ int clf_rules_add_pattern(struct clf_rules *r, const char *regex, enum clf_task 
     return 0;
 }
 
-static int task_of(json_t *v, const char *path, bool allow_default, enum clf_task *out, char *err,
+static int task_of(json_t *v, const char *path, bool allow_default, wire_task *out, char *err,
                    size_t errlen)
 {
-    if (!json_is_string(v) || clf_task_parse(json_string_value(v), out) != 0 ||
-        (!allow_default && *out == CLF_TASK_NONE)) {
+    if (!json_is_string(v) || clf_target_parse(json_string_value(v), out) != 0 ||
+        (!allow_default && *out == WIRE_TASK_NONE)) {
         snprintf(err, errlen, "%s: must be one of simple, code, reasoning, complex%s", path,
                  allow_default ? ", default" : "");
         return -1;
@@ -184,7 +184,7 @@ int clf_rules_from_json(const struct json_t *obj, struct clf_rules **out, char *
             json_array_foreach(v, i, p) {
                 char path[64], perr[200];
                 json_t *re = json_object_get(p, "regex");
-                enum clf_task t;
+                wire_task t;
                 snprintf(path, sizeof(path), "$.patterns[%zu]", i);
                 if (!json_is_object(p) || !json_is_string(re) || json_object_size(p) != 2) {
                     snprintf(err, errlen, "%s: must be {\"regex\": string, \"task\": string}", path);
@@ -235,7 +235,7 @@ static bool has_fence(const char *p, size_t n)
 }
 
 bool clf_rules_match(const struct clf_rules *r, const char *text, size_t len,
-                     enum clf_task *task, const char **why)
+                     wire_task *task, const char **why)
 {
     if (!r || !text)
         return false;
@@ -276,7 +276,7 @@ bool clf_rules_match(const struct clf_rules *r, const char *text, size_t len,
                 fence = has_fence(nl + 1, (size_t)(text + len - (nl + 1)));
         }
         if (fence) {
-            *task = CLF_CODE;
+            *task = WIRE_TASK_CODE;
             *why = "code fence";
             return true;
         }

@@ -40,19 +40,19 @@ int clf_rules_from_json(const struct json_t *obj, struct clf_rules **out, char *
                         size_t errlen) __attribute__((warn_unused_result));
 
 void clf_rules_set_code_fence(struct clf_rules *r, bool on);
-void clf_rules_set_long_input(struct clf_rules *r, size_t tokens, enum clf_task task);
-void clf_rules_set_fallback(struct clf_rules *r, double min_confidence, enum clf_task task);
-int clf_rules_add_pattern(struct clf_rules *r, const char *regex, enum clf_task task, char *err,
+void clf_rules_set_long_input(struct clf_rules *r, size_t tokens, wire_task task);
+void clf_rules_set_fallback(struct clf_rules *r, double min_confidence, wire_task task);
+int clf_rules_add_pattern(struct clf_rules *r, const char *regex, wire_task task, char *err,
                           size_t errlen) __attribute__((warn_unused_result));
 
 double clf_rules_min_confidence(const struct clf_rules *r);
-enum clf_task clf_rules_fallback_task(const struct clf_rules *r);
+wire_task clf_rules_fallback_task(const struct clf_rules *r);
 
 /* Estimated tokens of a text of len bytes (bytes / 4, rounded up). */
 size_t clf_estimate_tokens(size_t len);
 
 /* True and *task, *why (static or rule-owned string) when a rule decides. */
 bool clf_rules_match(const struct clf_rules *r, const char *text, size_t len,
-                     enum clf_task *task, const char **why);
+                     wire_task *task, const char **why);
 
 #endif

@@ -58,7 +58,7 @@ int ctl_publish(ctl *c, const char *experiment);
 /* ---- actions (ctl_apply.c) ---- */
 /* Apply op to the experiment in one transaction: state, decision row with its
  * evidence, phase history, notification outbox; then publish. task: -1 or an
- * exp_task. evidence: JSON text or NULL. On refusal returns -1 with the reason
+ * wire_task. evidence: JSON text or NULL. On refusal returns -1 with the reason
  * in err and *status 404/409 (unknown experiment / not allowed now) or 503. */
 int ctl_apply(ctl *c, const char *experiment, exp_op op, int task, const char *actor,
               const char *reason, const char *evidence, int *status, char *err, size_t errlen);

@@ -210,8 +210,8 @@ static void act(ctl *c, sy_http_req *req, const char *name, const char *verb)
     const char *actor = json_string_value(json_object_get(args, "actor"));
     int task = -1;
     if (verbs[v].needs_task) {
-        exp_task t;
-        if (!task_s || exp_task_parse(task_s, &t)) {
+        wire_task t;
+        if (!task_s || wire_task_parse(task_s, &t)) {
             json_decref(args);
             sy_http_reply_error(req, 400, "invalid_request_error", "invalid_task", "task",
                                 "\"task\" must be one of simple, code, reasoning, complex");

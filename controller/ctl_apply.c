@@ -19,6 +19,7 @@
 #include "controller/ctl_db.h"
 #include "experiments/experiment.h"
 #include "experiments/routing.h"
+#include "wire/keys.h"
 
 unsigned ctl_tasks_mask(const char *list)
 {
@@ -26,8 +27,8 @@ unsigned ctl_tasks_mask(const char *list)
     char buf[256];
     snprintf(buf, sizeof(buf), "%s", list ? list : "");
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        exp_task task;
-        if (!exp_task_parse(t, &task))
+        wire_task task;
+        if (!wire_task_parse(t, &task))
             m |= 1u << task;
     }
     return m;
@@ -37,10 +38,10 @@ void ctl_tasks_list(unsigned mask, char *out, size_t len)
 {
     size_t n = 0;
     out[0] = '\0';
-    for (int t = 0; t < EXP_NTASKS; t++)
+    for (int t = 0; t < WIRE_NTASKS; t++)
         if (mask & (1u << t))
             n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s", n ? "," : "",
-                                  exp_task_str((exp_task)t));
+                                  wire_task_str((wire_task)t));
 }
 
 /* The router-facing phase and routed share of an experiment in this state. */
@@ -103,7 +104,7 @@ static int enqueue_notifications(ctl *c, const exp_experiment *x, const char *de
     json_t *body = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:s, s:I, s:o}", "event",
                              action, "experiment", x->config->experiment, "decision_id",
                              decision_id, "task_type",
-                             task >= 0 ? exp_task_str((exp_task)task) : NULL, "from_phase", from,
+                             task >= 0 ? wire_task_str((wire_task)task) : NULL, "from_phase", from,
                              "to_phase", to, "reason", reason, "actor", actor, "ts_ms",
                              (json_int_t)now_ms(), "evidence", ej ? ej : json_object());
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -232,7 +233,7 @@ int ctl_apply(ctl *c, const char *name, exp_op op, int task, const char *actor,
         goto fail;
 
     const char *action = decision_action(op, &row.life);
-    const char *task_name = task >= 0 ? exp_task_str((exp_task)task) : NULL;
+    const char *task_name = task >= 0 ? wire_task_str((wire_task)task) : NULL;
     if (op != EXP_OP_HOLD && op != EXP_OP_RELEASE && op != EXP_OP_HOLD_BACK)
         task_name = NULL;
     const char *ins[] = {name,    task_name, action, exp_phase_str(from), exp_phase_str(to),
@@ -305,7 +306,7 @@ fail:
 int ctl_record(ctl *c, const char *name, const char *action, int task, const char *reason,
                const char *evidence)
 {
-    const char *p[] = {name, task >= 0 ? exp_task_str((exp_task)task) : NULL, action, reason,
+    const char *p[] = {name, task >= 0 ? wire_task_str((wire_task)task) : NULL, action, reason,
                        evidence ? evidence : "{}"};
     return ctl_db_exec(c,
                        "INSERT INTO decisions (experiment, task_type, action, from_phase, "
@@ -451,7 +452,7 @@ int ctl_publish(ctl *c, const char *name)
     int routed_bp;
     live_phase(x, &l, &phase, &routed_bp);
     char key[256], bp[16], hold_bp[16];
-    snprintf(key, sizeof(key), "sy:{%s}:state", name);
+    snprintf(key, sizeof(key), WIRE_KEY_STATE, name);
     snprintf(bp, sizeof(bp), "%d", routed_bp);
     snprintf(hold_bp, sizeof(hold_bp), "%d", x->config->holdout_bp);
     int rc = -1;

@@ -6,8 +6,6 @@
  * attempts. Deliveries are bounded per tick and by a per-attempt timeout.
  */
 #include <curl/curl.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +14,7 @@
 #include "common/log.h"
 #include "controller/ctl.h"
 #include "controller/ctl_db.h"
+#include "wire/sig.h"
 
 #define MAX_PER_TICK 20
 #define TIMEOUT_MS 5000
@@ -29,24 +28,13 @@ static size_t discard(char *p, size_t s, size_t n, void *u)
 
 static void sign(const char *secret, const char *body, char *header, size_t hlen)
 {
-    char ts[32];
-    snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
-    size_t tl = strlen(ts), bl = strlen(body);
-    unsigned char *msg = malloc(tl + 1 + bl);
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen = 0;
-    if (!msg) {
+    int64_t t = (int64_t)time(NULL);
+    char v1[65];
+    if (wire_sig_sign(secret, strlen(secret), t, body, strlen(body), v1)) {
         header[0] = '\0';
         return;
     }
-    memcpy(msg, ts, tl);
-    msg[tl] = '.';
-    memcpy(msg + tl + 1, body, bl);
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, tl + 1 + bl, mac, &maclen);
-    free(msg);
-    int n = snprintf(header, hlen, "X-Switchyard-Signature: t=%s,v1=", ts);
-    for (unsigned i = 0; i < maclen && (size_t)n + 2 < hlen; i++)
-        n += snprintf(header + n, hlen - (size_t)n, "%02x", mac[i]);
+    snprintf(header, hlen, WIRE_SIG_HEADER ": t=%lld,v1=%s", (long long)t, v1);
 }
 
 /* One attempt; NULL on success, else a reason. */

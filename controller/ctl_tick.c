@@ -19,6 +19,7 @@
 #include "experiments/decide.h"
 #include "experiments/experiment.h"
 #include "experiments/stats.h"
+#include "wire/keys.h"
 
 #define MAX_RUNNING 64
 
@@ -51,8 +52,8 @@ static int noted_changed(const char *name, const char *reason)
 
 static exp_task_input *task_slot(exp_task_input *tasks, int *ntasks, const char *name)
 {
-    exp_task t;
-    if (exp_task_parse(name, &t))
+    wire_task t;
+    if (wire_task_parse(name, &t))
         return NULL; /* "none": unclassified requests are not compared */
     for (int i = 0; i < *ntasks; i++)
         if (tasks[i].task == t)
@@ -180,7 +181,7 @@ static void load_exposures(ctl *c, const char *name, const char *phase, int rout
                            exp_task_input *tasks, int *ntasks)
 {
     char key[256], prefix[96];
-    snprintf(key, sizeof(key), "sy:{%s}:exposures", name);
+    snprintf(key, sizeof(key), WIRE_KEY_EXPOSURES, name);
     int plen = snprintf(prefix, sizeof(prefix), "%s:%d:", phase, routed_bp);
     redisReply *rep = ctl_redis_command(c, "HGETALL %s", key);
     if (!rep)
@@ -226,7 +227,7 @@ static void evaluate(ctl *c, const char *name, const char *def, int step, unsign
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     const exp_step *s = &x->steps[step];
-    exp_task_input tasks[EXP_NTASKS];
+    exp_task_input tasks[WIRE_NTASKS];
     int ntasks = load_arms(c, name, exp_phase_str(s->kind), s->routed_bp, started_at,
                            x->attribution_window_s, tasks);
     if (ntasks < 0) {
@@ -269,7 +270,7 @@ static void evaluate(ctl *c, const char *name, const char *def, int step, unsign
                       ep);
 
     char reason[256];
-    const char *task_name = d.task >= 0 ? exp_task_str((exp_task)d.task) : "all";
+    const char *task_name = d.task >= 0 ? wire_task_str((wire_task)d.task) : "all";
     snprintf(reason, sizeof(reason), "%s: %s (%s)", exp_decision_kind_str(d.kind),
              exp_reason_str(d.reason), task_name);
     int status;
@@ -283,11 +284,11 @@ static void evaluate(ctl *c, const char *name, const char *def, int step, unsign
                         &status, err, sizeof(err));
         break;
     case EXP_DECISION_HOLD_BACK:
-        for (int t = 0; t < EXP_NTASKS; t++) {
+        for (int t = 0; t < WIRE_NTASKS; t++) {
             if (!(d.hold_back_mask & (1u << t)))
                 continue;
             snprintf(reason, sizeof(reason), "guardrail regression on %s",
-                     exp_task_str((exp_task)t));
+                     wire_task_str((wire_task)t));
             if (ctl_apply(c, name, EXP_OP_HOLD_BACK, t, "controller", reason, evidence, &status,
                           err, sizeof(err)))
                 sy_log_kv(SY_INFO, "hold back not applied", "experiment", name, "reason", err,

@@ -205,7 +205,7 @@ static void parse_experiment(exp_errs *e, json_t *root, exp_config *cfg)
  * fall back to the default model. Runs after default_model is known. */
 static void parse_routing(exp_errs *e, json_t *root, exp_config *cfg)
 {
-    for (int t = 0; t < EXP_NTASKS; t++)
+    for (int t = 0; t < WIRE_NTASKS; t++)
         for (int m = 0; m < EXP_NMODES; m++)
             cfg->routing[t][m] = cfg->default_model;
     json_t *obj = json_object_get(root, "routing");
@@ -218,8 +218,8 @@ static void parse_routing(exp_errs *e, json_t *root, exp_config *cfg)
     const char *task;
     json_t *row;
     json_object_foreach(obj, task, row) {
-        exp_task t;
-        if (exp_task_parse(task, &t)) {
+        wire_task t;
+        if (wire_task_parse(task, &t)) {
             exp_errs_add(e, "$.routing.%s: unknown task type (simple, code, reasoning, complex)", task);
             continue;
         }

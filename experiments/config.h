@@ -73,7 +73,7 @@ typedef struct exp_config {
     char *experiment;  /* experiment name */
     char *salt;
     int holdout_bp;    /* basis points, 0..10000 */
-    int routing[EXP_NTASKS][EXP_NMODES]; /* model index per task x mode (default model if unset) */
+    int routing[WIRE_NTASKS][EXP_NMODES]; /* model index per task x mode (default model if unset) */
     /* dispatch */
     int max_attempts;        /* upstream attempts per request, failover included */
     int breaker_failures;    /* consecutive failures that open a provider's circuit */

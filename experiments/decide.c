@@ -450,12 +450,12 @@ int exp_decide(const exp_tick_input *in, exp_decision *d)
     d->step = in->step;
     d->seconds_in_phase = in->seconds_in_phase;
     if (in->nguardrails < 0 || in->nguardrails > EXP_MAX_GUARDRAILS || in->ntasks < 0 ||
-        in->ntasks > EXP_NTASKS || (in->nguardrails > 0 && !in->guardrails) ||
+        in->ntasks > WIRE_NTASKS || (in->nguardrails > 0 && !in->guardrails) ||
         (in->ntasks > 0 && !in->tasks))
         return -1;
     for (int i = 0; i < in->ntasks; i++) {
         unsigned task = (unsigned)in->tasks[i].task;
-        if (task >= EXP_NTASKS || (seen & (1u << task)))
+        if (task >= WIRE_NTASKS || (seen & (1u << task)))
             return -1;
         seen |= 1u << task;
     }
@@ -497,8 +497,8 @@ static json_t *task_mask(unsigned mask)
     json_t *a = json_array();
     if (!a)
         return NULL;
-    for (int i = 0; i < EXP_NTASKS; i++)
-        if ((mask & (1u << i)) && json_array_append_new(a, json_string(exp_task_str((exp_task)i)))) {
+    for (int i = 0; i < WIRE_NTASKS; i++)
+        if ((mask & (1u << i)) && json_array_append_new(a, json_string(wire_task_str((wire_task)i)))) {
             json_decref(a);
             return NULL;
         }
@@ -566,7 +566,7 @@ static json_t *task_json(const exp_task_decision *td)
     int rc = 0;
     if (!o || !g)
         goto fail;
-    rc |= put(o, "task", json_string(exp_task_str(td->task)));
+    rc |= put(o, "task", json_string(wire_task_str(td->task)));
     rc |= put(o, "verdict", json_string(exp_verdict_str(td->verdict)));
     rc |= put(o, "reason", json_string(exp_reason_str(td->reason)));
     rc |= put(o, "action", td->action >= 0
@@ -648,7 +648,7 @@ char *exp_decision_json(const exp_decision *d)
         goto fail;
     rc |= put(o, "decision", json_string(exp_decision_kind_str(d->kind)));
     rc |= put(o, "reason", json_string(exp_reason_str(d->reason)));
-    rc |= put(o, "task", d->task >= 0 ? json_string(exp_task_str((exp_task)d->task)) : json_null());
+    rc |= put(o, "task", d->task >= 0 ? json_string(wire_task_str((wire_task)d->task)) : json_null());
     rc |= put(o, "hold_back", task_mask(d->hold_back_mask));
     rc |= put(o, "warn", task_mask(d->warn_mask));
     rc |= put(o, "phase", json_string(exp_phase_str(d->step.kind)));

@@ -87,7 +87,7 @@ int exp_guard_action_severity(exp_guard_action a);
 
 /* Everything known about one task type in the current phase. */
 typedef struct exp_task_input {
-    exp_task task;
+    wire_task task;
     exp_arm control;      /* all requests of the phase: n, errors, cost, latency */
     exp_arm routed;
     exp_arm control_q;    /* requests older than the attribution window only: */
@@ -124,7 +124,7 @@ typedef struct exp_tick_input {
     double seconds_in_phase;
     const exp_guardrail *guardrails;  /* nguardrails <= EXP_MAX_GUARDRAILS */
     int nguardrails;
-    const exp_task_input *tasks;      /* ntasks <= EXP_NTASKS, distinct task values */
+    const exp_task_input *tasks;      /* ntasks <= WIRE_NTASKS, distinct task values */
     int ntasks;
     exp_decide_params params;
 } exp_tick_input;
@@ -190,7 +190,7 @@ const char *exp_verdict_str(exp_verdict v);
 const char *exp_reason_str(exp_reason r);  /* "insufficient_data", "min_duration", ... */
 
 typedef struct exp_task_decision {
-    exp_task task;
+    wire_task task;
     exp_verdict verdict;
     exp_reason reason;
     int action;              /* REGRESS/PAUSE: an exp_guard_action (PAUSE for SRM); else -1 */
@@ -218,13 +218,13 @@ const char *exp_decision_kind_str(exp_decision_kind k);
 typedef struct exp_decision {
     exp_decision_kind kind;
     exp_reason reason;       /* why (HOLD: the first holding task's reason) */
-    int task;                /* exp_task behind PAUSE/ROLLBACK/HOLD reason, or -1 */
+    int task;                /* wire_task behind PAUSE/ROLLBACK/HOLD reason, or -1 */
     unsigned hold_back_mask; /* bit (1u << task): hold back now (HOLD_BACK) */
     unsigned warn_mask;      /* bit (1u << task): a warn-level regression */
     exp_step step;           /* copied from the input */
     double seconds_in_phase;
     int ntasks;
-    exp_task_decision tasks[EXP_NTASKS];
+    exp_task_decision tasks[WIRE_NTASKS];
 } exp_decision;
 
 /* Evaluate one task type. Pure; the same input gives the same output. */

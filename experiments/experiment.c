@@ -51,7 +51,7 @@ static const exp_guard_metric default_guardrails[] = {
 #define DEF_ATTRIBUTION_WINDOW_S 86400
 #define MAX_DURATION_S 31536000L /* a year */
 #define MAX_COUNT 1000000000L
-#define ALL_TASKS ((1u << EXP_NTASKS) - 1u)
+#define ALL_TASKS ((1u << WIRE_NTASKS) - 1u)
 
 const char *exp_guard_metric_str(exp_guard_metric m)
 {
@@ -299,18 +299,18 @@ static unsigned parse_tasks(exp_errs *e, json_t *arr, const char *path)
     size_t j;
     json_t *t;
     json_array_foreach(arr, j, t) {
-        exp_task task;
+        wire_task task;
         if (!json_is_string(t)) {
             exp_errs_add(e, "%s.tasks[%zu]: must be a string (" TASK_LIST ")", path, j);
             continue;
         }
-        if (exp_task_parse(json_string_value(t), &task)) {
+        if (wire_task_parse(json_string_value(t), &task)) {
             exp_errs_add(e, "%s.tasks[%zu]: unknown task type \"%s\" (" TASK_LIST ")", path, j,
                     json_string_value(t));
             continue;
         }
         if (mask & (1u << task))
-            exp_errs_add(e, "%s.tasks[%zu]: duplicate task type \"%s\"", path, j, exp_task_str(task));
+            exp_errs_add(e, "%s.tasks[%zu]: duplicate task type \"%s\"", path, j, wire_task_str(task));
         mask |= 1u << task;
     }
     return mask ? mask : ALL_TASKS;
@@ -556,9 +556,9 @@ static json_t *canon_phases(json_t *root, const exp_experiment *x)
 static json_t *tasks_array(unsigned mask)
 {
     json_t *arr = json_array();
-    for (int t = 0; t < EXP_NTASKS; t++)
+    for (int t = 0; t < WIRE_NTASKS; t++)
         if (mask & (1u << t))
-            json_array_append_new(arr, json_string(exp_task_str((exp_task)t)));
+            json_array_append_new(arr, json_string(wire_task_str((wire_task)t)));
     return arr;
 }
 

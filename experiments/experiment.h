@@ -59,7 +59,7 @@ typedef struct exp_guardrail {
     double alpha;          /* in (0, 0.5) */
     exp_guard_action action;
     long min_samples;      /* per arm per task type before this guardrail is judged */
-    unsigned tasks;        /* bit (1u << exp_task) per task type watched; never 0: all four
+    unsigned tasks;        /* bit (1u << wire_task) per task type watched; never 0: all four
                               bits when "tasks" is absent */
 } exp_guardrail;
 

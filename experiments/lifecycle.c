@@ -54,7 +54,7 @@ static int refuse(char *why, size_t whylen, const char *fmt, ...)
 int exp_life_apply(exp_life *l, exp_op a, int task, char *why, size_t whylen)
 {
     const char *st = exp_status_str(l->status);
-    unsigned bit = (task >= 0 && task < EXP_NTASKS) ? 1u << task : 0;
+    unsigned bit = (task >= 0 && task < WIRE_NTASKS) ? 1u << task : 0;
 
     switch (a) {
     case EXP_OP_START:
@@ -109,7 +109,7 @@ int exp_life_apply(exp_life *l, exp_op a, int task, char *why, size_t whylen)
         } else {
             if (l->human_pinned & bit)
                 return refuse(why, whylen, "a human released %s: the controller does not hold it back",
-                              exp_task_str((exp_task)task));
+                              wire_task_str((wire_task)task));
             l->held_back |= bit;
         }
         return 0;

@@ -44,7 +44,7 @@ typedef struct exp_life {
     exp_status status;
     int step;               /* index into the plan while running or paused */
     int nsteps;
-    unsigned held_back;     /* tasks on the default model (bit per exp_task) */
+    unsigned held_back;     /* tasks on the default model (bit per wire_task) */
     unsigned human_held;    /* held by a human: the controller never releases these */
     unsigned human_pinned;  /* released by a human: the controller never holds these back */
 } exp_life;

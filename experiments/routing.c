@@ -5,12 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const task_names[EXP_NTASKS] = {"simple", "code", "reasoning", "complex"};
 static const char *const mode_names[EXP_NMODES] = {"eco", "balanced", "sport"};
 static const char *const phase_names[EXP_NPHASES] = {
     "off", "draft", "shadow", "canary", "ramp", "full", "completed", "paused", "rolled_back"};
 
-const char *exp_task_str(exp_task t) { return t < EXP_NTASKS ? task_names[t] : "unknown"; }
 const char *exp_mode_str(exp_mode m) { return m < EXP_NMODES ? mode_names[m] : "unknown"; }
 const char *exp_phase_str(exp_phase p) { return p < EXP_NPHASES ? phase_names[p] : "unknown"; }
 
@@ -20,15 +18,6 @@ static int lookup(const char *s, const char *const *names, int n)
         if (!strcmp(s, names[i]))
             return i;
     return -1;
-}
-
-int exp_task_parse(const char *s, exp_task *out)
-{
-    int i = lookup(s, task_names, EXP_NTASKS);
-    if (i < 0)
-        return -1;
-    *out = (exp_task)i;
-    return 0;
 }
 
 int exp_mode_parse(const char *s, exp_mode *out)
@@ -97,14 +86,14 @@ int exp_state_parse(const char *const *names, const char *const *values, size_t 
             while (*p) {
                 size_t len = strcspn(p, ",");
                 char t[32];
-                exp_task task;
+                wire_task task;
                 if (len == 0 || len >= sizeof(t)) {
                     snprintf(err, errlen, "held_back: malformed list \"%s\"", v);
                     return -1;
                 }
                 memcpy(t, p, len);
                 t[len] = '\0';
-                if (exp_task_parse(t, &task)) {
+                if (wire_task_parse(t, &task)) {
                     snprintf(err, errlen, "held_back: unknown task type \"%s\"", t);
                     return -1;
                 }
@@ -136,7 +125,7 @@ int exp_state_parse(const char *const *names, const char *const *values, size_t 
     return 0;
 }
 
-exp_route exp_route_decide(const exp_state *st, int bucket, exp_task task, int forced)
+exp_route exp_route_decide(const exp_state *st, int bucket, wire_task task, int forced)
 {
     exp_route r = {EXP_COHORT_CONTROL, 0, 0};
 

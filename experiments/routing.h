@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #include "experiments/cohort.h"
+#include "wire/task.h"
 
-typedef enum { EXP_TASK_SIMPLE, EXP_TASK_CODE, EXP_TASK_REASONING, EXP_TASK_COMPLEX, EXP_NTASKS } exp_task;
 typedef enum { EXP_MODE_ECO, EXP_MODE_BALANCED, EXP_MODE_SPORT, EXP_NMODES } exp_mode;
 
 typedef enum {
@@ -30,10 +30,8 @@ typedef enum {
     EXP_NPHASES
 } exp_phase;
 
-const char *exp_task_str(exp_task t);
 const char *exp_mode_str(exp_mode m);
 const char *exp_phase_str(exp_phase p);
-int exp_task_parse(const char *s, exp_task *out);   /* 0 or -1 */
 int exp_mode_parse(const char *s, exp_mode *out);
 int exp_phase_parse(const char *s, exp_phase *out);
 
@@ -60,6 +58,6 @@ typedef struct exp_route {
 } exp_route;
 
 /* forced: -1 none, else an exp_cohort forced for this user (QA). */
-exp_route exp_route_decide(const exp_state *st, int bucket, exp_task task, int forced);
+exp_route exp_route_decide(const exp_state *st, int bucket, wire_task task, int forced);
 
 #endif

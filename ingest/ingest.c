@@ -33,10 +33,8 @@
 #include "common/pg.h"
 #include "common/redisurl.h"
 #include "ingest/event.h"
+#include "wire/keys.h"
 
-#define ING_STREAM "sy:events"
-#define ING_DEAD_STREAM "sy:events:dead"
-#define ING_GROUP "ingest"
 #define ING_DEAD_MAXLEN "100000"
 #define ING_TMP_TABLE "ingest_batch"
 #define ING_PARTITION_DAYS "7"
@@ -114,9 +112,9 @@ static void ing_usage(FILE *out)
     fprintf(out,
             "usage: switchyard ingest [options]\n"
             "\n"
-            "Drain the Redis stream " ING_STREAM " (consumer group " ING_GROUP ") into the\n"
+            "Drain the Redis stream " WIRE_EVENTS_STREAM " (consumer group " WIRE_EVENTS_GROUP ") into the\n"
             "PostgreSQL table requests. Nothing is acknowledged before it is committed; bad\n"
-            "entries go to " ING_DEAD_STREAM " with a reason. SIGTERM/SIGINT finish the\n"
+            "entries go to " WIRE_EVENTS_DEAD_STREAM " with a reason. SIGTERM/SIGINT finish the\n"
             "current batch and exit 0.\n"
             "\n"
             "options:\n"
@@ -384,7 +382,7 @@ static int redis_connect_once(struct ing *g)
         r = NULL;
     }
     {
-        const char *a[] = {"XGROUP", "CREATE", ING_STREAM, ING_GROUP, "0", "MKSTREAM"};
+        const char *a[] = {"XGROUP", "CREATE", WIRE_EVENTS_STREAM, WIRE_EVENTS_GROUP, "0", "MKSTREAM"};
         r = redisCommandArgv(g->rc, 6, a, NULL);
         if (!r || (reply_is_error(r, NULL) && !reply_is_error(r, "BUSYGROUP"))) {
             sy_log_kv(SY_ERROR, "redis XGROUP CREATE failed", "reason",
@@ -590,7 +588,7 @@ static int pg_write(struct ing *g, size_t rows)
 static int dead_letter(struct ing *g, const char *id, const char *ev, size_t evlen,
                        const char *reason)
 {
-    const char *argv[11] = {"XADD", ING_DEAD_STREAM, "MAXLEN", "~", ING_DEAD_MAXLEN, "*",
+    const char *argv[11] = {"XADD", WIRE_EVENTS_DEAD_STREAM, "MAXLEN", "~", ING_DEAD_MAXLEN, "*",
                             "id", id, "reason", reason, "e"};
     size_t lens[12];
     int argc = 10;
@@ -647,13 +645,13 @@ static int ack_batch(struct ing *g, const struct ing_batch *b)
         /* pipeline: MULTI, XACK, XDEL, EXEC */
         redisAppendCommand(g->rc, "MULTI");
         argv[0] = "XACK";
-        argv[1] = ING_STREAM;
-        argv[2] = ING_GROUP;
+        argv[1] = WIRE_EVENTS_STREAM;
+        argv[2] = WIRE_EVENTS_GROUP;
         for (size_t i = 0; i < n; i++)
             argv[3 + i] = b->v[i].id;
         redisAppendCommandArgv(g->rc, (int)(n + 3), argv, NULL);
         argv[1] = "XDEL";
-        argv[2] = ING_STREAM;
+        argv[2] = WIRE_EVENTS_STREAM;
         redisAppendCommandArgv(g->rc, (int)(n + 2), argv + 1, NULL);
         redisAppendCommand(g->rc, "EXEC");
         for (int i = 0; i < 4; i++) {
@@ -808,7 +806,7 @@ static int read_batch(struct ing *g, struct ing_batch *b, int *was_new)
     *was_new = 0;
 
     if (!g->read_pending && now_ms() >= g->next_claim_ms) {
-        const char *argv[] = {"XAUTOCLAIM", ING_STREAM, ING_GROUP, g->consumer, idle,
+        const char *argv[] = {"XAUTOCLAIM", WIRE_EVENTS_STREAM, WIRE_EVENTS_GROUP, g->consumer, idle,
                               g->claim_cursor, "COUNT", count};
         r = redis_cmd(g, 8, argv, NULL);
         if (!r)
@@ -840,12 +838,12 @@ static int read_batch(struct ing *g, struct ing_batch *b, int *was_new)
     }
 
     const char *id = g->read_pending ? "0" : ">";
-    const char *argv[] = {"XREADGROUP", "GROUP", ING_GROUP, g->consumer, "COUNT", count,
-                          "BLOCK", block, "STREAMS", ING_STREAM, id};
+    const char *argv[] = {"XREADGROUP", "GROUP", WIRE_EVENTS_GROUP, g->consumer, "COUNT", count,
+                          "BLOCK", block, "STREAMS", WIRE_EVENTS_STREAM, id};
     int argc = 11;
     if (g->read_pending || g->o.once) { /* no BLOCK */
         argv[6] = "STREAMS";
-        argv[7] = ING_STREAM;
+        argv[7] = WIRE_EVENTS_STREAM;
         argv[8] = id;
         argc = 9;
     }

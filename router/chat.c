@@ -65,7 +65,7 @@ typedef struct chat {
     attempt att[2];     /* two only when racing */
     int cand[MAX_CANDIDATES], ncand, next_cand;
     int model;          /* the model answering (or last tried) */
-    int task;           /* exp_task, or -1 when not classified */
+    int task;           /* wire_task, or -1 when not classified */
     int cohort;         /* exp_cohort */
     int racing;
     int64_t t0_mono;
@@ -817,13 +817,13 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
     struct clf_result cr;
     clf_classify(ctx->clf, text, tlen, c->conf->rules, &cr);
     free(owned);
-    exp_task task = EXP_TASK_SIMPLE; /* only the held-back check reads it when unclassified */
-    if (cr.task == CLF_TASK_NONE) {
+    wire_task task = WIRE_TASK_SIMPLE; /* only the held-back check reads it when unclassified */
+    if (cr.task == WIRE_TASK_NONE) {
         rt_metrics_inc(ctx->metrics, RT_C_classifier_failures);
     } else {
-        task = (exp_task)cr.task;
+        task = (wire_task)cr.task;
         c->task = (int)task;
-        c->ev.task_type = exp_task_str(task);
+        c->ev.task_type = wire_task_str(task);
         c->ev.task_confidence = cr.confidence;
     }
     exp_route r = exp_route_decide(st, c->ev.bucket, task, forced);

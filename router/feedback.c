@@ -22,7 +22,7 @@
 #include "experiments/config.h"
 #include "router/conf.h"
 #include "router/feedback_parse.h"
-#include "router/feedback_sig.h"
+#include "wire/sig.h"
 
 #define RETRY_AFTER_DOWN "2"
 #define RETRY_AFTER_BUSY "1"
@@ -453,25 +453,25 @@ static int wants_per_item(const char *query)
 }
 
 /* The project whose secret signed the body, or the reason it is refused. */
-static rt_sig_status verify(const rt_conf *conf, sy_http_req *req, const char **project)
+static wire_sig_status verify(const rt_conf *conf, sy_http_req *req, const char **project)
 {
     const exp_feedback *cfg = &conf->cfg->feedback;
     size_t len;
     const char *body = sy_http_body(req, &len);
-    const char *hdr = sy_http_header(req, RT_SIG_HEADER);
+    const char *hdr = sy_http_header(req, WIRE_SIG_HEADER);
     int64_t now_s = now_us() / 1000000;
-    rt_sig_status st = RT_SIG_MISSING;
+    wire_sig_status st = WIRE_SIG_MISSING;
     for (int p = 0; p < cfg->nprojects; p++) {
-        rt_sig_secret secrets[EXP_FEEDBACK_MAX_SECRETS];
+        wire_sig_secret secrets[EXP_FEEDBACK_MAX_SECRETS];
         int n = 0, matched;
         for (char **s = conf->feedback_secrets[p]; s && *s && n < EXP_FEEDBACK_MAX_SECRETS; s++)
-            secrets[n++] = (rt_sig_secret){*s, strlen(*s)};
-        st = rt_sig_verify(hdr, body, len, now_s, cfg->tolerance_s, secrets, n, &matched);
-        if (st == RT_SIG_OK) {
+            secrets[n++] = (wire_sig_secret){*s, strlen(*s)};
+        st = wire_sig_verify(hdr, body, len, now_s, cfg->tolerance_s, secrets, n, &matched);
+        if (st == WIRE_SIG_OK) {
             *project = cfg->projects[p].name;
             return st;
         }
-        if (st != RT_SIG_MISMATCH) /* header problems do not depend on the project */
+        if (st != WIRE_SIG_MISMATCH) /* header problems do not depend on the project */
             return st;
     }
     return st;
@@ -498,23 +498,23 @@ static void handle(rt_feedback *fb, rt_conf *conf, sy_http_req *req, int labels)
         return;
     }
     switch (verify(conf, req, &project)) {
-    case RT_SIG_OK: break;
-    case RT_SIG_MISSING:
+    case WIRE_SIG_OK: break;
+    case WIRE_SIG_MISSING:
         sy_http_reply_error(req, 401, "authentication_error", "missing_signature", NULL,
-                            "missing %s header", RT_SIG_HEADER);
+                            "missing %s header", WIRE_SIG_HEADER);
         return;
-    case RT_SIG_MALFORMED:
+    case WIRE_SIG_MALFORMED:
         sy_http_reply_error(req, 401, "authentication_error", "malformed_signature", NULL,
                             "malformed %s header: expected t=<unix seconds>,v1=<64 hex digits "
                             "of HMAC-SHA256>",
-                            RT_SIG_HEADER);
+                            WIRE_SIG_HEADER);
         return;
-    case RT_SIG_STALE:
+    case WIRE_SIG_STALE:
         sy_http_reply_error(req, 401, "authentication_error", "signature_expired", NULL,
                             "signature timestamp is outside the tolerance of %d seconds",
                             cfg->tolerance_s);
         return;
-    case RT_SIG_MISMATCH:
+    case WIRE_SIG_MISMATCH:
         sy_http_reply_error(req, 401, "authentication_error", "signature_mismatch", NULL,
                             "signature does not match the body for any active secret");
         return;

@@ -23,7 +23,7 @@ struct hist {
 struct rt_metrics {
     uint64_t counters[RT_NCOUNTERS];
     /* [status class][cohort][task+1][model+1] */
-    uint64_t requests[RT_STATUS_CLASSES][4][EXP_NTASKS + 1][RT_MAX_MODELS + 1];
+    uint64_t requests[RT_STATUS_CLASSES][4][WIRE_NTASKS + 1][RT_MAX_MODELS + 1];
     uint64_t upstream_ok[RT_MAX_PROVIDERS], upstream_failed[RT_MAX_PROVIDERS];
     struct hist upstream_latency[RT_MAX_PROVIDERS];
     struct hist overhead;
@@ -60,7 +60,7 @@ void rt_metrics_request(rt_metrics *m, int status, int cohort, int task, int mod
 {
     if (cohort < 0 || cohort > 3)
         cohort = 1;
-    if (task < -1 || task >= EXP_NTASKS)
+    if (task < -1 || task >= WIRE_NTASKS)
         task = -1;
     if (model < -1 || model >= RT_MAX_MODELS)
         model = -1;
@@ -150,7 +150,7 @@ char *rt_metrics_render(const rt_metrics *m, const rt_metrics_gauges *g, size_t 
             "# TYPE switchyard_requests_total counter\n");
     for (int s = 0; s < RT_STATUS_CLASSES; s++)
         for (int c = 0; c < 4; c++)
-            for (int t = 0; t <= EXP_NTASKS; t++)
+            for (int t = 0; t <= WIRE_NTASKS; t++)
                 for (int md = 0; md <= RT_MAX_MODELS && md <= g->nmodels; md++) {
                     uint64_t v = GET(&m->requests[s][c][t][md]);
                     if (!v)
@@ -159,7 +159,7 @@ char *rt_metrics_render(const rt_metrics *m, const rt_metrics_gauges *g, size_t 
                         "switchyard_requests_total{status=\"%s\",cohort=\"%s\",task=\"%s\","
                         "model=\"%s\"} %llu\n",
                         classes[s], exp_cohort_str((exp_cohort)c),
-                        t ? exp_task_str((exp_task)(t - 1)) : "none",
+                        t ? wire_task_str((wire_task)(t - 1)) : "none",
                         md ? g->model_names[md - 1] : "none", (unsigned long long)v);
                 }
 

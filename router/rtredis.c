@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/redisurl.h"
 #include "experiments/cohort.h"
+#include "wire/keys.h"
 
 /* Events are spooled in batches: one XADD per RT_BATCH_MAX events or
  * RT_BATCH_BYTES, or RT_BATCH_US after the batch's first event, whichever
@@ -307,7 +308,7 @@ static void sent_one(rt_redis *r)
 
 static int send_batch(rt_redis *r, struct spooled *s)
 {
-    if (redisAsyncCommand(r->ac, on_xadd, s, "XADD " RT_EVENTS_STREAM " * b %b", s->json,
+    if (redisAsyncCommand(r->ac, on_xadd, s, "XADD " WIRE_EVENTS_STREAM " * b %b", s->json,
                           s->len) != REDIS_OK)
         return -1;
     sent_one(r);
@@ -446,8 +447,8 @@ void rt_redis_record_user(rt_redis *r, const char *experiment, const char *user_
         return;
     char ukey[256], xkey[256];
     /* {experiment} is a hash tag: both keys land on one Redis Cluster slot */
-    snprintf(ukey, sizeof(ukey), "sy:{%s}:user:%s", experiment, user_hash);
-    snprintf(xkey, sizeof(xkey), "sy:{%s}:exposures", experiment);
+    snprintf(ukey, sizeof(ukey), WIRE_KEY_USER, experiment, user_hash);
+    snprintf(xkey, sizeof(xkey), WIRE_KEY_EXPOSURES, experiment);
     size_t ul = strlen(ukey) + 1, xl = strlen(xkey) + 1, cl = strlen(cohort) + 1,
            sl = strlen(step_key) + 1;
     struct user_rec *u = malloc(sizeof(*u) + ul + xl + cl + sl);

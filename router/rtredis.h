@@ -24,8 +24,6 @@ struct event_base;
 struct sy_redis_addr;
 typedef struct rt_redis rt_redis;
 
-#define RT_EVENTS_STREAM "sy:events"
-
 rt_redis *rt_redis_new(struct event_base *base, const struct sy_redis_addr *addr,
                        size_t max_queue, int command_timeout_ms);
 void rt_redis_free(rt_redis *r);

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/redisurl.h"
 #include "router/rtredis.h"
+#include "wire/keys.h"
 
 struct forced {
     char user_hash[17];
@@ -218,9 +219,9 @@ rt_state *rt_state_new(struct event_base *base, rt_redis *reader, const sy_redis
     s->addr = *addr;
     s->cur = *initial;
     s->sub_backoff_ms = 100;
-    snprintf(s->state_key, sizeof(s->state_key), "sy:{%s}:state", experiment);
-    snprintf(s->forced_key, sizeof(s->forced_key), "sy:{%s}:forced", experiment);
-    snprintf(s->channel, sizeof(s->channel), "sy:{%s}:state", experiment);
+    snprintf(s->state_key, sizeof(s->state_key), WIRE_KEY_STATE, experiment);
+    snprintf(s->forced_key, sizeof(s->forced_key), WIRE_KEY_FORCED, experiment);
+    snprintf(s->channel, sizeof(s->channel), WIRE_CHANNEL_STATE, experiment);
     s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
     s->sub_retry = evtimer_new(base, on_sub_retry, s);
     if (!s->tick || !s->sub_retry) {

@@ -92,13 +92,13 @@ static int read_jsonl(const char *path, struct rows *out)
         }
         json_t *t = json_object_get(o, "text"), *l = json_object_get(o, "label");
         json_t *w = json_object_get(o, "weight");
-        enum clf_task task;
+        wire_task task;
         if (!json_is_object(o) || !json_is_string(t)) {
             fprintf(stderr, "classifier: %s:%ld: expected an object with a string \"text\"\n",
                     path, lineno);
             rc = -1;
-        } else if (!json_is_string(l) || clf_task_parse(json_string_value(l), &task) != 0 ||
-                   task == CLF_TASK_NONE) {
+        } else if (!json_is_string(l) || clf_target_parse(json_string_value(l), &task) != 0 ||
+                   task == WIRE_TASK_NONE) {
             fprintf(stderr,
                     "classifier: %s:%ld: \"label\" must be one of simple, code, reasoning, complex\n",
                     path, lineno);
@@ -154,8 +154,8 @@ static int read_db(const char *url, struct rows *out)
         goto done;
     }
     for (int i = 0; i < PQntuples(res); i++) {
-        enum clf_task t;
-        if (clf_task_parse(PQgetvalue(res, i, 1), &t) != 0 || t == CLF_TASK_NONE)
+        wire_task t;
+        if (clf_target_parse(PQgetvalue(res, i, 1), &t) != 0 || t == WIRE_TASK_NONE)
             continue;
         if (rows_push(out, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), (int)t, 1)) {
             fprintf(stderr, "classifier: out of memory\n");
@@ -314,7 +314,7 @@ static int cmd_train(int argc, char **argv)
     const char **texts = malloc((n ? n : 1) * sizeof(*texts));
     size_t *lens = malloc((n ? n : 1) * sizeof(*lens));
     int *labels = malloc((n ? n : 1) * sizeof(*labels));
-    size_t per[CLF_NTASKS] = {0};
+    size_t per[WIRE_NTASKS] = {0};
     if (!texts || !lens || !labels) {
         fprintf(stderr, "classifier train: out of memory\n");
         goto done_arrays;
@@ -419,13 +419,13 @@ static int cmd_eval(int argc, char **argv)
         fprintf(stderr, "classifier eval: %s: no rows\n", data);
         goto done;
     }
-    long conf[CLF_NTASKS][CLF_NTASKS + 1]; /* last column: not classified */
+    long conf[WIRE_NTASKS][WIRE_NTASKS + 1]; /* last column: not classified */
     memset(conf, 0, sizeof(conf));
     long correct = 0;
     for (size_t i = 0; i < rows.n; i++) {
         struct clf_result r;
         clf_classify(c, rows.v[i].text, rows.v[i].len, rules, &r);
-        int p = r.task == CLF_TASK_NONE ? CLF_NTASKS : (int)r.task;
+        int p = r.task == WIRE_TASK_NONE ? WIRE_NTASKS : (int)r.task;
         conf[rows.v[i].label][p]++;
         if (p == rows.v[i].label)
             correct++;
@@ -436,23 +436,23 @@ static int cmd_eval(int argc, char **argv)
                 snip[k++] = rows.v[i].text[j] == '\n' ? ' ' : rows.v[i].text[j];
             snip[k] = 0;
             printf("row %zu: true %s, predicted %s (%.2f): %s\n", i + 1,
-                   clf_task_str((enum clf_task)rows.v[i].label), clf_task_str(r.task),
+                   wire_task_str((wire_task)rows.v[i].label), wire_task_str(r.task),
                    r.confidence, snip);
         }
     }
-    double prec[CLF_NTASKS], rec[CLF_NTASKS], f1[CLF_NTASKS], macro = 0;
-    long support[CLF_NTASKS];
-    for (int k = 0; k < CLF_NTASKS; k++) {
+    double prec[WIRE_NTASKS], rec[WIRE_NTASKS], f1[WIRE_NTASKS], macro = 0;
+    long support[WIRE_NTASKS];
+    for (int k = 0; k < WIRE_NTASKS; k++) {
         long tp = conf[k][k], col = 0, row = 0;
-        for (int j = 0; j < CLF_NTASKS; j++)
+        for (int j = 0; j < WIRE_NTASKS; j++)
             col += conf[j][k];
-        for (int j = 0; j <= CLF_NTASKS; j++)
+        for (int j = 0; j <= WIRE_NTASKS; j++)
             row += conf[k][j];
         support[k] = row;
         prec[k] = col ? (double)tp / (double)col : 0;
         rec[k] = row ? (double)tp / (double)row : 0;
         f1[k] = prec[k] + rec[k] > 0 ? 2 * prec[k] * rec[k] / (prec[k] + rec[k]) : 0;
-        macro += f1[k] / CLF_NTASKS;
+        macro += f1[k] / WIRE_NTASKS;
     }
     double acc = (double)correct / (double)rows.n;
     if (json) {
@@ -462,15 +462,15 @@ static int cmd_eval(int argc, char **argv)
         json_object_set_new(o, "rows", json_integer((json_int_t)rows.n));
         json_object_set_new(o, "accuracy", json_real(acc));
         json_object_set_new(o, "macro_f1", json_real(macro));
-        for (int k = 0; k < CLF_NTASKS; k++) {
+        for (int k = 0; k < WIRE_NTASKS; k++) {
             json_t *c1 = json_object();
             json_object_set_new(c1, "precision", json_real(prec[k]));
             json_object_set_new(c1, "recall", json_real(rec[k]));
             json_object_set_new(c1, "f1", json_real(f1[k]));
             json_object_set_new(c1, "support", json_integer(support[k]));
-            json_object_set_new(pc, clf_task_str((enum clf_task)k), c1);
+            json_object_set_new(pc, wire_task_str((wire_task)k), c1);
             json_t *r1 = json_array();
-            for (int j = 0; j <= CLF_NTASKS; j++)
+            for (int j = 0; j <= WIRE_NTASKS; j++)
                 json_array_append_new(r1, json_integer(conf[k][j]));
             json_array_append_new(cm, r1);
         }
@@ -488,16 +488,16 @@ static int cmd_eval(int argc, char **argv)
         printf("data %s\nmodel %s\nrows %zu  accuracy %.4f  macro-F1 %.4f\n\n", data, model,
                rows.n, acc, macro);
         printf("%-10s %9s %7s %7s %8s\n", "class", "precision", "recall", "f1", "support");
-        for (int k = 0; k < CLF_NTASKS; k++)
-            printf("%-10s %9.4f %7.4f %7.4f %8ld\n", clf_task_str((enum clf_task)k), prec[k],
+        for (int k = 0; k < WIRE_NTASKS; k++)
+            printf("%-10s %9.4f %7.4f %7.4f %8ld\n", wire_task_str((wire_task)k), prec[k],
                    rec[k], f1[k], support[k]);
         printf("\nconfusion matrix (rows: true, columns: predicted)\n%-10s", "");
-        for (int j = 0; j < CLF_NTASKS; j++)
-            printf(" %9s", clf_task_str((enum clf_task)j));
+        for (int j = 0; j < WIRE_NTASKS; j++)
+            printf(" %9s", wire_task_str((wire_task)j));
         printf(" %9s\n", "none");
-        for (int k = 0; k < CLF_NTASKS; k++) {
-            printf("%-10s", clf_task_str((enum clf_task)k));
-            for (int j = 0; j <= CLF_NTASKS; j++)
+        for (int k = 0; k < WIRE_NTASKS; k++) {
+            printf("%-10s", wire_task_str((wire_task)k));
+            for (int j = 0; j <= WIRE_NTASKS; j++)
                 printf(" %9ld", conf[k][j]);
             printf("\n");
         }
@@ -562,7 +562,7 @@ static int cmd_predict(int argc, char **argv)
     }
     struct clf_result r;
     clf_classify(c, buf, n, rules, &r);
-    printf("%s %.4f (%s)\n", clf_task_str(r.task), r.confidence, r.reason);
+    printf("%s %.4f (%s)\n", wire_task_str(r.task), r.confidence, r.reason);
     if (!r.by_rule)
         printf("simple %.4f code %.4f reasoning %.4f complex %.4f\n", r.probs[0], r.probs[1],
                r.probs[2], r.probs[3]);
@@ -685,10 +685,10 @@ static int cmd_bench(int argc, char **argv)
     struct clf_rules *rules = clf_rules_new();
     if (!buf || !rules)
         goto done;
-    clf_rules_set_long_input(rules, 8000, CLF_COMPLEX);
-    if (clf_rules_add_pattern(rules, "\\b(kubectl|dockerfile|stack trace)\\b", CLF_CODE, err,
+    clf_rules_set_long_input(rules, 8000, WIRE_TASK_COMPLEX);
+    if (clf_rules_add_pattern(rules, "\\b(kubectl|dockerfile|stack trace)\\b", WIRE_TASK_CODE, err,
                               sizeof(err)) ||
-        clf_rules_add_pattern(rules, "^(translate|proofread) ", CLF_SIMPLE, err, sizeof(err)))
+        clf_rules_add_pattern(rules, "^(translate|proofread) ", WIRE_TASK_SIMPLE, err, sizeof(err)))
         goto done;
     for (int i = 0; i < NT; i++)
         if (!(small[i] = bench_text(2048, (size_t)i)))

@@ -437,9 +437,9 @@ static json_t *ms_json(double ms) { return ms < 0 ? json_null() : json_real(roun
 typedef struct lg_fbstat {
     char model[64];
     int known; /* in the quality table */
-    long thumbs[EXP_NTASKS], down[EXP_NTASKS], ratings[EXP_NTASKS];
-    double rating_sum[EXP_NTASKS];
-    lg_quality q[EXP_NTASKS];
+    long thumbs[WIRE_NTASKS], down[WIRE_NTASKS], ratings[WIRE_NTASKS];
+    double rating_sum[WIRE_NTASKS];
+    lg_quality q[WIRE_NTASKS];
 } lg_fbstat;
 
 /* ---------- the run ---------- */
@@ -451,7 +451,7 @@ typedef struct lg_pending { /* feedback waiting for its delay */
     int64_t due_us;
     char *request_id;
     char *model;
-    exp_task label;
+    wire_task label;
     int user;
 } lg_pending;
 
@@ -478,7 +478,7 @@ typedef struct lg_run {
     long feedback_seq;
     /* counters */
     long scheduled, sent, skipped, start_failed, answered, transport_errors;
-    long sent_by_label[EXP_NTASKS];
+    long sent_by_label[WIRE_NTASKS];
     lg_counts by_status, by_cohort, by_task, by_model, by_error, unmapped;
     lg_lat lat_all, lat_window;
     long window_answered;
@@ -493,7 +493,7 @@ typedef struct lg_run {
 typedef struct lg_req { /* one chat in flight, on lg_run.reqs */
     lg_run *g;
     struct lg_req *prev, *next;
-    exp_task label;
+    wire_task label;
     int user;
 } lg_req;
 
@@ -591,8 +591,8 @@ static lg_fbstat *fbstat(lg_run *g, const char *model)
     lg_fbstat *s = &g->fbs[g->nfbs++];
     memset(s, 0, sizeof(*s));
     snprintf(s->model, sizeof(s->model), "%s", model);
-    for (int k = 0; k < EXP_NTASKS; k++)
-        s->q[k] = lg_qtable_lookup(g->qt, model, (exp_task)k, &s->known);
+    for (int k = 0; k < WIRE_NTASKS; k++)
+        s->q[k] = lg_qtable_lookup(g->qt, model, (wire_task)k, &s->known);
     return s;
 }
 
@@ -703,7 +703,7 @@ static void on_answer(const lg_http_res *res, void *arg)
     if (res->status >= 200 && res->status < 300 && rid && *rid && g->o->label_rate > 0 &&
         lg_rng_uniform(&g->fb_rng) < g->o->label_rate) {
         json_t *item = json_pack("{s:s, s:s, s:s}", "request_id", rid, "task_type",
-                                 exp_task_str(r->label), "labeller", "loadgen");
+                                 wire_task_str(r->label), "labeller", "loadgen");
         char *s = item ? json_dumps(item, JSON_COMPACT) : NULL;
         json_decref(item);
         if (s && !lg_feedback_add(g->labels, s, strlen(s)))
@@ -716,7 +716,7 @@ static void on_answer(const lg_http_res *res, void *arg)
 static void send_one(lg_run *g)
 {
     g->scheduled++;
-    exp_task label = lg_mix_pick(&g->o->mix, &g->rng);
+    wire_task label = lg_mix_pick(&g->o->mix, &g->rng);
     const char *text = g->prompts.text[label][lg_rng_next(&g->rng) % g->prompts.n[label]];
     int user = lg_users_pick(&g->users, &g->rng);
     int stream = g->o->stream_share > 0 && lg_rng_uniform(&g->rng) < g->o->stream_share;
@@ -820,19 +820,19 @@ static json_t *report(lg_run *g, int64_t now)
     mean = g->lat_all.n ? mean / (double)g->lat_all.n / 1000.0 : -1;
 
     json_t *mix = json_object(), *by_label = json_object();
-    for (int k = 0; k < EXP_NTASKS; k++) {
-        json_object_set_new(mix, exp_task_str((exp_task)k), json_real(o->mix.w[k] / o->mix.total));
-        json_object_set_new(by_label, exp_task_str((exp_task)k), json_integer(g->sent_by_label[k]));
+    for (int k = 0; k < WIRE_NTASKS; k++) {
+        json_object_set_new(mix, wire_task_str((wire_task)k), json_real(o->mix.w[k] / o->mix.total));
+        json_object_set_new(by_label, wire_task_str((wire_task)k), json_integer(g->sent_by_label[k]));
     }
     json_t *by_model = json_object();
     for (int i = 0; i < g->nfbs; i++) {
         const lg_fbstat *s = &g->fbs[i];
         json_t *m = json_object();
-        for (int k = 0; k < EXP_NTASKS; k++) {
+        for (int k = 0; k < WIRE_NTASKS; k++) {
             if (!s->thumbs[k] && !s->ratings[k])
                 continue;
             json_object_set_new(
-                m, exp_task_str((exp_task)k),
+                m, wire_task_str((wire_task)k),
                 json_pack("{s:I, s:I, s:f, s:I, s:o, s:f}", "thumbs", (json_int_t)s->thumbs[k],
                           "thumbs_down", (json_int_t)s->down[k], "expected_thumbs_down",
                           s->q[k].thumbs_down, "ratings", (json_int_t)s->ratings[k], "rating_mean",
@@ -1089,7 +1089,7 @@ static int load_quality(lg_run *g)
             int known;
             if (!id)
                 continue;
-            lg_qtable_lookup(g->qt, id, EXP_TASK_SIMPLE, &known);
+            lg_qtable_lookup(g->qt, id, WIRE_TASK_SIMPLE, &known);
             if (!known && g->o->feedback_rate > 0)
                 sy_log_kv(SY_WARN, "router model has no quality profile (default quality used)",
                           "model", id, NULL);
@@ -1179,12 +1179,12 @@ int loadgen_main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    for (int k = 0; k < EXP_NTASKS; k++)
+    for (int k = 0; k < WIRE_NTASKS; k++)
         if (o.mix.w[k] > 0 && !g.prompts.n[k]) {
             fprintf(stderr,
                     "switchyard loadgen: --mix: %s has no prompts labelled %s (the mix gives it "
                     "weight %g)\n",
-                    o.prompts, exp_task_str((exp_task)k), o.mix.w[k]);
+                    o.prompts, wire_task_str((wire_task)k), o.mix.w[k]);
             rc = 2;
             goto out;
         }

@@ -6,8 +6,6 @@
  */
 #include "tools/loadgen_feedback.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +13,7 @@
 
 #include "common/log.h"
 #include "tools/loadgen_http.h"
+#include "wire/sig.h"
 
 typedef struct fb_batch {
     lg_feedback *fb;
@@ -42,27 +41,6 @@ struct lg_feedback {
     long inflight_items;
     lg_feedback_stats st;
 };
-
-int lg_feedback_sign(const char *secret, int64_t t, const char *body, size_t len, char out[65])
-{
-    char ts[24];
-    int n = snprintf(ts, sizeof(ts), "%lld.", (long long)t);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    char *msg = malloc((size_t)n + len);
-    if (!msg)
-        return -1;
-    memcpy(msg, ts, (size_t)n);
-    memcpy(msg + n, body, len);
-    unsigned char *r = HMAC(EVP_sha256(), secret, (int)strlen(secret), (unsigned char *)msg,
-                            (size_t)n + len, md, &mdlen);
-    free(msg);
-    if (!r || mdlen != 32)
-        return -1;
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    return 0;
-}
 
 static int64_t mono_us(void)
 {
@@ -201,11 +179,11 @@ static void send_batch(lg_feedback *fb, fb_batch *b)
     b->attempts++;
     if (b->attempts > 1)
         fb->st.retries++;
-    if (lg_feedback_sign(fb->secret, t, b->body, b->len, sig)) {
+    if (wire_sig_sign(fb->secret, strlen(fb->secret), t, b->body, b->len, sig)) {
         retry_later(fb, b, 1000, "cannot sign the batch");
         return;
     }
-    snprintf(hdr, sizeof(hdr), "X-Switchyard-Signature: t=%lld,v1=%s", (long long)t, sig);
+    snprintf(hdr, sizeof(hdr), WIRE_SIG_HEADER ": t=%lld,v1=%s", (long long)t, sig);
     lg_http_spec spec = {
         .url = fb->url,
         .body = b->body,

@@ -51,8 +51,4 @@ void lg_feedback_abandon(lg_feedback *fb);
 
 const lg_feedback_stats *lg_feedback_get_stats(const lg_feedback *fb);
 
-/* HMAC-SHA256(secret, "<t>.<body>") as 64 hex digits into out[65]. 0 or -1. */
-int lg_feedback_sign(const char *secret, int64_t t, const char *body, size_t len, char out[65])
-    __attribute__((warn_unused_result));
-
 #endif

@@ -28,7 +28,7 @@ static lg_qmodel *add(lg_qtable *t, const char *name)
     m->name = strdup(name);
     if (!m->name)
         return NULL;
-    for (int k = 0; k < EXP_NTASKS; k++)
+    for (int k = 0; k < WIRE_NTASKS; k++)
         m->q[k] = (lg_quality){LG_DEFAULT_THUMBS_DOWN, LG_DEFAULT_RATING};
     t->n++;
     return m;
@@ -76,10 +76,10 @@ int lg_override_parse(lg_qtable *t, const char *spec, char *err, size_t errlen)
                 return -1;
             }
             *task++ = '\0';
-            exp_task tk;
+            wire_task tk;
             int ti = -1;
             if (strcmp(task, "*")) {
-                if (exp_task_parse(task, &tk)) {
+                if (wire_task_parse(task, &tk)) {
                     snprintf(err, errlen,
                              "unknown task type \"%s\" (use simple, code, reasoning, complex or *)",
                              task);
@@ -170,13 +170,13 @@ int lg_qtable_load_sim(lg_qtable *t, const char *json, size_t len, char *err, si
         }
         qm->from_sim = 1;
         json_t *q = json_object_get(json_object_get(m, "switchyard"), "quality");
-        for (int k = 0; k < EXP_NTASKS; k++) {
-            json_t *tq = json_object_get(q, exp_task_str((exp_task)k));
+        for (int k = 0; k < WIRE_NTASKS; k++) {
+            json_t *tq = json_object_get(q, wire_task_str((wire_task)k));
             if (get_num(tq, "thumbs_down", 0, 1, &qm->q[k].thumbs_down) ||
                 get_num(tq, "rating", 1, 5, &qm->q[k].rating)) {
                 snprintf(err, errlen,
                          "$.data[%zu].switchyard.quality.%s: bad thumbs_down or rating", i,
-                         exp_task_str((exp_task)k));
+                         wire_task_str((wire_task)k));
                 goto done;
             }
         }
@@ -189,7 +189,7 @@ done:
 
 static void apply(lg_qmodel *m, const lg_override *o)
 {
-    for (int k = 0; k < EXP_NTASKS; k++) {
+    for (int k = 0; k < WIRE_NTASKS; k++) {
         if (o->task >= 0 && o->task != k)
             continue;
         if (o->has_thumbs_down)
@@ -216,7 +216,7 @@ int lg_qtable_apply_overrides(lg_qtable *t)
     return 0;
 }
 
-lg_quality lg_qtable_lookup(const lg_qtable *t, const char *model, exp_task task, int *known)
+lg_quality lg_qtable_lookup(const lg_qtable *t, const char *model, wire_task task, int *known)
 {
     const lg_qmodel *m = model ? find(t, model) : NULL;
     *known = m != NULL;

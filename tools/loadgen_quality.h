@@ -23,13 +23,13 @@ typedef struct lg_quality {
 
 typedef struct lg_qmodel {
     char *name;
-    lg_quality q[EXP_NTASKS];
+    lg_quality q[WIRE_NTASKS];
     int from_sim; /* listed by the simulator (else only overridden) */
 } lg_qmodel;
 
 typedef struct lg_override {
     char *model; /* "*" = every model */
-    int task;    /* exp_task, or -1 = every task type */
+    int task;    /* wire_task, or -1 = every task type */
     int has_thumbs_down, has_rating;
     double thumbs_down, rating;
 } lg_override;
@@ -58,7 +58,7 @@ int lg_qtable_load_sim(lg_qtable *t, const char *json, size_t len, char *err, si
 int lg_qtable_apply_overrides(lg_qtable *t) __attribute__((warn_unused_result));
 
 /* The profile of a model for a task; *known = 0 when the model is not in the table. */
-lg_quality lg_qtable_lookup(const lg_qtable *t, const char *model, exp_task task, int *known);
+lg_quality lg_qtable_lookup(const lg_qtable *t, const char *model, wire_task task, int *known);
 
 void lg_qtable_free(lg_qtable *t);
 

@@ -26,7 +26,7 @@ double lg_rng_exp(lg_rng *r, double rate) { return -log(1.0 - lg_rng_uniform(r))
 
 /* ---------- prompts ---------- */
 
-static int add_prompt(lg_prompts *p, exp_task t, const char *text)
+static int add_prompt(lg_prompts *p, wire_task t, const char *text)
 {
     if (p->n[t] == p->cap[t]) {
         size_t cap = p->cap[t] ? p->cap[t] * 2 : 256;
@@ -73,8 +73,8 @@ int lg_prompts_load(lg_prompts *p, const char *path, char *err, size_t errlen)
             json_decref(o);
             goto done;
         }
-        exp_task t;
-        if (exp_task_parse(label, &t)) {
+        wire_task t;
+        if (wire_task_parse(label, &t)) {
             p->skipped++;
         } else if (add_prompt(p, t, text)) {
             snprintf(err, errlen, "%s:%ld: out of memory", path, lineno);
@@ -98,7 +98,7 @@ done:
 
 void lg_prompts_free(lg_prompts *p)
 {
-    for (int t = 0; t < EXP_NTASKS; t++) {
+    for (int t = 0; t < WIRE_NTASKS; t++) {
         for (size_t i = 0; i < p->n[t]; i++)
             free(p->text[t][i]);
         free(p->text[t]);
@@ -112,7 +112,7 @@ void lg_prompts_free(lg_prompts *p)
 int lg_mix_parse(lg_mix *m, const char *spec, char *err, size_t errlen)
 {
     memset(m, 0, sizeof(*m));
-    int seen[EXP_NTASKS] = {0};
+    int seen[WIRE_NTASKS] = {0};
     const char *p = spec;
     while (1) {
         const char *end = strchr(p, ',');
@@ -128,13 +128,13 @@ int lg_mix_parse(lg_mix *m, const char *spec, char *err, size_t errlen)
         memcpy(item, p, n);
         item[n] = '\0';
         char *eq = strchr(item, '=');
-        exp_task t;
+        wire_task t;
         if (!eq) {
             snprintf(err, errlen, "\"%s\": expected TASK=WEIGHT", item);
             return -1;
         }
         *eq = '\0';
-        if (exp_task_parse(item, &t)) {
+        if (wire_task_parse(item, &t)) {
             snprintf(err, errlen, "unknown task type \"%s\" (use simple, code, reasoning, complex)",
                      item);
             return -1;
@@ -164,19 +164,19 @@ int lg_mix_parse(lg_mix *m, const char *spec, char *err, size_t errlen)
     return 0;
 }
 
-exp_task lg_mix_pick(const lg_mix *m, lg_rng *r)
+wire_task lg_mix_pick(const lg_mix *m, lg_rng *r)
 {
     double x = lg_rng_uniform(r) * m->total;
     int last = 0;
-    for (int t = 0; t < EXP_NTASKS; t++) {
+    for (int t = 0; t < WIRE_NTASKS; t++) {
         if (m->w[t] <= 0)
             continue;
         last = t;
         if (x < m->w[t])
-            return (exp_task)t;
+            return (wire_task)t;
         x -= m->w[t];
     }
-    return (exp_task)last; /* rounding at the top end */
+    return (wire_task)last; /* rounding at the top end */
 }
 
 /* ---------- users ---------- */

@@ -23,9 +23,9 @@ double lg_rng_uniform(lg_rng *r);          /* [0, 1) */
 double lg_rng_exp(lg_rng *r, double rate); /* exponential with that rate */
 
 typedef struct lg_prompts {
-    char **text[EXP_NTASKS]; /* prompts per label (owned) */
-    size_t n[EXP_NTASKS];
-    size_t cap[EXP_NTASKS];
+    char **text[WIRE_NTASKS]; /* prompts per label (owned) */
+    size_t n[WIRE_NTASKS];
+    size_t cap[WIRE_NTASKS];
     size_t skipped; /* rows with another label */
 } lg_prompts;
 
@@ -36,14 +36,14 @@ void lg_prompts_free(lg_prompts *p);
 
 /* The task mix: weights per task type, from "simple=50,code=20,...". */
 typedef struct lg_mix {
-    double w[EXP_NTASKS];
+    double w[WIRE_NTASKS];
     double total;
 } lg_mix;
 
 /* 0, or -1 with the reason in err (without the flag name). Unnamed tasks get 0. */
 int lg_mix_parse(lg_mix *m, const char *spec, char *err, size_t errlen)
     __attribute__((warn_unused_result));
-exp_task lg_mix_pick(const lg_mix *m, lg_rng *r);
+wire_task lg_mix_pick(const lg_mix *m, lg_rng *r);
 
 /* Users "user-<i>", i in 0..n-1, P(i) proportional to 1/(i+1) (Zipf, s = 1). */
 typedef struct lg_users {

@@ -35,7 +35,7 @@ static void check_config(const exp_config *c)
             exp_config_find_model(c, m->name) != i)
             abort();
     }
-    for (int t = 0; t < EXP_NTASKS; t++)
+    for (int t = 0; t < WIRE_NTASKS; t++)
         for (int m = 0; m < EXP_NMODES; m++)
             if (c->routing[t][m] < 0 || c->routing[t][m] >= c->nmodels)
                 abort();

@@ -49,14 +49,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ex_small = clf_extractor_new(&cfg_small);
         rules = clf_rules_new();
         char err[128];
-        clf_rules_set_long_input(rules, 100, CLF_COMPLEX);
+        clf_rules_set_long_input(rules, 100, WIRE_TASK_COMPLEX);
         if (!ex_default || !ex_small || !rules ||
-            clf_rules_add_pattern(rules, "^(translate|fix) .*[0-9]+$", CLF_SIMPLE, err, sizeof(err)))
+            clf_rules_add_pattern(rules, "^(translate|fix) .*[0-9]+$", WIRE_TASK_SIMPLE, err, sizeof(err)))
             abort();
     }
     check(ex_default, &cfg_default, data, size);
     check(ex_small, &cfg_small, data, size);
-    enum clf_task t;
+    wire_task t;
     const char *why;
     (void)clf_rules_match(rules, (const char *)data, size, &t, &why);
     return 0;

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "router/feedback_parse.h"
-#include "router/feedback_sig.h"
+#include "wire/sig.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -69,9 +69,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(hdr, body, len);
     hdr[len] = '\0';
-    rt_sig_secret s = {"k", 1};
+    wire_sig_secret s = {"k", 1};
     int m;
-    (void)rt_sig_verify(hdr, data, size, 1700000000, 300, &s, 1, &m);
+    (void)wire_sig_verify(hdr, data, size, 1700000000, 300, &s, 1, &m);
     int64_t us;
     if (rt_fb_parse_rfc3339(hdr, &us) == 0) {
         char canon[32];

@@ -110,16 +110,16 @@ static void test_roundtrip_and_predict(void **state)
     assert_int_equal(clf_load(model_path, &c, err, sizeof(err)), 0);
     struct clf_result r;
     clf_classify(c, train_text[5], strlen(train_text[5]), NULL, &r);
-    assert_int_equal(r.task, CLF_CODE);
+    assert_int_equal(r.task, WIRE_TASK_CODE);
     assert_false(r.by_rule);
     assert_string_equal(r.reason, "model");
     double s = 0;
-    for (int i = 0; i < CLF_NTASKS; i++)
+    for (int i = 0; i < WIRE_NTASKS; i++)
         s += r.probs[i];
     assert_true(s > 0.999 && s < 1.001);
-    assert_true(r.confidence == r.probs[CLF_CODE]);
+    assert_true(r.confidence == r.probs[WIRE_TASK_CODE]);
     clf_classify(c, train_text[8], strlen(train_text[8]), NULL, &r);
-    assert_int_equal(r.task, CLF_REASONING);
+    assert_int_equal(r.task, WIRE_TASK_REASONING);
     clf_free(c);
 }
 
@@ -212,20 +212,20 @@ static void test_rules_precedence(void **state)
                                           " \"task\": \"simple\"}]}",
                                           &r, err, sizeof(err)),
                      0);
-    enum clf_task t;
+    wire_task t;
     const char *why;
     /* pattern beats long input beats fence */
     const char *all = "kubectl get pods\n```\ncode\n```\nand more than forty bytes of text";
     assert_true(clf_rules_match(r, all, strlen(all), &t, &why));
-    assert_int_equal(t, CLF_SIMPLE);
+    assert_int_equal(t, WIRE_TASK_SIMPLE);
     assert_string_equal(why, "pattern 0");
     const char *longfence = "```\nint main(void) { return 0; }\n```\n and more text here";
     assert_true(clf_rules_match(r, longfence, strlen(longfence), &t, &why));
-    assert_int_equal(t, CLF_COMPLEX);
+    assert_int_equal(t, WIRE_TASK_COMPLEX);
     assert_string_equal(why, "long input");
     const char *fence = "```\nx=1\n```";
     assert_true(clf_rules_match(r, fence, strlen(fence), &t, &why));
-    assert_int_equal(t, CLF_CODE);
+    assert_int_equal(t, WIRE_TASK_CODE);
     assert_string_equal(why, "code fence");
     assert_false(clf_rules_match(r, "hi there", 8, &t, &why));
     assert_false(clf_rules_match(NULL, "x", 1, &t, &why));
@@ -233,14 +233,14 @@ static void test_rules_precedence(void **state)
     /* classify: rules first, even with no model (fail open only when nothing decides) */
     struct clf_result res;
     clf_classify(NULL, fence, strlen(fence), r, &res);
-    assert_int_equal(res.task, CLF_CODE);
+    assert_int_equal(res.task, WIRE_TASK_CODE);
     assert_true(res.by_rule);
     assert_true(res.confidence == 1.0);
     clf_classify(NULL, "hi", 2, r, &res);
-    assert_int_equal(res.task, CLF_TASK_NONE);
+    assert_int_equal(res.task, WIRE_TASK_NONE);
     assert_string_equal(res.reason, "no model");
     clf_classify(NULL, NULL, 0, r, &res);
-    assert_int_equal(res.task, CLF_TASK_NONE);
+    assert_int_equal(res.task, WIRE_TASK_NONE);
     clf_rules_free(r);
 
     /* a fence past the head window is still seen in the tail window */
@@ -251,7 +251,7 @@ static void test_rules_precedence(void **state)
     text[big - 1] = 'z';
     struct clf_rules *def = clf_rules_new();
     assert_true(clf_rules_match(def, text, big, &t, &why));
-    assert_int_equal(t, CLF_CODE);
+    assert_int_equal(t, WIRE_TASK_CODE);
     clf_rules_free(def);
     free(text);
 }
@@ -297,7 +297,7 @@ static void test_fallback_below_confidence(void **state)
     struct clf_result res;
     const char *t = "hello there";
     clf_classify(c, t, strlen(t), r, &res);
-    assert_int_equal(res.task, CLF_COMPLEX);
+    assert_int_equal(res.task, WIRE_TASK_COMPLEX);
     assert_true(res.fallback);
     assert_string_equal(res.reason, "fallback");
     assert_true(res.confidence < 0.999);
@@ -309,7 +309,7 @@ static void test_fallback_below_confidence(void **state)
                                           &r, err, sizeof(err)),
                      0);
     clf_classify(c, t, strlen(t), r, &res);
-    assert_int_equal(res.task, CLF_TASK_NONE);
+    assert_int_equal(res.task, WIRE_TASK_NONE);
     assert_true(res.fallback);
     clf_rules_free(r);
 
@@ -318,7 +318,7 @@ static void test_fallback_below_confidence(void **state)
     clf_rules_set_code_fence(r, false);
     clf_classify(c, t, strlen(t), r, &res);
     assert_false(res.fallback);
-    assert_int_not_equal(res.task, CLF_TASK_NONE);
+    assert_int_not_equal(res.task, WIRE_TASK_NONE);
     clf_rules_free(r);
     clf_free(c);
 }
@@ -332,21 +332,21 @@ static void test_fail_open_on_bad_model(void **state)
     assert_null(c);
     struct clf_result res;
     clf_classify(c, "hello", 5, NULL, &res);
-    assert_int_equal(res.task, CLF_TASK_NONE);
-    assert_string_equal(clf_task_str(res.task), "none");
+    assert_int_equal(res.task, WIRE_TASK_NONE);
+    assert_string_equal(wire_task_str(res.task), "none");
     clf_free(NULL);
 }
 
 static void test_task_names(void **state)
 {
     (void)state;
-    enum clf_task t;
-    assert_int_equal(clf_task_parse("reasoning", &t), 0);
-    assert_int_equal(t, CLF_REASONING);
-    assert_int_equal(clf_task_parse("default", &t), 0);
-    assert_int_equal(t, CLF_TASK_NONE);
-    assert_int_equal(clf_task_parse("Code", &t), -1);
-    assert_string_equal(clf_task_str(CLF_COMPLEX), "complex");
+    wire_task t;
+    assert_int_equal(clf_target_parse("reasoning", &t), 0);
+    assert_int_equal(t, WIRE_TASK_REASONING);
+    assert_int_equal(clf_target_parse("default", &t), 0);
+    assert_int_equal(t, WIRE_TASK_NONE);
+    assert_int_equal(clf_target_parse("Code", &t), -1);
+    assert_string_equal(wire_task_str(WIRE_TASK_COMPLEX), "complex");
     assert_int_equal(clf_estimate_tokens(0), 0);
     assert_int_equal(clf_estimate_tokens(9), 3);
 }

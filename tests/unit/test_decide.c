@@ -50,7 +50,7 @@ static exp_arm make_arm(arm_spec s)
 
 static const arm_spec BASE = {20000, 0.01, 0.25, 0.10, 4.0, 0.002, 0.05};
 
-static exp_task_input make_task(exp_task task, arm_spec c, arm_spec t, double expected)
+static exp_task_input make_task(wire_task task, arm_spec c, arm_spec t, double expected)
 {
     exp_task_input in;
     memset(&in, 0, sizeof in);
@@ -123,7 +123,7 @@ typedef struct decide_case {
 
 #define A(n_, err, rated, down, rating, cost, slow) {n_, err, rated, down, rating, cost, slow}
 #define BASE_A A(20000, 0.01, 0.25, 0.10, 4.0, 0.002, 0.05)
-#define CODE (1u << EXP_TASK_CODE)
+#define CODE (1u << WIRE_TASK_CODE)
 
 static const decide_case CASES[] = {
     {"A/A, duration met: advance", BASE_A, BASE_A, 0.5, 7200, 0, 0, EXP_VERDICT_ADVANCE,
@@ -180,7 +180,7 @@ static void test_cases(void **state)
     init_guardrails();
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
         const decide_case *k = &CASES[i];
-        exp_task_input t = make_task(EXP_TASK_CODE, k->c, k->t, k->expected);
+        exp_task_input t = make_task(WIRE_TASK_CODE, k->c, k->t, k->expected);
         t.held_back = k->held_back;
         t.pinned = k->pinned;
         exp_tick_input in = make_tick(EXP_PHASE_CANARY, k->seconds, &t, 1);
@@ -210,7 +210,7 @@ static void test_evidence_values(void **state)
 {
     (void)state;
     init_guardrails();
-    exp_task_input t = make_task(EXP_TASK_SIMPLE, BASE, BASE, 0.5);
+    exp_task_input t = make_task(WIRE_TASK_SIMPLE, BASE, BASE, 0.5);
     t.control_q.thumbs = 1000;
     t.control_q.thumbs_down = 100;
     t.routed_q.thumbs = 1000;
@@ -252,10 +252,10 @@ static void test_combination(void **state)
     exp_task_input t[4];
     exp_decision d;
 
-    t[0] = make_task(EXP_TASK_SIMPLE, BASE, BASE, 0.5);
-    t[1] = make_task(EXP_TASK_CODE, BASE, bad_down, 0.5);
+    t[0] = make_task(WIRE_TASK_SIMPLE, BASE, BASE, 0.5);
+    t[1] = make_task(WIRE_TASK_CODE, BASE, bad_down, 0.5);
     t[1].held_back = 1;
-    t[2] = make_task(EXP_TASK_REASONING, BASE, BASE, 0.5);
+    t[2] = make_task(WIRE_TASK_REASONING, BASE, BASE, 0.5);
     exp_tick_input in = make_tick(EXP_PHASE_RAMP, 7200, t, 3);
     assert_int_equal(exp_decide(&in, &d), 0);
     assert_int_equal(d.tasks[1].verdict, EXP_VERDICT_IGNORED);
@@ -270,33 +270,33 @@ static void test_combination(void **state)
     /* one task holds: the experiment holds with its reason */
     arm_spec few = BASE;
     few.n = 50;
-    t[2] = make_task(EXP_TASK_REASONING, few, few, 0.5);
+    t[2] = make_task(WIRE_TASK_REASONING, few, few, 0.5);
     assert_int_equal(exp_decide(&in, &d), 0);
     assert_int_equal(d.kind, EXP_DECISION_HOLD);
     assert_int_equal(d.reason, EXP_REASON_INSUFFICIENT_DATA);
-    assert_int_equal(d.task, EXP_TASK_REASONING);
+    assert_int_equal(d.task, WIRE_TASK_REASONING);
 
     /* hold back one, the others are ready: hold back only */
     t[1].held_back = 0;
     t[1].routed = make_arm(bad_err);
     t[1].routed_q = t[1].routed;
-    t[2] = make_task(EXP_TASK_REASONING, BASE, BASE, 0.5);
+    t[2] = make_task(WIRE_TASK_REASONING, BASE, BASE, 0.5);
     assert_int_equal(exp_decide(&in, &d), 0);
     assert_int_equal(d.kind, EXP_DECISION_HOLD_BACK);
-    assert_int_equal(d.hold_back_mask, 1u << EXP_TASK_CODE);
+    assert_int_equal(d.hold_back_mask, 1u << WIRE_TASK_CODE);
 
     /* add a pause (SRM on reasoning) and a rollback (thumbs on complex) */
     t[2].routed.n = 23000;
-    t[3] = make_task(EXP_TASK_COMPLEX, BASE, bad_down, 0.5);
+    t[3] = make_task(WIRE_TASK_COMPLEX, BASE, bad_down, 0.5);
     in.ntasks = 4;
     assert_int_equal(exp_decide(&in, &d), 0);
     assert_int_equal(d.kind, EXP_DECISION_ROLLBACK);
-    assert_int_equal(d.task, EXP_TASK_COMPLEX);
+    assert_int_equal(d.task, WIRE_TASK_COMPLEX);
     in.ntasks = 3;
     assert_int_equal(exp_decide(&in, &d), 0);
     assert_int_equal(d.kind, EXP_DECISION_PAUSE);
     assert_int_equal(d.reason, EXP_REASON_SRM);
-    assert_int_equal(d.task, EXP_TASK_REASONING);
+    assert_int_equal(d.task, WIRE_TASK_REASONING);
 }
 
 static void test_guardrail_task_filter(void **state)
@@ -305,14 +305,14 @@ static void test_guardrail_task_filter(void **state)
     init_guardrails();
     arm_spec bad_err = BASE;
     bad_err.err_rate = 0.05;
-    exp_task_input t = make_task(EXP_TASK_SIMPLE, BASE, bad_err, 0.5);
+    exp_task_input t = make_task(WIRE_TASK_SIMPLE, BASE, bad_err, 0.5);
     exp_tick_input in = make_tick(EXP_PHASE_CANARY, 7200, &t, 1);
     exp_decision d;
-    G[1].tasks = 1u << EXP_TASK_CODE; /* the error guardrail watches code only */
+    G[1].tasks = 1u << WIRE_TASK_CODE; /* the error guardrail watches code only */
     assert_int_equal(exp_decide(&in, &d), 0);
     assert_int_equal(d.tasks[0].guardrails[1].status, EXP_CHECK_SKIPPED);
     assert_int_equal(d.kind, EXP_DECISION_ADVANCE);
-    G[1].tasks = 1u << EXP_TASK_SIMPLE;
+    G[1].tasks = 1u << WIRE_TASK_SIMPLE;
     assert_int_equal(exp_decide(&in, &d), 0);
     assert_int_equal(d.kind, EXP_DECISION_HOLD_BACK);
     G[1].tasks = 0;
@@ -323,7 +323,7 @@ static void test_shadow(void **state)
     (void)state;
     init_guardrails();
     static const arm_spec none = {0, 0, 0, 0, 0, 0, 0};
-    exp_task_input t = make_task(EXP_TASK_CODE, BASE, none, 0.0);
+    exp_task_input t = make_task(WIRE_TASK_CODE, BASE, none, 0.0);
     exp_tick_input in = make_tick(EXP_PHASE_SHADOW, 7200, &t, 1);
     in.step.routed_bp = 0;
     exp_decision d;
@@ -357,7 +357,7 @@ static void test_bad_input(void **state)
     (void)state;
     init_guardrails();
     exp_task_input t[2];
-    t[0] = make_task(EXP_TASK_CODE, BASE, BASE, 0.5);
+    t[0] = make_task(WIRE_TASK_CODE, BASE, BASE, 0.5);
     t[1] = t[0];
     exp_tick_input in = make_tick(EXP_PHASE_CANARY, 7200, t, 2);
     exp_decision d;
@@ -370,7 +370,7 @@ static void test_bad_input(void **state)
     G[0].alpha = 0;
     assert_int_equal(exp_decide(&in, &d), -1);
     G[0].alpha = 0.05;
-    t[0].task = (exp_task)EXP_NTASKS;
+    t[0].task = (wire_task)WIRE_NTASKS;
     assert_int_equal(exp_decide(&in, &d), -1);
     assert_int_equal(exp_decide(NULL, &d), -1);
 }
@@ -382,9 +382,9 @@ static void test_json(void **state)
     exp_task_input t[2];
     arm_spec bad = BASE;
     bad.err_rate = 0.05;
-    t[0] = make_task(EXP_TASK_CODE, BASE, bad, 0.5);
+    t[0] = make_task(WIRE_TASK_CODE, BASE, bad, 0.5);
     static const arm_spec none = {0, 0, 0, 0, 0, 0, 0};
-    t[1] = make_task(EXP_TASK_SIMPLE, none, none, 0.5);
+    t[1] = make_task(WIRE_TASK_SIMPLE, none, none, 0.5);
     exp_tick_input in = make_tick(EXP_PHASE_CANARY, 7200, t, 2);
     exp_decision d;
     assert_int_equal(exp_decide(&in, &d), 0);

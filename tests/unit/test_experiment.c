@@ -105,13 +105,13 @@ static void test_example_arithmetic(void **state)
     exp_experiment *x = parse_example("task-routing.json");
     const exp_config *c = x->config;
     static const struct {
-        exp_task task;
+        wire_task task;
         long requests, in, out;
         const char *routed;
-    } rows[] = {{EXP_TASK_SIMPLE, 25000, 600, 250, "sim-small"},
-                {EXP_TASK_CODE, 10000, 1200, 700, "sim-mid"},
-                {EXP_TASK_REASONING, 10000, 1250, 1250, "sim-reasoner"},
-                {EXP_TASK_COMPLEX, 5000, 7500, 3500, "sim-premium"}};
+    } rows[] = {{WIRE_TASK_SIMPLE, 25000, 600, 250, "sim-small"},
+                {WIRE_TASK_CODE, 10000, 1200, 700, "sim-mid"},
+                {WIRE_TASK_REASONING, 10000, 1250, 1250, "sim-reasoner"},
+                {WIRE_TASK_COMPLEX, 5000, 7500, 3500, "sim-premium"}};
     /* daily cost in micro-dollars, compared exactly after rounding */
     long single = 0, routed = 0;
     for (size_t i = 0; i < 4; i++) {
@@ -259,7 +259,7 @@ static void test_defaults(void **state)
     assert_int_equal(x->nguardrails, 1);
     assert_int_equal(x->guardrails[0].action, EXP_GA_ROLLBACK);
     assert_true(x->guardrails[0].margin == 0.01);
-    assert_int_equal(x->guardrails[0].tasks, (1u << EXP_TASK_CODE) | (1u << EXP_TASK_COMPLEX));
+    assert_int_equal(x->guardrails[0].tasks, (1u << WIRE_TASK_CODE) | (1u << WIRE_TASK_COMPLEX));
     assert_int_equal(x->notifications.nwebhooks, 2);
     assert_string_equal(x->notifications.webhooks[0].url, "https://h/x");
     assert_null(x->notifications.webhooks[0].secret_env);
@@ -502,7 +502,7 @@ static void test_canonical_round_trip(void **state)
             assert_memory_equal(&x->guardrails[i], &y->guardrails[i], sizeof(exp_guardrail));
         assert_int_equal(x->config->holdout_bp, y->config->holdout_bp);
         /* keys are sorted in the canonical text, so model indices may differ: compare names */
-        for (int t = 0; t < EXP_NTASKS; t++)
+        for (int t = 0; t < WIRE_NTASKS; t++)
             for (int m = 0; m < EXP_NMODES; m++)
                 assert_string_equal(x->config->models[x->config->routing[t][m]].name,
                                     y->config->models[y->config->routing[t][m]].name);

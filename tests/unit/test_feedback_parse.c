@@ -12,7 +12,7 @@
 
 #include "experiments/cohort.h"
 #include "router/feedback_parse.h"
-#include "router/feedback_sig.h"
+#include "wire/sig.h"
 
 static void parse_fb(const char *json, rt_fb_batch *b)
 {
@@ -225,29 +225,29 @@ static void test_signature(void **state)
     const char *body = "{\"a\":1}";
     size_t len = strlen(body);
     char sig[65];
-    assert_int_equal(rt_sig_sign("key", 3, 1700000000, body, len, sig), 0);
+    assert_int_equal(wire_sig_sign("key", 3, 1700000000, body, len, sig), 0);
     /* pinned: python3 hmac.new(b"key", b'1700000000.{"a":1}', sha256) */
     assert_string_equal(sig, "a438e398bfafc57e4396bb7fc2304422f0f768e965d073ca313cb52e22e6ad03");
-    rt_sig_secret secrets[] = {{"new", 3}, {"key", 3}};
+    wire_sig_secret secrets[] = {{"new", 3}, {"key", 3}};
     char hdr[256];
     int m = -1;
     snprintf(hdr, sizeof(hdr), "t=1700000000,v1=%s", sig);
-    assert_int_equal(rt_sig_verify(hdr, body, len, 1700000000, 300, secrets, 2, &m), RT_SIG_OK);
+    assert_int_equal(wire_sig_verify(hdr, body, len, 1700000000, 300, secrets, 2, &m), WIRE_SIG_OK);
     assert_int_equal(m, 1); /* the second (rotation) secret matched */
-    assert_int_equal(rt_sig_verify(hdr, body, len, 1700000300, 300, secrets, 2, &m), RT_SIG_OK);
-    assert_int_equal(rt_sig_verify(hdr, body, len, 1700000301, 300, secrets, 2, &m), RT_SIG_STALE);
-    assert_int_equal(rt_sig_verify(hdr, body, len, 1699999699, 300, secrets, 2, &m), RT_SIG_STALE);
-    assert_int_equal(rt_sig_verify(hdr, body, len, 1700000000, 300, secrets, 1, &m),
-                     RT_SIG_MISMATCH);
-    assert_int_equal(rt_sig_verify(hdr, "{\"a\":2}", len, 1700000000, 300, secrets, 2, &m),
-                     RT_SIG_MISMATCH);
+    assert_int_equal(wire_sig_verify(hdr, body, len, 1700000300, 300, secrets, 2, &m), WIRE_SIG_OK);
+    assert_int_equal(wire_sig_verify(hdr, body, len, 1700000301, 300, secrets, 2, &m), WIRE_SIG_STALE);
+    assert_int_equal(wire_sig_verify(hdr, body, len, 1699999699, 300, secrets, 2, &m), WIRE_SIG_STALE);
+    assert_int_equal(wire_sig_verify(hdr, body, len, 1700000000, 300, secrets, 1, &m),
+                     WIRE_SIG_MISMATCH);
+    assert_int_equal(wire_sig_verify(hdr, "{\"a\":2}", len, 1700000000, 300, secrets, 2, &m),
+                     WIRE_SIG_MISMATCH);
     /* spaces, upper-case hex, extra schemes and several v1 entries */
     char upper[65];
     for (int i = 0; i < 65; i++)
         upper[i] = (char)(sig[i] >= 'a' && sig[i] <= 'f' ? sig[i] - 32 : sig[i]);
     snprintf(hdr, sizeof(hdr), "t=1700000000, v0=zz, v1=%064d, v1=%s", 0, upper);
-    assert_int_equal(rt_sig_verify(hdr, body, len, 1700000000, 300, secrets, 2, &m), RT_SIG_OK);
-    assert_int_equal(rt_sig_verify(NULL, body, len, 1700000000, 300, secrets, 2, &m), RT_SIG_MISSING);
+    assert_int_equal(wire_sig_verify(hdr, body, len, 1700000000, 300, secrets, 2, &m), WIRE_SIG_OK);
+    assert_int_equal(wire_sig_verify(NULL, body, len, 1700000000, 300, secrets, 2, &m), WIRE_SIG_MISSING);
     static const char *const malformed[] = {
         "", "t=1700000000", "v1=a438e398bfafc57e4396bb7fc2304422f0f768e965d073ca313cb52e22e6ad03",
         "t=17e8,v1=a438e398bfafc57e4396bb7fc2304422f0f768e965d073ca313cb52e22e6ad03",
@@ -256,10 +256,10 @@ static void test_signature(void **state)
         "t1700000000", "t=,v1=", "t=1234567890123,v1=a438e398bfafc57e4396bb7fc2304422f0f768e965d073ca313cb52e22e6ad03",
     };
     for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++)
-        if (rt_sig_verify(malformed[i], body, len, 1700000000, 300, secrets, 2, &m) !=
-            RT_SIG_MALFORMED)
+        if (wire_sig_verify(malformed[i], body, len, 1700000000, 300, secrets, 2, &m) !=
+            WIRE_SIG_MALFORMED)
             fail_msg("not malformed: \"%s\"", malformed[i]);
-    assert_string_equal(rt_sig_status_str(RT_SIG_STALE), "stale");
+    assert_string_equal(wire_sig_status_str(WIRE_SIG_STALE), "stale");
 }
 
 int main(void)

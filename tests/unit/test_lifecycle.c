@@ -60,7 +60,7 @@ static void test_pause_resume_rollback(void **state)
     /* terminal: the controller can never re-advance a rolled-back experiment */
     refused(&l, EXP_OP_ADVANCE, -1, "cannot advance: the experiment is rolled_back, not running");
     refused(&l, EXP_OP_RESUME, -1, "cannot resume: the experiment is rolled_back, not paused");
-    refused(&l, EXP_OP_HOLD_BACK, EXP_TASK_CODE,
+    refused(&l, EXP_OP_HOLD_BACK, WIRE_TASK_CODE,
             "cannot change task types: the experiment is rolled_back");
 }
 
@@ -69,15 +69,15 @@ static void test_humans_win(void **state)
     (void)state;
     exp_life l = {.status = EXP_STATUS_DRAFT, .nsteps = 4};
     ok(&l, EXP_OP_START, -1);
-    ok(&l, EXP_OP_HOLD_BACK, EXP_TASK_CODE);
-    assert_int_equal(l.held_back, 1u << EXP_TASK_CODE);
-    ok(&l, EXP_OP_RELEASE, EXP_TASK_CODE); /* a human disagrees */
+    ok(&l, EXP_OP_HOLD_BACK, WIRE_TASK_CODE);
+    assert_int_equal(l.held_back, 1u << WIRE_TASK_CODE);
+    ok(&l, EXP_OP_RELEASE, WIRE_TASK_CODE); /* a human disagrees */
     assert_int_equal(l.held_back, 0);
-    refused(&l, EXP_OP_HOLD_BACK, EXP_TASK_CODE,
+    refused(&l, EXP_OP_HOLD_BACK, WIRE_TASK_CODE,
             "a human released code: the controller does not hold it back");
-    ok(&l, EXP_OP_HOLD, EXP_TASK_REASONING);
-    assert_true(l.held_back & (1u << EXP_TASK_REASONING));
-    assert_true(l.human_held & (1u << EXP_TASK_REASONING));
+    ok(&l, EXP_OP_HOLD, WIRE_TASK_REASONING);
+    assert_true(l.held_back & (1u << WIRE_TASK_REASONING));
+    assert_true(l.human_held & (1u << WIRE_TASK_REASONING));
     refused(&l, EXP_OP_HOLD, -1, "a task type is required (simple, code, reasoning, complex)");
 }
 

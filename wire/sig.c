@@ -1,7 +1,7 @@
 /*
- * feedback_sig: webhook signature verification (see feedback_sig.h).
+ * wire/sig: webhook signature, signing and verification (see sig.h).
  */
-#include "router/feedback_sig.h"
+#include "wire/sig.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -10,14 +10,14 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *rt_sig_status_str(rt_sig_status s)
+const char *wire_sig_status_str(wire_sig_status s)
 {
     switch (s) {
-    case RT_SIG_OK: return "ok";
-    case RT_SIG_MISSING: return "missing";
-    case RT_SIG_MALFORMED: return "malformed";
-    case RT_SIG_STALE: return "stale";
-    case RT_SIG_MISMATCH: return "mismatch";
+    case WIRE_SIG_OK: return "ok";
+    case WIRE_SIG_MISSING: return "missing";
+    case WIRE_SIG_MALFORMED: return "malformed";
+    case WIRE_SIG_STALE: return "stale";
+    case WIRE_SIG_MISMATCH: return "mismatch";
     }
     return "?";
 }
@@ -59,17 +59,17 @@ static int hexval(char c)
     return -1;
 }
 
-rt_sig_status rt_sig_verify(const char *header, const void *body, size_t len, int64_t now_s,
-                            int tolerance_s, const rt_sig_secret *secrets, int nsecrets,
+wire_sig_status wire_sig_verify(const char *header, const void *body, size_t len, int64_t now_s,
+                            int tolerance_s, const wire_sig_secret *secrets, int nsecrets,
                             int *matched)
 {
-    unsigned char sigs[RT_SIG_MAX_V1][32];
+    unsigned char sigs[WIRE_SIG_MAX_V1][32];
     int nsig = 0;
     const char *t = NULL;
     size_t tlen = 0;
 
     if (!header)
-        return RT_SIG_MISSING;
+        return WIRE_SIG_MISSING;
     const char *p = header;
     while (*p) {
         while (*p == ' ' || *p == '\t')
@@ -79,7 +79,7 @@ rt_sig_status rt_sig_verify(const char *header, const void *body, size_t len, in
             end = p + strlen(p);
         const char *eq = memchr(p, '=', (size_t)(end - p));
         if (!eq)
-            return RT_SIG_MALFORMED;
+            return WIRE_SIG_MALFORMED;
         const char *v = eq + 1;
         const char *vend = end;
         while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
@@ -87,19 +87,19 @@ rt_sig_status rt_sig_verify(const char *header, const void *body, size_t len, in
         size_t klen = (size_t)(eq - p), vlen = (size_t)(vend - v);
         if (klen == 1 && p[0] == 't') {
             if (t || vlen == 0 || vlen > 12)
-                return RT_SIG_MALFORMED;
+                return WIRE_SIG_MALFORMED;
             for (size_t i = 0; i < vlen; i++)
                 if (v[i] < '0' || v[i] > '9')
-                    return RT_SIG_MALFORMED;
+                    return WIRE_SIG_MALFORMED;
             t = v;
             tlen = vlen;
         } else if (klen == 2 && p[0] == 'v' && p[1] == '1') {
-            if (vlen != 64 || nsig == RT_SIG_MAX_V1)
-                return RT_SIG_MALFORMED;
+            if (vlen != 64 || nsig == WIRE_SIG_MAX_V1)
+                return WIRE_SIG_MALFORMED;
             for (int i = 0; i < 32; i++) {
                 int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
                 if (hi < 0 || lo < 0)
-                    return RT_SIG_MALFORMED;
+                    return WIRE_SIG_MALFORMED;
                 sigs[nsig][i] = (unsigned char)(hi << 4 | lo);
             }
             nsig++;
@@ -107,13 +107,13 @@ rt_sig_status rt_sig_verify(const char *header, const void *body, size_t len, in
         p = *end ? end + 1 : end;
     }
     if (!t || nsig == 0)
-        return RT_SIG_MALFORMED;
+        return WIRE_SIG_MALFORMED;
     int64_t ts = 0;
     for (size_t i = 0; i < tlen; i++)
         ts = ts * 10 + (t[i] - '0');
     int64_t skew = now_s > ts ? now_s - ts : ts - now_s;
     if (skew > tolerance_s)
-        return RT_SIG_STALE;
+        return WIRE_SIG_STALE;
     for (int s = 0; s < nsecrets; s++) {
         unsigned char want[32];
         if (hmac(secrets[s].key, secrets[s].len, t, tlen, body, len, want))
@@ -123,13 +123,13 @@ rt_sig_status rt_sig_verify(const char *header, const void *body, size_t len, in
             hit |= CRYPTO_memcmp(want, sigs[i], 32) == 0;
         if (hit) {
             *matched = s;
-            return RT_SIG_OK;
+            return WIRE_SIG_OK;
         }
     }
-    return RT_SIG_MISMATCH;
+    return WIRE_SIG_MISMATCH;
 }
 
-int rt_sig_sign(const void *secret, size_t slen, int64_t t, const void *body, size_t len,
+int wire_sig_sign(const void *secret, size_t slen, int64_t t, const void *body, size_t len,
                 char out[65])
 {
     char ts[24];
