@@ -9,50 +9,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum ev_type { EV_TEXT, EV_INT4, EV_INT8, EV_FLOAT4, EV_FLOAT8, EV_BOOL, EV_TS_US };
+#include "wire/event.h"
 
 struct ev_column {
     const char *key;  /* JSON key */
     size_t keylen;
     const char *col;  /* requests column */
-    enum ev_type type;
+    wire_field_type type;
     int required;
 };
 
-#define EV_COL(key, col, type, required) {key, sizeof(key) - 1, col, type, required}
 /* Keys are shorter than this (test_migrate_event.c's columns() checks), for
  * find_column's buffer. */
 #define EV_KEY_MAX 64
 
-/* Order = COPY column order. Keep in step with migrations/ and docs/architecture.md. */
+/* Order = COPY column order = the order the router writes the keys in. */
 static const struct ev_column ev_columns[] = {
-    EV_COL("request_id", "request_id", EV_TEXT, 1),
-    EV_COL("ts_us", "ts", EV_TS_US, 1),
-    EV_COL("project", "project", EV_TEXT, 0),
-    EV_COL("user_hash", "user_hash", EV_TEXT, 0),
-    EV_COL("bucket", "bucket", EV_INT4, 0),
-    EV_COL("experiment", "experiment", EV_TEXT, 0),
-    EV_COL("phase", "phase", EV_TEXT, 0),
-    EV_COL("routed_bp", "routed_bp", EV_INT4, 0),
-    EV_COL("cohort", "cohort", EV_TEXT, 0),
-    EV_COL("task_type", "task_type", EV_TEXT, 0),
-    EV_COL("task_confidence", "task_confidence", EV_FLOAT4, 0),
-    EV_COL("mode", "mode", EV_TEXT, 0),
-    EV_COL("served_model", "served_model", EV_TEXT, 0),
-    EV_COL("provider", "provider", EV_TEXT, 0),
-    EV_COL("would_have_model", "would_have_model", EV_TEXT, 0),
-    EV_COL("stream", "stream", EV_BOOL, 0),
-    EV_COL("status", "status", EV_INT4, 0),
-    EV_COL("error", "error", EV_TEXT, 0),
-    EV_COL("attempts", "attempts", EV_INT4, 0),
-    EV_COL("tokens_in", "tokens_in", EV_INT4, 0),
-    EV_COL("tokens_out", "tokens_out", EV_INT4, 0),
-    EV_COL("cost_usd", "cost_usd", EV_FLOAT8, 0),
-    EV_COL("baseline_cost_usd", "baseline_cost_usd", EV_FLOAT8, 0),
-    EV_COL("latency_us", "latency_us", EV_INT8, 0),
-    EV_COL("upstream_us", "upstream_us", EV_INT8, 0),
-    EV_COL("overhead_us", "overhead_us", EV_INT8, 0),
-    EV_COL("redis_fallback", "redis_fallback", EV_BOOL, 0),
+#define EV_COL(key, col, type, required) {#key, sizeof(#key) - 1, col, type, required},
+    WIRE_EVENT_FIELDS(EV_COL)
+#undef EV_COL
 };
 #define EV_NCOLUMNS (sizeof(ev_columns) / sizeof(ev_columns[0]))
 
@@ -64,8 +39,13 @@ static const char *const ev_type_names[] = {"a string", "an integer", "an intege
                                             "an integer (microseconds since 1970)"};
 static const char *const ev_ranges[] = {"", "32-bit integer", "64-bit integer", "real",
                                         "double precision", "", "1970-01-01..9999-12-31"};
-static const char *const ev_sql_types[] = {"text", "integer", "bigint", "real",
-                                           "double precision", "boolean", "bigint"};
+
+/* The staging table's type: the column's, but ts arrives as microseconds and is
+ * converted in the INSERT. */
+static const char *stage_type(wire_field_type t)
+{
+    return t == WIRE_F_TS_US ? "bigint" : wire_field_sql_type(t);
+}
 
 void ctl_buf_free(struct ctl_buf *b)
 {
@@ -850,7 +830,7 @@ static char *put_value(char *o, const struct ev_column *c, const struct ev_value
         return o + 2;
     }
     switch (c->type) {
-    case EV_TEXT:
+    case WIRE_F_TEXT:
         if (v->kind != EK_STRING)
             return NULL;
         if (c->required && v->n == 0) {
@@ -862,19 +842,19 @@ static char *put_value(char *o, const struct ev_column *c, const struct ev_value
             return o + v->n;
         }
         return unescape(o, v->s, v->n, 1);
-    case EV_INT4:
-    case EV_INT8:
-    case EV_TS_US:
+    case WIRE_F_INT4:
+    case WIRE_F_INT8:
+    case WIRE_F_TS_US:
         if (v->kind != EK_INT)
             return NULL;
-        if ((c->type == EV_INT4 && (v->i < INT32_MIN || v->i > INT32_MAX)) ||
-            (c->type == EV_TS_US && (v->i < 0 || v->i > EV_TS_US_MAX))) {
+        if ((c->type == WIRE_F_INT4 && (v->i < INT32_MIN || v->i > INT32_MAX)) ||
+            (c->type == WIRE_F_TS_US && (v->i < 0 || v->i > EV_TS_US_MAX))) {
             *why = 3;
             return NULL;
         }
         return put_int(o, v);
-    case EV_FLOAT4:
-    case EV_FLOAT8:
+    case WIRE_F_REAL4:
+    case WIRE_F_REAL8:
         if (v->kind == EK_INT) {
             /* as a double; up to 2^53 that prints as the integer itself */
             if (v->i >= -(INT64_C(1) << 53) && v->i <= INT64_C(1) << 53)
@@ -883,12 +863,12 @@ static char *put_value(char *o, const struct ev_column *c, const struct ev_value
         }
         if (v->kind != EK_REAL)
             return NULL;
-        if (!isfinite(v->d) || (c->type == EV_FLOAT4 && fabs(v->d) > FLT_MAX)) {
+        if (!isfinite(v->d) || (c->type == WIRE_F_REAL4 && fabs(v->d) > FLT_MAX)) {
             *why = 3;
             return NULL;
         }
         return put_real(o, v->d);
-    case EV_BOOL:
+    case WIRE_F_BOOL:
         if (v->kind != EK_TRUE && v->kind != EK_FALSE)
             return NULL;
         *o = v->kind == EK_TRUE ? 't' : 'f';
@@ -1002,7 +982,7 @@ int ctl_event_sql(const char *table, char *create, size_t createlen, char *copy,
     for (size_t k = 0; k < EV_NCOLUMNS; k++) {
         const char *sep = k ? ", " : "";
         bad |= put(create, createlen, &cp, "%s%s %s", sep, ev_columns[k].key,
-                   ev_sql_types[ev_columns[k].type]);
+                   stage_type(ev_columns[k].type));
         bad |= put(copy, copylen, &yp, "%s%s", sep, ev_columns[k].key);
         bad |= put(insert, insertlen, &ip, "%s%s", sep, ev_columns[k].col);
     }
@@ -1011,7 +991,7 @@ int ctl_event_sql(const char *table, char *create, size_t createlen, char *copy,
     bad |= put(insert, insertlen, &ip, ") SELECT ");
     for (size_t k = 0; k < EV_NCOLUMNS; k++) {
         const char *sep = k ? ", " : "";
-        if (ev_columns[k].type == EV_TS_US)
+        if (ev_columns[k].type == WIRE_F_TS_US)
             bad |= put(insert, insertlen, &ip,
                        "%stimestamptz 'epoch' + %s * interval '1 microsecond'", sep,
                        ev_columns[k].key);

@@ -11,6 +11,7 @@
  * nothing on this path waits for Redis or PostgreSQL.
  */
 #include <jansson.h>
+#include <math.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -714,6 +715,7 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
     c->task = -1;
     c->cohort = EXP_COHORT_CONTROL;
     c->ev.ts_us = rt_now_us();
+    c->ev.task_confidence = NAN; /* null until classified */
     /* "req_%016llx%08llx" of two draws, without printf */
     memcpy(c->ev.request_id, "req_", 4);
     sy_fmt_hex_fixed(c->ev.request_id + 4, next_rand(ctx), 16);

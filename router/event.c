@@ -2,9 +2,11 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "common/numfmt.h"
+#include "wire/event.h"
 
 /* Appends without bounds checks: rt_event_json reserves the worst case first. */
 static char *put_mem(char *w, const char *p, size_t n)
@@ -56,74 +58,71 @@ static char *put_str(char *w, const char *key, size_t klen, const char *v)
     return w;
 }
 
-#define PUT_STR(w, key, v) put_str((w), (key), sizeof(key) - 1, (v))
+static char *put_key(char *w, const char *key, size_t klen)
+{
+    *w++ = ',';
+    *w++ = '"';
+    w = put_mem(w, key, klen);
+    *w++ = '"';
+    *w++ = ':';
+    return w;
+}
+
+static char *put_real(char *w, const char *key, size_t klen, double v, int decimals)
+{
+    w = put_key(w, key, klen);
+    return isnan(v) ? PUT_LIT(w, "null") : put_fixed(w, v, decimals);
+}
+
+static char *put_bool(char *w, const char *key, size_t klen, int v)
+{
+    w = put_key(w, key, klen);
+    return v ? PUT_LIT(w, "true") : PUT_LIT(w, "false");
+}
+
+static char *put_int(char *w, const char *key, size_t klen, int64_t v)
+{
+    return put_i64(put_key(w, key, klen), v);
+}
 
 static size_t str_bound(const char *v) { return v ? 6 * strlen(v) : 0; }
 
+/* One writer per wire type; each value comes after ',"key":'. */
+#define PUT_WIRE_F_TEXT(w, k, v) put_str((w), k, sizeof(k) - 1, (v))
+#define PUT_WIRE_F_INT4(w, k, v) put_int((w), k, sizeof(k) - 1, (v))
+#define PUT_WIRE_F_INT8(w, k, v) put_int((w), k, sizeof(k) - 1, (v))
+#define PUT_WIRE_F_TS_US(w, k, v) put_int((w), k, sizeof(k) - 1, (v))
+#define PUT_WIRE_F_REAL4(w, k, v) put_real((w), k, sizeof(k) - 1, (v), 4)
+#define PUT_WIRE_F_REAL8(w, k, v) put_real((w), k, sizeof(k) - 1, (v), 10)
+#define PUT_WIRE_F_BOOL(w, k, v) put_bool((w), k, sizeof(k) - 1, (v))
+
+/* Worst case of a value: 6 bytes per string byte (\u00XX), a formatted real, an int64. */
+#define BOUND_WIRE_F_TEXT(v) str_bound(v)
+#define BOUND_WIRE_F_INT4(v) 20
+#define BOUND_WIRE_F_INT8(v) 20
+#define BOUND_WIRE_F_TS_US(v) 20
+#define BOUND_WIRE_F_REAL4(v) FIXED_MAX
+#define BOUND_WIRE_F_REAL8(v) FIXED_MAX
+#define BOUND_WIRE_F_BOOL(v) 5
+
 /* Numbers are formatted without printf (common/numfmt.h), to the same bytes
  * printf's %d, %lld and %.Nf gave: this runs once per request. The buffer is
- * sized for the worst case up front, then filled without checks. */
+ * sized for the worst case up front, then filled without checks. Every field writes
+ * a leading ',', the first one's becomes the '{'. */
 char *rt_event_json(const rt_event *ev, size_t *len)
 {
-    size_t bound = 1024 /* keys, punctuation, integers */ + 3 * FIXED_MAX +
-                   strlen(ev->request_id) + str_bound(ev->project) + str_bound(ev->user_hash) +
-                   str_bound(ev->experiment) + str_bound(ev->phase) + str_bound(ev->cohort) +
-                   str_bound(ev->task_type) + str_bound(ev->mode) + str_bound(ev->served_model) +
-                   str_bound(ev->provider) + str_bound(ev->would_have_model) +
-                   str_bound(ev->error);
+#define FIELD_BOUND(key, col, type, required) +sizeof(#key) + 8 + BOUND_##type(ev->key)
+    size_t bound = 2 WIRE_EVENT_FIELDS(FIELD_BOUND);
+#undef FIELD_BOUND
     char *buf = malloc(bound);
     if (!buf)
         return NULL;
     char *w = buf;
-    w = PUT_LIT(w, "{\"request_id\":\"");
-    w = put_mem(w, ev->request_id, strlen(ev->request_id));
-    w = PUT_LIT(w, "\",\"ts_us\":");
-    w = put_i64(w, ev->ts_us);
-    w = PUT_STR(w, "project", ev->project);
-    w = PUT_STR(w, "user_hash", ev->user_hash);
-    w = PUT_LIT(w, ",\"bucket\":");
-    w = put_i64(w, ev->bucket);
-    w = PUT_STR(w, "experiment", ev->experiment);
-    w = PUT_STR(w, "phase", ev->phase);
-    w = PUT_LIT(w, ",\"routed_bp\":");
-    w = put_i64(w, ev->routed_bp);
-    w = PUT_STR(w, "cohort", ev->cohort);
-    w = PUT_STR(w, "task_type", ev->task_type);
-    w = PUT_LIT(w, ",\"task_confidence\":");
-    if (ev->task_type)
-        w = put_fixed(w, ev->task_confidence, 4);
-    else
-        w = PUT_LIT(w, "null");
-    w = PUT_STR(w, "mode", ev->mode);
-    w = PUT_STR(w, "served_model", ev->served_model);
-    w = PUT_STR(w, "provider", ev->provider);
-    w = PUT_STR(w, "would_have_model", ev->would_have_model);
-    if (ev->stream)
-        w = PUT_LIT(w, ",\"stream\":true,\"status\":");
-    else
-        w = PUT_LIT(w, ",\"stream\":false,\"status\":");
-    w = put_i64(w, ev->status);
-    w = PUT_STR(w, "error", ev->error);
-    w = PUT_LIT(w, ",\"attempts\":");
-    w = put_i64(w, ev->attempts);
-    w = PUT_LIT(w, ",\"tokens_in\":");
-    w = put_i64(w, ev->tokens_in);
-    w = PUT_LIT(w, ",\"tokens_out\":");
-    w = put_i64(w, ev->tokens_out);
-    w = PUT_LIT(w, ",\"cost_usd\":");
-    w = put_fixed(w, ev->cost_usd, 10);
-    w = PUT_LIT(w, ",\"baseline_cost_usd\":");
-    w = put_fixed(w, ev->baseline_cost_usd, 10);
-    w = PUT_LIT(w, ",\"latency_us\":");
-    w = put_i64(w, ev->latency_us);
-    w = PUT_LIT(w, ",\"upstream_us\":");
-    w = put_i64(w, ev->upstream_us);
-    w = PUT_LIT(w, ",\"overhead_us\":");
-    w = put_i64(w, ev->overhead_us);
-    if (ev->redis_fallback)
-        w = PUT_LIT(w, ",\"redis_fallback\":true}");
-    else
-        w = PUT_LIT(w, ",\"redis_fallback\":false}");
+#define FIELD_PUT(key, col, type, required) w = PUT_##type(w, #key, ev->key);
+    WIRE_EVENT_FIELDS(FIELD_PUT)
+#undef FIELD_PUT
+    buf[0] = '{';
+    *w++ = '}';
     *w = '\0';
     *len = (size_t)(w - buf);
     return buf;

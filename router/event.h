@@ -1,6 +1,7 @@
 /*
- * event: the one record the router writes per request (docs/architecture.md,
- * "Request events"), serialised to the JSON object the ingester reads.
+ * event: the one record the router writes per request, serialised to the JSON object
+ * ingest reads. Its fields are wire/event.h's WIRE_EVENT_FIELDS, one member each, of
+ * the same name; the writer is generated from that list.
  */
 #ifndef SY_RT_EVENT_H
 #define SY_RT_EVENT_H
@@ -19,7 +20,7 @@ typedef struct rt_event {
     int routed_bp;          /* the routed share the phase applied (basis points) */
     const char *cohort;
     const char *task_type; /* NULL: not classified */
-    double task_confidence;
+    double task_confidence; /* NaN: not classified (null) */
     const char *mode;
     const char *served_model; /* NULL: nothing answered */
     const char *provider;

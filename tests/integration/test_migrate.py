@@ -2,6 +2,7 @@
 
 import datetime
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -90,6 +91,26 @@ class MigrateTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn("applied ", r.stdout)
         self.assertIn("0 applied", r.stdout)
+
+    def test_requests_columns_match_the_event_fields(self):
+        """The migrations create exactly wire/event.h's fields as `requests` columns, with
+        the types the list declares: a field added on one side only fails here."""
+        r = migrate(self.svc, "--database-url", self.url, "--dir", migrations_dir())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(source_dir(), "wire", "event.h")) as f:
+            text = f.read()
+        body = text[text.index("#define WIRE_EVENT_FIELDS(X)"):]
+        body = body[:body.index("\n\n")]
+        fields = re.findall(r'X\((\w+), "(\w+)", (WIRE_F_\w+), ([01])\)', body)
+        self.assertEqual(len(fields), body.count("X("), "an X(...) line the test cannot read")
+        sql_type = {"WIRE_F_TEXT": "text", "WIRE_F_INT4": "integer", "WIRE_F_INT8": "bigint",
+                    "WIRE_F_REAL4": "real", "WIRE_F_REAL8": "double precision",
+                    "WIRE_F_BOOL": "boolean", "WIRE_F_TS_US": "timestamp with time zone"}
+        want = sorted((col, sql_type[t]) for _, col, t, _ in fields)
+        got = sorted(tuple(row) for row in self._q(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = 'requests'"))
+        self.assertEqual(got, want)
 
     def test_dry_run_changes_nothing(self):
         r = migrate(self.svc, "--database-url", self.url, "--dry-run",

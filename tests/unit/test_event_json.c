@@ -69,7 +69,7 @@ static char *ref_event_json(const rt_event *ev)
     sb_printf(&b, ",\"routed_bp\":%d", ev->routed_bp);
     ref_str(&b, "cohort", ev->cohort);
     ref_str(&b, "task_type", ev->task_type);
-    if (ev->task_type)
+    if (!isnan(ev->task_confidence))
         sb_printf(&b, ",\"task_confidence\":%.4f", ev->task_confidence);
     else
         sb_printf(&b, ",\"task_confidence\":null");
@@ -140,13 +140,14 @@ static void test_pinned(void **state)
     free(json);
 
     ev.task_type = NULL;
+    ev.task_confidence = NAN;
     ev.stream = 0;
     ev.redis_fallback = 1;
-    ev.cost_usd = NAN; /* not JSON, but what printf gave: the ingest refuses it the same way */
+    ev.cost_usd = NAN; /* not a number: null, as JSON has no NaN */
     json = rt_event_json(&ev, &len);
     assert_non_null(strstr(json, ",\"task_type\":null,\"task_confidence\":null,"));
     assert_non_null(strstr(json, ",\"stream\":false,"));
-    assert_non_null(strstr(json, ",\"cost_usd\":nan,"));
+    assert_non_null(strstr(json, ",\"cost_usd\":null,"));
     assert_non_null(strstr(json, ",\"redis_fallback\":true}"));
     free(json);
 }
@@ -179,7 +180,8 @@ static void test_same_as_printf(void **state)
         ev.routed_bp = (int)(next() % 20001) - 10000;
         ev.cohort = names[next() % 7];
         ev.task_type = names[next() % 7];
-        ev.task_confidence = i % 11 == 0 ? (double)(next() % 20001) / 20000.0
+        ev.task_confidence = !ev.task_type ? NAN
+                             : i % 11 == 0 ? (double)(next() % 20001) / 20000.0
                              : i % 19 == 0 ? -DBL_MAX * unit() /* snprintf fallback, 300+ bytes */
                                            : unit();
         ev.mode = names[next() % 7];
