@@ -27,4 +27,9 @@ void sy_fmt_hex_fixed(char *out, uint64_t v, int digits);
  * |v| * 10^decimals >= 2^64; the caller then uses snprintf. */
 size_t sy_fmt_fixed(char *out, double v, int decimals);
 
+/* printf("%.17g", v) byte for byte, for 1e-16 <= |v| < 1e17 (at most 24 bytes). Returns
+ * 0, writing nothing, outside that range or for 0, NaN, infinities and subnormals; the
+ * caller then uses snprintf. */
+size_t sy_fmt_g17(char *out, double v);
+
 #endif

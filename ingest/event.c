@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/numfmt.h"
 #include "wire/event.h"
 
 struct ev_column {
@@ -675,145 +676,20 @@ static char *put_int(char *o, const struct ev_value *v)
     return o + v->n;
 }
 
-#ifdef __SIZEOF_INT128__
-__extension__ typedef unsigned __int128 ev_u128;
-
-/* 5^k, k = 0..27 (5^27 < 2^63) */
-static const uint64_t ev_pow5[28] = {
-    UINT64_C(1), UINT64_C(5), UINT64_C(25), UINT64_C(125), UINT64_C(625), UINT64_C(3125),
-    UINT64_C(15625), UINT64_C(78125), UINT64_C(390625), UINT64_C(1953125),
-    UINT64_C(9765625), UINT64_C(48828125), UINT64_C(244140625), UINT64_C(1220703125),
-    UINT64_C(6103515625), UINT64_C(30517578125), UINT64_C(152587890625),
-    UINT64_C(762939453125), UINT64_C(3814697265625), UINT64_C(19073486328125),
-    UINT64_C(95367431640625), UINT64_C(476837158203125), UINT64_C(2384185791015625),
-    UINT64_C(11920928955078125), UINT64_C(59604644775390625),
-    UINT64_C(298023223876953125), UINT64_C(1490116119384765625),
-    UINT64_C(7450580596923828125),
-};
-
-#define EV_E16 UINT64_C(10000000000000000)
-#define EV_E17 UINT64_C(100000000000000000)
-
-/*
- * printf("%.17g", d) for 1e-16 <= |d| < 1e17, exactly as glibc prints it: the 17
- * significant digits are d * 10^k rounded half to even, computed exactly in 128 bits
- * (d = m * 2^e with m < 2^53, and 5^k < 2^75 for k <= 32). Returns the length written
- * to o (at most 24 bytes), or -1 outside that range (the caller uses snprintf).
- */
-static int fmt_g17(char *o, double d)
-{
-    uint64_t bits, m, n;
-    int e2, e10, neg, len = 0;
-    char dig[17];
-
-    memcpy(&bits, &d, sizeof(bits));
-    neg = (int)(bits >> 63);
-    m = bits & ((UINT64_C(1) << 52) - 1);
-    e2 = (int)(bits >> 52 & 0x7ff);
-    if (e2 == 0 || e2 == 0x7ff)
-        return -1; /* zero, subnormal, inf, nan: not in range or not worth it */
-    m |= UINT64_C(1) << 52;
-    e2 -= 1075;
-    /* floor(log10(d)), or one less: log10(2^(e2+52)) <= log10(d) < log10(2^(e2+53)) */
-    e10 = (int)floor((e2 + 52) * 0.30102999566398120);
-    for (int tries = 0; tries < 3; tries++) {
-        int k = 16 - e10, sh = e2 + k;
-        ev_u128 p, q;
-        int up = 0;
-        if (k < 0 || k > 32)
-            return -1;
-        p = (ev_u128)m * (k <= 27 ? ev_pow5[k] : ev_pow5[27]);
-        if (k > 27)
-            p *= ev_pow5[k - 27];
-        if (sh >= 0) {
-            if (sh > 16)
-                return -1; /* cannot happen for d < 1e17 */
-            q = p << sh;
-        } else {
-            int s = -sh;
-            if (s >= 128)
-                return -1;
-            ev_u128 half = (ev_u128)1 << (s - 1), r = p & (((ev_u128)1 << s) - 1);
-            q = p >> s;
-            up = r > half || (r == half && (q & 1));
-        }
-        if (q < EV_E16) {
-            e10--;
-            continue;
-        }
-        if (q >= EV_E17) {
-            e10++;
-            continue;
-        }
-        n = (uint64_t)q + (uint64_t)up;
-        if (n == EV_E17) {
-            n = EV_E16;
-            e10++;
-        }
-        goto format;
-    }
-    return -1;
-
-format:
-    for (int i = 16; i >= 0; i--) {
-        dig[i] = (char)('0' + n % 10);
-        n /= 10;
-    }
-    int nd = 17;
-    while (nd > 1 && dig[nd - 1] == '0')
-        nd--;
-    if (neg)
-        o[len++] = '-';
-    if (e10 < -4 || e10 >= 17) {
-        o[len++] = dig[0];
-        if (nd > 1) {
-            o[len++] = '.';
-            memcpy(o + len, dig + 1, (size_t)nd - 1);
-            len += nd - 1;
-        }
-        o[len++] = 'e';
-        o[len++] = e10 < 0 ? '-' : '+';
-        int x = e10 < 0 ? -e10 : e10;
-        if (x >= 100)
-            o[len++] = (char)('0' + x / 100);
-        o[len++] = (char)('0' + x / 10 % 10);
-        o[len++] = (char)('0' + x % 10);
-    } else if (e10 >= 0) {
-        memcpy(o + len, dig, (size_t)e10 + 1);
-        len += e10 + 1;
-        if (nd > e10 + 1) {
-            o[len++] = '.';
-            memcpy(o + len, dig + e10 + 1, (size_t)(nd - e10 - 1));
-            len += nd - e10 - 1;
-        }
-    } else {
-        o[len++] = '0';
-        o[len++] = '.';
-        for (int z = 0; z < -e10 - 1; z++)
-            o[len++] = '0';
-        memcpy(o + len, dig, (size_t)nd);
-        len += nd;
-    }
-    return len;
-}
-#endif
-
-/* printf("%.17g", d), as the converter always wrote reals; fmt_g17 when it can. */
+/* printf("%.17g", d), as the converter always wrote reals; sy_fmt_g17 when it can. */
 static char *put_real(char *o, double d)
 {
-    int n;
+    size_t n;
     if (d == 0) {
         if (signbit(d))
             *o++ = '-';
         *o++ = '0';
         return o;
     }
-#ifdef __SIZEOF_INT128__
-    if ((n = fmt_g17(o, d)) >= 0)
+    if ((n = sy_fmt_g17(o, d)) > 0)
         return o + n;
-#endif
-    n = snprintf(o, EV_REAL_MAX, "%.17g", d);
-    return o + n;
+    int k = snprintf(o, EV_REAL_MAX, "%.17g", d);
+    return o + (k > 0 ? k : 0);
 }
 
 /* Writes one column's value at o (room enough). Returns the end, or NULL with *why: 1

@@ -149,12 +149,53 @@ static void test_fixed_matches_printf(void **state)
     assert_true(checked > 150000);
 }
 
+static void test_g17_matches_printf(void **state)
+{
+    int checked = 0;
+    char want[64], got[32];
+    (void)state;
+    for (int i = 0; i < 200000; i++) {
+        uint64_t r = next();
+        double v;
+        switch (i % 4) {
+        case 0: /* costs */
+            v = (double)(next() >> 11) / 9007199254740992.0 * pow(10, (int)(r >> 8) % 8 - 6);
+            break;
+        case 1: /* integers and halves */
+            v = (double)(next() % 100000000) / 2.0;
+            break;
+        case 2: /* any magnitude the fast path claims */
+            v = (double)(next() >> 11) / 9007199254740992.0 * pow(10, (int)(r >> 8) % 34 - 16);
+            break;
+        default: /* any bit pattern */
+            memcpy(&v, &r, sizeof(v));
+            break;
+        }
+        if (r & (1ULL << 40))
+            v = -v;
+        size_t n = sy_fmt_g17(got, v);
+        if (n == 0)
+            continue;
+        got[n] = '\0';
+        snprintf(want, sizeof(want), "%.17g", v);
+        if (strcmp(want, got))
+            fail_msg("printf \"%s\", sy_fmt_g17 \"%s\"", want, got);
+        checked++;
+    }
+    /* all but the bit patterns and the magnitudes outside [1e-16, 1e17) were compared */
+    assert_true(checked > 120000);
+    assert_int_equal(sy_fmt_g17(got, 0.0), 0);
+    assert_int_equal(sy_fmt_g17(got, NAN), 0);
+    assert_int_equal(sy_fmt_g17(got, 1e300), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_integers),
         cmocka_unit_test(test_fixed_pinned),
         cmocka_unit_test(test_fixed_matches_printf),
+        cmocka_unit_test(test_g17_matches_printf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
