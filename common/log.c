@@ -140,22 +140,64 @@ static void put_pair(struct line *l, const char *k, size_t kn, const char *v, si
         put_escaped(l, v, vn);
 }
 
+/*
+ * Pairs are separated by the spaces of the format, not of the formatted text, so a value
+ * printed with %s keeps its spaces ("reason=%s" with strerror() gives the whole reason).
+ * The format is copied with each separating space (one outside a conversion, where a
+ * space is a flag) turned into US (0x1f), formatted once, and split on US. A format too
+ * long for the copy is split on spaces after formatting, as if no value had any.
+ */
+#define KV_SEP '\x1f'
+
+/* Copies fmt (same length) with the spaces outside conversions turned into KV_SEP. */
+static int mark_pairs(char *dst, size_t cap, const char *fmt)
+{
+    size_t n = strlen(fmt);
+    int in_conv = 0; /* after a '%', up to its conversion letter */
+    if (n >= cap)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char c = fmt[i];
+        if (in_conv)
+            in_conv = strchr("-+ #0'123456789.*hlLqjzt", c) != NULL;
+        else if (c == '%')
+            in_conv = 1;
+        else if (c == ' ')
+            c = KV_SEP;
+        dst[i] = c;
+    }
+    dst[n] = '\0';
+    return 0;
+}
+
 void sy_log(enum sy_log_level level, const char *msg, const char *kvfmt, ...)
 {
     if (level < min_level)
         return;
     struct line l;
-    char kv[4096];
+    char kv[4096], fmt[1024];
     begin(&l, level, msg);
     if (kvfmt && *kvfmt) {
+        char sep = KV_SEP;
+        const char *f = fmt;
+        if (mark_pairs(fmt, sizeof(fmt), kvfmt)) {
+            sep = ' ';
+            f = kvfmt;
+        }
+        char seps[2] = {sep, '\0'};
         va_list ap;
         va_start(ap, kvfmt);
-        vsnprintf(kv, sizeof(kv), kvfmt, ap);
+        /* f is the caller's format, checked at the call by the format attribute, with only
+         * separating spaces replaced */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        vsnprintf(kv, sizeof(kv), f, ap);
+#pragma GCC diagnostic pop
         va_end(ap);
         for (char *p = kv; *p;) {
-            while (*p == ' ')
+            while (*p == sep)
                 p++;
-            char *end = p + strcspn(p, " ");
+            char *end = p + strcspn(p, seps);
             char *eq = memchr(p, '=', (size_t)(end - p));
             if (eq && eq > p) {
                 const char *v = eq + 1;

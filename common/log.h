@@ -4,10 +4,15 @@
  *   sy_log(SY_INFO, "listening", "port=%d", port)   ->
  *   {"ts":"2026-11-28T02:50:01.123Z","level":"info","msg":"listening","port":8080}
  *
- * The optional kv string is a list of key=value pairs separated by single
- * spaces, produced with printf formatting. A value that parses as a number
- * (or true/false/null) is emitted bare, anything else as a JSON string.
- * Values containing spaces must use sy_log_kv() with explicit pairs instead.
+ * The optional kv format is a list of key=value pairs separated by spaces,
+ * formatted with printf. The pairs are split at the spaces of the format, so a
+ * value printed with a conversion keeps its own spaces:
+ *
+ *   sy_log(SY_ERROR, "cannot start a worker", "reason=%s", strerror(errno))   ->
+ *   ...,"msg":"cannot start a worker","reason":"Connection refused"}
+ *
+ * A value that parses as a number (or true/false/null) is emitted bare,
+ * anything else as a JSON string. sy_log_kv() takes explicit pairs instead.
  */
 #ifndef SY_LOG_H
 #define SY_LOG_H
