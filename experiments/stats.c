@@ -1,5 +1,5 @@
 /*
- * Statistics for rollout decisions (see stats.h and /work/shared/STATISTICS.md).
+ * Statistics for rollout decisions (see stats.h and the design's STATISTICS.md).
  */
 #include "experiments/stats.h"
 

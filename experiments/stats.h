@@ -1,8 +1,8 @@
 /*
  * Statistics for rollout decisions: pure functions over counts and sums.
  *
- * Formulas and reference values: /work/shared/STATISTICS.md and
- * docs/architecture.md "Statistics and decisions". Everything here works on
+ * Formulas and reference values: STATISTICS.md of the design (not kept in this
+ * repository) and docs/architecture.md "Statistics and decisions". Everything here works on
  * per-arm sums that add up exactly across minutes, shards and routers (n, sum,
  * sum of squares, histogram buckets), so a test costs the same at 10^7 requests
  * as at 10^4. No I/O, no allocation, only libm.

@@ -3,7 +3,7 @@
 
 Computed independently of experiments/stats.c: python3's math module and the
 standard library's statistics.NormalDist (its own inverse CDF), with the
-formulas written out from /work/shared/STATISTICS.md; means and variances from
+formulas written out from the design's STATISTICS.md; means and variances from
 raw samples (statistics.mean / statistics.variance), not from sums of squares.
 Run: python3 tests/unit/stats_reference.py  (prints the values the C tests pin)
 """

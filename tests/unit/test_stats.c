@@ -1,6 +1,6 @@
 /* Statistics for rollout decisions, pinned against reference values computed
  * independently by tests/unit/stats_reference.py (python3 math +
- * statistics.NormalDist, formulas from /work/shared/STATISTICS.md, means and
+ * statistics.NormalDist, formulas from the design's STATISTICS.md, means and
  * variances from raw samples). STATISTICS.md's own values: rho = 0.03984,
  * multipliers 3.855 / 3.035 / 3.337, chi2 10.83 at p = 0.001, 3,838 per arm. */
 #include <math.h>
