@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "controller/ctl.h"
 #include "controller/ctl_db.h"
@@ -84,13 +85,6 @@ static const char *decision_action(exp_op op, const exp_life *after)
     return "hold";
 }
 
-static int64_t now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 /* Queue the decision for every webhook subscribed to its action. */
 static int enqueue_notifications(ctl *c, const exp_experiment *x, const char *decision_id,
                                  const char *action, int task, const char *from,
@@ -106,7 +100,7 @@ static int enqueue_notifications(ctl *c, const exp_experiment *x, const char *de
                              decision_id, "task_type",
                              task >= 0 ? wire_task_str((wire_task)task) : NULL, "from_phase", from,
                              "to_phase", to, "reason", reason, "actor", actor, "ts_ms",
-                             (json_int_t)now_ms(), "evidence", ej ? ej : json_object());
+                             (json_int_t)sy_clock_wall_ms(), "evidence", ej ? ej : json_object());
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!text)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "controller/ctl.h"
 #include "controller/ctl_db.h"
@@ -224,8 +225,7 @@ static void evaluate(ctl *c, const char *name, const char *def, int step, unsign
         exp_experiment_free(x);
         return;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = sy_clock_mono_ns();
     const exp_step *s = &x->steps[step];
     exp_task_input tasks[WIRE_NTASKS];
     int ntasks = load_arms(c, name, exp_phase_str(s->kind), s->routed_bp, started_at,
@@ -256,13 +256,13 @@ static void evaluate(ctl *c, const char *name, const char *def, int step, unsign
         exp_experiment_free(x);
         return;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t t1 = sy_clock_mono_ns();
     int64_t n_total = 0;
     for (int i = 0; i < ntasks; i++)
         n_total += tasks[i].control.n + tasks[i].routed.n;
     sy_log(SY_DEBUG, "evaluated", "experiment=%s requests=%lld ms=%.3f decision=%s", name,
            (long long)n_total,
-           (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+           (double)(t1 - t0) / 1e6,
            exp_decision_kind_str(d.kind));
     char *evidence = exp_decision_json(&d);
     const char *ep[] = {name, evidence ? evidence : "{}"};

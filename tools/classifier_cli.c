@@ -21,6 +21,7 @@
 #include "classifier/features.h"
 #include "classifier/model.h"
 #include "classifier/rules.h"
+#include "common/clock.h"
 
 #define MAX_DATA_FILES 16
 
@@ -330,13 +331,12 @@ static int cmd_train(int argc, char **argv)
         }
     char err[512];
     struct clf_model *m = NULL;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = sy_clock_mono_ns();
     if (clf_model_train(&fcfg, &tp, texts, lens, labels, n, &m, err, sizeof(err)) != 0) {
         fprintf(stderr, "classifier train: %s\n", err);
         goto done_arrays;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t t1 = sy_clock_mono_ns();
     if (clf_model_save(m, out, err, sizeof(err)) != 0) {
         fprintf(stderr, "classifier train: %s\n", err);
         clf_model_free(m);
@@ -346,7 +346,7 @@ static int cmd_train(int argc, char **argv)
     printf("trained on %zu rows (%zu with weights): simple %zu, code %zu, reasoning %zu, "
            "complex %zu in %.1f s\nwrote %s\n",
            rows.n, n, per[0], per[1], per[2], per[3],
-           (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, out);
+           (double)(t1 - t0) / 1e9, out);
     rc = 0;
 done_arrays:
     free(texts);
@@ -611,13 +611,6 @@ static char *bench_text(size_t size, size_t seed)
     return t;
 }
 
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -643,9 +636,9 @@ static struct stats time_calls(struct clf_classifier *c, const struct clf_rules 
         clf_classify(c, texts[(size_t)i % ntexts], len, rules, &r);
     double c0 = thread_cpu_us();
     for (long i = 0; i < iters; i++) {
-        double t0 = now_us();
+        int64_t t0 = sy_clock_mono_ns();
         clf_classify(c, texts[(size_t)i % ntexts], len, rules, &r);
-        buf[i] = now_us() - t0;
+        buf[i] = (double)(sy_clock_mono_ns() - t0) / 1e3;
     }
     double cpu = (thread_cpu_us() - c0) / (double)iters;
     qsort(buf, (size_t)iters, sizeof(double), cmp_double);
