@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/hex.h" /* header only, pure */
+
 const char *wire_sig_status_str(wire_sig_status s)
 {
     switch (s) {
@@ -46,17 +48,6 @@ fail:
     EVP_MAC_CTX_free(ctx);
     EVP_MAC_free(mac);
     return rc;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 wire_sig_status wire_sig_verify(const char *header, const void *body, size_t len, int64_t now_s,
@@ -97,7 +88,7 @@ wire_sig_status wire_sig_verify(const char *header, const void *body, size_t len
             if (vlen != 64 || nsig == WIRE_SIG_MAX_V1)
                 return WIRE_SIG_MALFORMED;
             for (int i = 0; i < 32; i++) {
-                int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
+                int hi = sy_hex_val(v[2 * i]), lo = sy_hex_val(v[2 * i + 1]);
                 if (hi < 0 || lo < 0)
                     return WIRE_SIG_MALFORMED;
                 sigs[nsig][i] = (unsigned char)(hi << 4 | lo);
