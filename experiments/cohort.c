@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/hash.h" /* header only, pure: no I/O enters experiments/ */
+
 const char *exp_cohort_str(exp_cohort c)
 {
     switch (c) {
@@ -16,17 +18,8 @@ const char *exp_cohort_str(exp_cohort c)
 
 uint64_t exp_hash64(const void *data, size_t len, uint64_t seed)
 {
-    const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    /* splitmix64 finaliser: FNV's low bits are weak, and we take mod 10000 */
-    h += 0x9e3779b97f4a7c15ULL;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-    return h ^ (h >> 31);
+    /* finalised: FNV's low bits are weak, and we take mod 10000 */
+    return sy_mix64(sy_fnv1a64(SY_FNV1A64_OFFSET ^ seed, data, len));
 }
 
 int exp_bucket(const char *salt, const char *user, size_t user_len)

@@ -14,12 +14,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SIM_FNV_OFFSET 0xcbf29ce484222325ULL
+#include "common/hash.h"
+
+/* The simulator's names for common/hash.h. */
+#define SIM_FNV_OFFSET SY_FNV1A64_OFFSET
 
 /* FNV-1a 64 over len bytes, continuing from h (start with SIM_FNV_OFFSET). */
-uint64_t sim_fnv1a(uint64_t h, const void *data, size_t len);
+static inline uint64_t sim_fnv1a(uint64_t h, const void *data, size_t len)
+{
+    return sy_fnv1a64(h, data, len);
+}
 /* splitmix64 finaliser: a good 64-bit mix of x. */
-uint64_t sim_mix64(uint64_t x);
+static inline uint64_t sim_mix64(uint64_t x) { return sy_mix64(x); }
 
 typedef struct sim_prng {
     uint64_t state;
