@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/opts.h"
 #include "controller/controller.h"
 #include "ingest/ingest.h"
 #include "router/router.h"
@@ -54,7 +55,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (sy_opts_is_help(argv[1]) || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;
     }

@@ -19,6 +19,7 @@
 
 #include "common/httpd.h"
 #include "common/log.h"
+#include "common/opts.h"
 #include "common/redisurl.h"
 #include "controller/ctl.h"
 
@@ -71,6 +72,7 @@ int controller_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    static const sy_opts cmd = {"switchyard controller", "--help", SY_OPTS_BARE_MISSING};
     const char *listen = "127.0.0.1:8081", *token_env = "SWITCHYARD_ADMIN_TOKEN";
     const char *redis_url = getenv("SWITCHYARD_REDIS_URL");
     ctl c;
@@ -110,20 +112,11 @@ int controller_main(int argc, char **argv)
             break;
         }
         case 'h': usage(stdout); return 0;
-        case ':':
-            fprintf(stderr, "switchyard controller: %s needs a value\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "switchyard controller: unknown option '%s' (see --help)\n",
-                    argv[optind - 1]);
-            return 2;
+        default: return sy_opts_getopt_error(&cmd, ch, argv);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "switchyard controller: unexpected argument '%s' (see --help)\n",
-                argv[optind]);
-        return 2;
-    }
+    if (optind < argc)
+        return sy_opts_unexpected(&cmd, argv[optind]);
     if (!c.database_url || !*c.database_url) {
         fprintf(stderr, "switchyard controller: --database-url or SWITCHYARD_DATABASE_URL is "
                         "required\n");

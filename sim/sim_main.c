@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "common/opts.h"
 #include "sim/sim.h"
 #include "sim/sim_model.h"
 #include "sim/sim_server.h"
@@ -82,6 +83,8 @@ static int parse_listen(const char *s, struct sim_opts *o)
     return 0;
 }
 
+static const sy_opts sim_cmd = {"switchyard sim", "--help", SY_OPTS_QUOTED_MISSING};
+
 /* 0 ok, 1 --help, 2 usage error (message printed). */
 static int parse_args(int argc, char **argv, struct sim_opts *o)
 {
@@ -95,27 +98,21 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
         const char *arg = argv[i], *val = NULL, *eq;
         char name[32];
 
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h"))
+        if (sy_opts_is_help(arg))
             return 1;
-        if (strncmp(arg, "--", 2)) {
-            fprintf(stderr, "switchyard sim: unexpected argument '%s' (see --help)\n", arg);
-            return 2;
-        }
+        if (strncmp(arg, "--", 2))
+            return sy_opts_unexpected(&sim_cmd, arg);
         eq = strchr(arg, '=');
         snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - arg) : (int)strlen(arg), arg);
         if (strcmp(name, "--listen") && strcmp(name, "--models") && strcmp(name, "--seed") &&
-            strcmp(name, "--log-level")) {
-            fprintf(stderr, "switchyard sim: unknown option '%s' (see --help)\n", name);
-            return 2;
-        }
+            strcmp(name, "--log-level"))
+            return sy_opts_unknown(&sim_cmd, name);
         if (eq)
             val = eq + 1;
         else if (i + 1 < argc)
             val = argv[++i];
-        else {
-            fprintf(stderr, "switchyard sim: option '%s' needs a value\n", name);
-            return 2;
-        }
+        else
+            return sy_opts_missing(&sim_cmd, name);
 
         if (!strcmp(name, "--listen")) {
             if (parse_listen(val, o)) {

@@ -22,6 +22,7 @@
 #include "classifier/model.h"
 #include "classifier/rules.h"
 #include "common/clock.h"
+#include "common/opts.h"
 
 #define MAX_DATA_FILES 16
 
@@ -265,7 +266,7 @@ static int cmd_train(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (sy_opts_is_help(a)) {
             train_usage(stdout);
             return 0;
         } else if (!strcmp(a, "--data") && has && ndata < MAX_DATA_FILES)
@@ -377,7 +378,7 @@ static int cmd_eval(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (sy_opts_is_help(a)) {
             eval_usage(stdout);
             return 0;
         } else if (!strcmp(a, "--model") && has)

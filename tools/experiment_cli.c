@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/opts.h"
 #include "tools/experiment_cli.h"
 
 struct buf {
@@ -169,7 +170,8 @@ static char *read_all(const char *path)
 
 int experiment_main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    static const sy_opts cmd = {"switchyard experiment", "--help", SY_OPTS_QUOTED_MISSING};
+    if (argc < 2 || sy_opts_is_help(argv[1])) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
@@ -183,10 +185,9 @@ int experiment_main(int argc, char **argv)
             json_out = 1;
         else if (!strcmp(argv[i], "--reason") && i + 1 < argc)
             reason = argv[++i];
-        else if (argv[i][0] == '-') {
-            fprintf(stderr, "switchyard experiment: unknown option '%s' (see --help)\n", argv[i]);
-            return 2;
-        } else if (npos < 3)
+        else if (argv[i][0] == '-')
+            return sy_opts_unknown(&cmd, argv[i]);
+        else if (npos < 3)
             pos[npos++] = argv[i];
     }
     static const char *const acts[] = {"start", "pause", "resume", "promote", "rollback",
