@@ -8,38 +8,16 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/log.h"
+#include "tests/unit/capture.h"
 
-/* stderr goes to a temporary file between begin_capture() and end_capture(), which
- * returns the line from its "level" on (the timestamp varies). */
-static char line[8192];
-static int saved_fd = -1;
-static FILE *capture;
-
-static void begin_capture(void)
+/* The line from its "level" on (the timestamp varies). */
+static const char *end_capture_line(void)
 {
-    fflush(stderr);
-    capture = tmpfile();
-    assert_non_null(capture);
-    saved_fd = dup(STDERR_FILENO);
-    assert_true(saved_fd >= 0);
-    assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
-}
-
-static const char *end_capture(void)
-{
-    assert_true(dup2(saved_fd, STDERR_FILENO) >= 0);
-    close(saved_fd);
-    rewind(capture);
-    size_t n = fread(line, 1, sizeof(line) - 1, capture);
-    fclose(capture);
-    line[n] = '\0';
-    /* drop the timestamp: everything up to the level */
-    const char *p = strstr(line, ",\"level\"");
+    const char *p = strstr(end_capture(), ",\"level\"");
     assert_non_null(p);
     return p;
 }
@@ -50,7 +28,7 @@ static void test_pairs_without_spaces(void **state)
     begin_capture();
     sy_log(SY_INFO, "listening", "host=%s port=%d ratio=%.1f ok=%s neg=%d", "127.0.0.1", 8080, 0.5,
            "true", -3);
-    assert_string_equal(end_capture(),
+    assert_string_equal(end_capture_line(),
                         ",\"level\":\"info\",\"msg\":\"listening\",\"host\":\"127.0.0.1\","
                         "\"port\":8080,\"ratio\":0.5,\"ok\":true,\"neg\":-3}\n");
 }
@@ -60,13 +38,13 @@ static void test_reason_with_spaces_stays_whole(void **state)
     (void)state;
     begin_capture();
     sy_log(SY_ERROR, "cannot start a worker", "reason=%s", strerror(ECONNREFUSED));
-    assert_string_equal(end_capture(), ",\"level\":\"error\",\"msg\":\"cannot start a worker\","
+    assert_string_equal(end_capture_line(), ",\"level\":\"error\",\"msg\":\"cannot start a worker\","
                                        "\"reason\":\"Connection refused\"}\n");
 
     begin_capture();
     sy_log(SY_ERROR, "cannot resolve listen address", "host=%s reason=%s port=%d", "*",
            "Name or service not known", 80);
-    assert_string_equal(end_capture(),
+    assert_string_equal(end_capture_line(),
                         ",\"level\":\"error\",\"msg\":\"cannot resolve listen address\","
                         "\"host\":\"*\",\"reason\":\"Name or service not known\",\"port\":80}\n");
 }
@@ -77,7 +55,7 @@ static void test_value_that_looks_like_pairs(void **state)
     /* a formatted value is one value, even with spaces, '=' or a leading space */
     begin_capture();
     sy_log(SY_WARN, "odd", "why=%s n=%d", " a=1 b", 2);
-    assert_string_equal(end_capture(), ",\"level\":\"warn\",\"msg\":\"odd\",\"why\":\" a=1 b\","
+    assert_string_equal(end_capture_line(), ",\"level\":\"warn\",\"msg\":\"odd\",\"why\":\" a=1 b\","
                                        "\"n\":2}\n");
 }
 
@@ -87,7 +65,7 @@ static void test_format_spacing(void **state)
     /* spaces in the format separate pairs, however many; a space flag is not one */
     begin_capture();
     sy_log(SY_INFO, "spacing", " a=%d  b=% d c=%%s ", 1, 2);
-    assert_string_equal(end_capture(), ",\"level\":\"info\",\"msg\":\"spacing\",\"a\":1,"
+    assert_string_equal(end_capture_line(), ",\"level\":\"info\",\"msg\":\"spacing\",\"a\":1,"
                                        "\"b\":\" 2\",\"c\":\"%s\"}\n");
 }
 

@@ -7,38 +7,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/opts.h"
-
-/* stderr goes to a temporary file between begin_capture() and end_capture(). */
-static char out[1024];
-static int saved_fd = -1;
-static FILE *capture;
-
-static void begin_capture(void)
-{
-    fflush(stderr);
-    capture = tmpfile();
-    assert_non_null(capture);
-    saved_fd = dup(STDERR_FILENO);
-    assert_true(saved_fd >= 0);
-    assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
-}
-
-static const char *end_capture(void)
-{
-    fflush(stderr);
-    assert_true(dup2(saved_fd, STDERR_FILENO) >= 0);
-    close(saved_fd);
-    rewind(capture);
-    size_t n = fread(out, 1, sizeof(out) - 1, capture);
-    fclose(capture);
-    out[n] = '\0';
-    return out;
-}
+#include "tests/unit/capture.h"
 
 static const sy_opts ctl = {"switchyard controller", "--help", SY_OPTS_BARE_MISSING};
 static const sy_opts ing = {"ingest", "'switchyard ingest --help'", SY_OPTS_QUOTED_MISSING};
