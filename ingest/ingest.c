@@ -83,7 +83,7 @@ struct ing {
     char consumer[300];
     redisContext *rc;
     PGconn *pg;
-    struct ctl_buf copy;
+    struct ing_buf copy;
     struct ing_stats st;
     struct sy_backoff pg_backoff, redis_backoff;
     long long next_partitions_ms, next_claim_ms, next_stats_ms;
@@ -732,7 +732,7 @@ static int convert_one(struct ing *g, struct ing_bads *bs, const char *id, const
                        size_t len)
 {
     char reason[512];
-    if (ctl_event_to_copy(ev, len, &g->copy, reason, sizeof(reason)) == 0)
+    if (ing_event_to_copy(ev, len, &g->copy, reason, sizeof(reason)) == 0)
         return 1;
     return bads_add(bs, id, ev, len, reason) ? -1 : 0;
 }
@@ -943,7 +943,7 @@ int ingest_main(int argc, char **argv)
     default:
         return 2;
     }
-    if (ctl_event_sql(ING_TMP_TABLE, g.sql_create, sizeof(g.sql_create), g.sql_copy,
+    if (ing_event_sql(ING_TMP_TABLE, g.sql_create, sizeof(g.sql_create), g.sql_copy,
                       sizeof(g.sql_copy), g.sql_insert, sizeof(g.sql_insert)) != 0) {
         sy_log(SY_ERROR, "internal: SQL buffers too small", NULL);
         return 1;
@@ -970,6 +970,6 @@ int ingest_main(int argc, char **argv)
     if (g.rc)
         redisFree(g.rc);
     PQfinish(g.pg);
-    ctl_buf_free(&g.copy);
+    ing_buf_free(&g.copy);
     return 0;
 }
