@@ -326,6 +326,19 @@ done:
 
 /* Reads the next batch into b: own pending entries, claimed ones, or new ones.
  * Returns 0 (b may be empty), -1 on a Redis failure (connection dropped). */
+/* A command on the consumer group: the reply, or NULL with the connection dropped (no
+ * reply, or NOGROUP: Redis lost the stream, and reconnecting creates it again). */
+static redisReply *group_cmd(struct ing_spool *sp, int argc, const char **argv)
+{
+    redisReply *r = redis_cmd(sp, argc, argv, NULL);
+    if (r && reply_is_error(r, "NOGROUP")) {
+        freeReplyObject(r);
+        redis_drop(sp, "consumer group missing");
+        return NULL;
+    }
+    return r;
+}
+
 int ing_spool_read(struct ing_spool *sp, struct ing_batch *b, int *was_new)
 {
     char count[24], block[24], idle[24];
@@ -337,16 +350,10 @@ int ing_spool_read(struct ing_spool *sp, struct ing_batch *b, int *was_new)
     *was_new = 0;
 
     if (!sp->read_pending && sy_now_ms() >= sp->next_claim_ms) {
-        const char *argv[] = {"XAUTOCLAIM", WIRE_EVENTS_STREAM, WIRE_EVENTS_GROUP, sp->consumer, idle,
-                              sp->claim_cursor, "COUNT", count};
-        r = redis_cmd(sp, 8, argv, NULL);
-        if (!r)
+        const char *argv[] = {"XAUTOCLAIM", WIRE_EVENTS_STREAM, WIRE_EVENTS_GROUP, sp->consumer,
+                              idle, sp->claim_cursor, "COUNT", count};
+        if (!(r = group_cmd(sp, 8, argv)))
             return -1;
-        if (reply_is_error(r, "NOGROUP")) {
-            freeReplyObject(r);
-            redis_drop(sp, "consumer group missing");
-            return -1;
-        }
         if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
             r->element[0]->type != REDIS_REPLY_STRING || batch_add_entries(b, r->element[1])) {
             sy_log_kv(SY_ERROR, "XAUTOCLAIM: unexpected reply", "reason",
@@ -358,8 +365,8 @@ int ing_spool_read(struct ing_spool *sp, struct ing_batch *b, int *was_new)
         }
         snprintf(sp->claim_cursor, sizeof(sp->claim_cursor), "%s", r->element[0]->str);
         if (!strcmp(sp->claim_cursor, "0-0"))
-            sp->next_claim_ms = sy_now_ms() + (sp->claim_idle_ms / 2 > 1000 ? sp->claim_idle_ms / 2
-                                                                        : 1000);
+            sp->next_claim_ms =
+                sy_now_ms() + (sp->claim_idle_ms / 2 > 1000 ? sp->claim_idle_ms / 2 : 1000);
         if (b->n > 0)
             sy_log(SY_INFO, "claimed entries left pending by another consumer", "entries=%zu",
                    b->n);
@@ -378,14 +385,8 @@ int ing_spool_read(struct ing_spool *sp, struct ing_batch *b, int *was_new)
         argv[8] = id;
         argc = 9;
     }
-    r = redis_cmd(sp, argc, argv, NULL);
-    if (!r)
+    if (!(r = group_cmd(sp, argc, argv)))
         return -1;
-    if (reply_is_error(r, "NOGROUP")) {
-        freeReplyObject(r);
-        redis_drop(sp, "consumer group missing");
-        return -1;
-    }
     if (r->type == REDIS_REPLY_NIL) { /* BLOCK timed out */
         freeReplyObject(r);
         *was_new = 1;
