@@ -280,9 +280,11 @@ static int process_batch(struct ing *g, struct ing_batch *b)
     }
     if (rows > 0 && ing_store_write(&g->store, &g->copy, rows) != 0)
         goto done;
-    for (size_t i = 0; i < bs.n; i++)
-        if (ing_spool_dead_letter(&g->spool, bs.v[i].id, bs.v[i].ev, bs.v[i].len, bs.v[i].reason) != 0)
+    for (size_t i = 0; i < bs.n; i++) {
+        const struct ing_bad *x = &bs.v[i];
+        if (ing_spool_dead_letter(&g->spool, x->id, x->ev, x->len, x->reason) != 0)
             goto done;
+    }
     if (ing_spool_ack(&g->spool, b) != 0)
         goto done;
     g->read += events;
