@@ -6,7 +6,8 @@
 #
 #   bench/ingest_callgrind.sh SWITCHYARD_BIN [SWITCHYARD_BIN...]
 #
-# Prints total Ir / EVENTS and the inclusive Ir of ctl_event_to_copy / EVENTS for each
+# Prints total Ir / EVENTS and the inclusive Ir of ing_event_to_copy (ctl_event_to_copy
+# before the rename; either is matched) / EVENTS for each
 # binary (each gets fresh services). Needs valgrind, python3, scripts/services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,16 +43,24 @@ ts = int(time.time() * 1e6)
 cmds = [enc("XADD", "sy:events", "*", "b", "\n".join(ev(i + j, ts) for j in range(per)))
         for i in range(0, total, per)]
 s.sendall(b"".join(cmds))
+# Each XADD reply is a bulk string "$N\r\n<id>\r\n": two CRLFs, so wait for 2 per
+# command (or an error "-...\r\n", which stops the bench).
 buf = b""
-while buf.count(b"\r\n") < len(cmds):
-    buf += s.recv(65536)
+while buf.count(b"\r\n") < 2 * len(cmds):
+    chunk = s.recv(65536)
+    if not chunk:
+        sys.exit("redis closed the connection before all XADD replies arrived")
+    buf += chunk
+    err = (b"\r\n" + buf).find(b"\r\n-")
+    if err >= 0:
+        sys.exit("XADD failed: %r" % buf[err:err + 200])
 PY
     out="$dir/callgrind.out"
     valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" ingest --once >/dev/null 2>"$dir/vg.log"
     rows=$(psql "$SWITCHYARD_DATABASE_URL" -Atc "select count(*) from requests")
     total=$(grep -E '^summary:' "$out" | awk '{print $2}')
-    conv=$(callgrind_annotate --inclusive=yes "$out" 2>/dev/null | grep -E 'ctl_event_to_copy' | head -n 1 | awk '{gsub(",","",$1); print $1}')
-    echo "$bin: rows=$rows Ir/event=$((total / EVENTS)) ctl_event_to_copy Ir/event=$((${conv:-0} / EVENTS))"
+    conv=$(callgrind_annotate --inclusive=yes "$out" 2>/dev/null | grep -E '(ing|ctl)_event_to_copy' | head -n 1 | awk '{gsub(",","",$1); print $1}')
+    echo "$bin: rows=$rows Ir/event=$((total / EVENTS)) event_to_copy Ir/event=$((${conv:-0} / EVENTS))"
     cp "$out" "/tmp/$(basename "$bin").callgrind.out" 2>/dev/null || true
     scripts/services stop "$dir/svc" --rm >/dev/null 2>&1 || true
     rm -rf "$dir"

@@ -122,6 +122,20 @@ long sy_backoff_next(struct sy_backoff *b)
     return d;
 }
 
+int sy_backoff_retry(struct sy_backoff *b, int (*attempt)(void *arg), void *arg,
+                     unsigned long long *failures, volatile sig_atomic_t *stop)
+{
+    for (;;) {
+        if (attempt(arg) == 0) {
+            sy_backoff_reset(b);
+            return 0;
+        }
+        (*failures)++;
+        if (*stop || sy_sleep_ms(sy_backoff_next(b), stop))
+            return -1;
+    }
+}
+
 int sy_sleep_ms(long ms, volatile sig_atomic_t *stop)
 {
     while (ms > 0) {
@@ -133,4 +147,11 @@ int sy_sleep_ms(long ms, volatile sig_atomic_t *stop)
         ms -= step;
     }
     return stop && *stop ? 1 : 0;
+}
+
+long long sy_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -1,6 +1,7 @@
 /*
- * Small helpers for the blocking PostgreSQL clients (migrate, ingest):
- * connect from a URL with deadlines, redact a URL for messages, retry backoff.
+ * Small helpers for the blocking PostgreSQL clients (migrate, report, ingest):
+ * connect from a URL with deadlines, redact a URL for messages, retry backoff, sleeps
+ * and deadlines.
  */
 #ifndef SY_PG_H
 #define SY_PG_H
@@ -44,7 +45,19 @@ void sy_backoff_reset(struct sy_backoff *b);
 /* The delay to wait now (cur +-25%); doubles cur for the next call. */
 long sy_backoff_next(struct sy_backoff *b);
 
+/*
+ * Calls attempt(arg) until it returns 0 (then resets b and returns 0). After each failure
+ * it adds one to *failures and sleeps sy_backoff_next(b); it gives up (-1) only when
+ * *stop is set. Always makes the first attempt. For the blocking clients' reconnects.
+ */
+int sy_backoff_retry(struct sy_backoff *b, int (*attempt)(void *arg), void *arg,
+                     unsigned long long *failures, volatile sig_atomic_t *stop)
+    __attribute__((warn_unused_result));
+
 /* Sleep ms milliseconds, returning early (with 1) when *stop becomes nonzero. */
 int sy_sleep_ms(long ms, volatile sig_atomic_t *stop);
+
+/* Milliseconds of CLOCK_MONOTONIC, for deadlines. */
+long long sy_now_ms(void);
 
 #endif

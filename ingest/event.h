@@ -5,29 +5,29 @@
  * format. Every value is checked against its column type here, so a batch that reaches
  * PostgreSQL cannot fail on one bad event; a bad event gets a reason instead.
  */
-#ifndef SY_EVENT_H
-#define SY_EVENT_H
+#ifndef SY_INGEST_EVENT_H
+#define SY_INGEST_EVENT_H
 
 #include <stddef.h>
 
-struct ctl_buf {
+struct ing_buf {
     char *data;
     size_t len;
     size_t cap;
 };
 
-void ctl_buf_free(struct ctl_buf *b);
-int ctl_buf_append(struct ctl_buf *b, const char *s, size_t n) __attribute__((warn_unused_result));
+void ing_buf_free(struct ing_buf *b);
+int ing_buf_append(struct ing_buf *b, const char *s, size_t n) __attribute__((warn_unused_result));
 
 /*
  * Validate the event JSON (json, len bytes) and append one COPY text line (columns in
- * ctl_event_columns() order, "\N" for NULL, '\n' at the end) to out. Returns 0, or -1
- * with a one-line reason in reason (out unchanged). Keys not in the table are ignored
- * (but their values must be valid JSON). Accepts what jansson's json_loadb accepts (see
- * event.c for the one exception); JSON errors read "not valid JSON: <what> at byte <n>",
- * n counting from 0.
+ * wire/event.h's WIRE_EVENT_FIELDS order, "\N" for NULL, '\n' at the end) to out.
+ * Returns 0, or -1 with a one-line reason in reason (out unchanged). Keys not in the
+ * table are ignored (but their values must be valid JSON). Accepts what jansson's
+ * json_loadb accepts (see event_scan.h for the one exception); JSON errors read
+ * "not valid JSON: <what> at byte <n>", n counting from 0.
  */
-int ctl_event_to_copy(const char *json, size_t len, struct ctl_buf *out, char *reason,
+int ing_event_to_copy(const char *json, size_t len, struct ing_buf *out, char *reason,
                       size_t reasonlen) __attribute__((warn_unused_result));
 
 /* The SQL that goes with the COPY lines:
@@ -35,7 +35,7 @@ int ctl_event_to_copy(const char *json, size_t len, struct ctl_buf *out, char *r
  *   copy:   COPY <table> (...) FROM STDIN
  *   insert: INSERT INTO requests (...) SELECT ... FROM <table> ON CONFLICT DO NOTHING
  * Returns 0, or -1 if a buffer is too small. */
-int ctl_event_sql(const char *table, char *create, size_t createlen, char *copy, size_t copylen,
+int ing_event_sql(const char *table, char *create, size_t createlen, char *copy, size_t copylen,
                   char *insert, size_t insertlen) __attribute__((warn_unused_result));
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the ingest's event JSON -> PostgreSQL COPY text line
- * converter (ingest/event.c, ctl_event_to_copy) on arbitrary bytes.
+ * converter (ingest/event.c, ing_event_to_copy) on arbitrary bytes.
  *
  * Byte 0 bit 0 picks whether the output buffer already holds a line (as in a
  * batch) or is empty; the rest is the event. Invariants beyond "no crash, no
@@ -30,7 +30,7 @@ static size_t ncolumns; /* from the COPY statement's column list */
 static void init_columns(void)
 {
     char create[4096], copy[4096], insert[8192];
-    if (ctl_event_sql("fuzz_events", create, sizeof(create), copy, sizeof(copy), insert,
+    if (ing_event_sql("fuzz_events", create, sizeof(create), copy, sizeof(copy), insert,
                       sizeof(insert)) != 0)
         abort();
     ncolumns = 1;
@@ -46,14 +46,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         init_columns();
 
     static const char prior[] = "r-0\t0\t\\N\n";
-    struct ctl_buf out = {0};
-    if ((data[0] & 1) && ctl_buf_append(&out, prior, sizeof(prior) - 1) != 0)
+    struct ing_buf out = {0};
+    if ((data[0] & 1) && ing_buf_append(&out, prior, sizeof(prior) - 1) != 0)
         abort();
     size_t mark = out.len;
     char reason[256];
     memset(reason, 0x55, sizeof(reason));
 
-    int rc = ctl_event_to_copy((const char *)data + 1, size - 1, &out, reason, sizeof(reason));
+    int rc = ing_event_to_copy((const char *)data + 1, size - 1, &out, reason, sizeof(reason));
     if (mark && memcmp(out.data, prior, mark))
         abort();
     if (rc == 0) {
@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         abort();
     }
-    ctl_buf_free(&out);
+    ing_buf_free(&out);
 
     const char *diff = ref_compare((const char *)data + 1, size - 1, (data[0] & 1) ? prior : "",
                                    (data[0] & 1) ? sizeof(prior) - 1 : 0);

@@ -4,7 +4,7 @@
  * verbatim but for the names, as the reference that test_migrate_event.c and
  * tests/fuzz/fuzz_event.c compare the product against. Test code only.
  *
- * Known, deliberate difference (see ingest/event.c): jansson skips one raw NUL byte
+ * Known, deliberate difference (see ingest/event_scan.h): jansson skips one raw NUL byte
  * directly after a number or true/false/null; the product rejects a raw NUL anywhere.
  * ref_compare() allows exactly that.
  */
@@ -72,9 +72,9 @@ static const char *const ref_type_names[] = {"a string", "an integer", "an integ
                                             "an integer (microseconds since 1970)"};
 static const char *const ref_ranges[] = {"", "32-bit integer", "64-bit integer", "real",
                                         "double precision", "", "1970-01-01..9999-12-31"};
-static int ref_buf_printf(struct ctl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int ref_buf_printf(struct ing_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static int ref_buf_printf(struct ctl_buf *b, const char *fmt, ...)
+static int ref_buf_printf(struct ing_buf *b, const char *fmt, ...)
 {
     char tmp[64];
     va_list ap;
@@ -84,11 +84,11 @@ static int ref_buf_printf(struct ctl_buf *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(tmp))
         return -1;
-    return ctl_buf_append(b, tmp, (size_t)n);
+    return ing_buf_append(b, tmp, (size_t)n);
 }
 
 /* COPY text format: backslash, newline, carriage return and tab are escaped. */
-static int ref_buf_copy_text(struct ctl_buf *b, const char *s, size_t n)
+static int ref_buf_copy_text(struct ing_buf *b, const char *s, size_t n)
 {
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
@@ -100,22 +100,22 @@ static int ref_buf_copy_text(struct ctl_buf *b, const char *s, size_t n)
         case '\t': esc = "\\t"; break;
         default: continue;
         }
-        if (ctl_buf_append(b, s + start, i - start) != 0 || ctl_buf_append(b, esc, 2) != 0)
+        if (ing_buf_append(b, s + start, i - start) != 0 || ing_buf_append(b, esc, 2) != 0)
             return -1;
         start = i + 1;
     }
-    return ctl_buf_append(b, s + start, n - start);
+    return ing_buf_append(b, s + start, n - start);
 }
 
 /* Appends one value; returns 0, 1 for a wrong type or a missing required value, 2 for an
  * empty required string, 3 for out of range, -1 for out of memory. */
-static int ref_append_value(struct ctl_buf *b, const struct ref_column *c, json_t *v)
+static int ref_append_value(struct ing_buf *b, const struct ref_column *c, json_t *v)
 {
     json_int_t i;
     double d;
 
     if (!v || json_is_null(v))
-        return c->required ? 1 : ctl_buf_append(b, "\\N", 2);
+        return c->required ? 1 : ing_buf_append(b, "\\N", 2);
     switch (c->type) {
     case REF_TEXT:
         if (!json_is_string(v))
@@ -152,12 +152,12 @@ static int ref_append_value(struct ctl_buf *b, const struct ref_column *c, json_
     case REF_BOOL:
         if (!json_is_boolean(v))
             return 1;
-        return ctl_buf_append(b, json_is_true(v) ? "t" : "f", 1);
+        return ing_buf_append(b, json_is_true(v) ? "t" : "f", 1);
     }
     return 1;
 }
 
-static int ref_event_to_copy(const char *json, size_t len, struct ctl_buf *out, char *reason,
+static int ref_event_to_copy(const char *json, size_t len, struct ing_buf *out, char *reason,
                       size_t reasonlen)
 {
     json_error_t jerr;
@@ -178,7 +178,7 @@ static int ref_event_to_copy(const char *json, size_t len, struct ctl_buf *out, 
         const struct ref_column *c = &ref_columns[k];
         json_t *v = json_object_get(root, c->key);
         int r;
-        if (k > 0 && ctl_buf_append(out, "\t", 1) != 0)
+        if (k > 0 && ing_buf_append(out, "\t", 1) != 0)
             goto oom;
         r = ref_append_value(out, c, v);
         if (r < 0)
@@ -195,7 +195,7 @@ static int ref_event_to_copy(const char *json, size_t len, struct ctl_buf *out, 
             goto fail;
         }
     }
-    if (ctl_buf_append(out, "\n", 1) != 0)
+    if (ing_buf_append(out, "\n", 1) != 0)
         goto oom;
     rc = 0;
     goto done;
@@ -222,15 +222,15 @@ done:
 static const char *ref_compare(const char *json, size_t len, const char *prior, size_t plen)
 {
     static char diff[1024];
-    struct ctl_buf a = {0}, b = {0};
+    struct ing_buf a = {0}, b = {0};
     char ra[512], rb[512];
     int ca, cb;
     const char *bad = NULL;
 
     ra[0] = rb[0] = '\0';
-    if (plen && (ctl_buf_append(&a, prior, plen) != 0 || ctl_buf_append(&b, prior, plen) != 0))
+    if (plen && (ing_buf_append(&a, prior, plen) != 0 || ing_buf_append(&b, prior, plen) != 0))
         abort();
-    ca = ctl_event_to_copy(json, len, &a, ra, sizeof(ra));
+    ca = ing_event_to_copy(json, len, &a, ra, sizeof(ra));
     cb = ref_event_to_copy(json, len, &b, rb, sizeof(rb));
     if (memchr(json, '\0', len)) {
         /* the documented difference: a raw NUL is never valid here */
@@ -253,8 +253,8 @@ static const char *ref_compare(const char *json, size_t len, const char *prior, 
         snprintf(diff, sizeof(diff), "%s: new rc %d \"%.*s\" / %.300s; jansson rc %d \"%.*s\" / %.300s",
                  bad, ca, ca == 0 ? (int)(a.len - plen) : 0, a.data ? a.data + plen : "", ra,
                  cb, cb == 0 ? (int)(b.len - plen) : 0, b.data ? b.data + plen : "", rb);
-    ctl_buf_free(&a);
-    ctl_buf_free(&b);
+    ing_buf_free(&a);
+    ing_buf_free(&b);
     return bad ? diff : NULL;
 }
 

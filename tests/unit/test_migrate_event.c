@@ -15,18 +15,18 @@
 
 #define MAXCOLS 64
 
-static int convert(const char *json, struct ctl_buf *out, char *reason, size_t reasonlen)
+static int convert(const char *json, struct ing_buf *out, char *reason, size_t reasonlen)
 {
-    return ctl_event_to_copy(json, strlen(json), out, reason, reasonlen);
+    return ing_event_to_copy(json, strlen(json), out, reason, reasonlen);
 }
 
-/* The COPY column names, in order, from ctl_event_sql(); returns the count. Tests look
+/* The COPY column names, in order, from ing_event_sql(); returns the count. Tests look
  * columns up by name so that adding a column does not break them. */
 static int columns(char names[MAXCOLS][64])
 {
     char create[4096], copy[2048], insert[4096];
     int n = 0;
-    assert_int_equal(ctl_event_sql("t", create, sizeof(create), copy, sizeof(copy), insert,
+    assert_int_equal(ing_event_sql("t", create, sizeof(create), copy, sizeof(copy), insert,
                                    sizeof(insert)),
                      0);
     const char *p = strchr(copy, '(') + 1;
@@ -72,7 +72,7 @@ static int split(char *line, char **fields, int max)
 
 static void test_full_event(void **state)
 {
-    struct ctl_buf b = {0};
+    struct ing_buf b = {0};
     char reason[256], *f[MAXCOLS], names[MAXCOLS][64];
     int n = columns(names);
     (void)state;
@@ -100,12 +100,12 @@ static void test_full_event(void **state)
     assert_int_equal(split(b.data, f, MAXCOLS), n);
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         assert_string_equal(f[col(names, n, want[i][0])], want[i][1]);
-    ctl_buf_free(&b);
+    ing_buf_free(&b);
 }
 
 static void test_minimal_event_and_escaping(void **state)
 {
-    struct ctl_buf b = {0};
+    struct ing_buf b = {0};
     char reason[256], *f[MAXCOLS], names[MAXCOLS][64];
     int n = columns(names);
     (void)state;
@@ -127,7 +127,7 @@ static void test_minimal_event_and_escaping(void **state)
                      0);
     assert_memory_equal(b.data, "\xc3\xa9\t1\t", 5);
     assert_memory_equal(b.data + first, "z\t2\t", 4);
-    ctl_buf_free(&b);
+    ing_buf_free(&b);
 }
 
 static void test_bad_events_have_reasons(void **state)
@@ -156,16 +156,16 @@ static void test_bad_events_have_reasons(void **state)
     };
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct ctl_buf b = {0};
+        struct ing_buf b = {0};
         char reason[256];
-        assert_int_equal(ctl_buf_append(&b, "keep", 4), 0);
+        assert_int_equal(ing_buf_append(&b, "keep", 4), 0);
         if (convert(cases[i].json, &b, reason, sizeof(reason)) != -1)
             fail_msg("accepted %s", cases[i].json);
         if (strncmp(reason, cases[i].reason, strlen(cases[i].reason)) != 0)
             fail_msg("%s: reason \"%s\", want \"%s\"", cases[i].json, reason, cases[i].reason);
         assert_int_equal(b.len, 4); /* a failed event leaves the buffer as it was */
         assert_string_equal(b.data, "keep");
-        ctl_buf_free(&b);
+        ing_buf_free(&b);
     }
 }
 
@@ -334,13 +334,13 @@ static const struct edge edges[] = {
 
 static void check_edge(const char *json, size_t len, const char *colname, const char *want)
 {
-    struct ctl_buf b = {0};
+    struct ing_buf b = {0};
     char reason[256], *f[MAXCOLS], names[MAXCOLS][64];
     int n = columns(names);
     const char *diff;
 
-    assert_int_equal(ctl_buf_append(&b, "keep", 4), 0);
-    int rc = ctl_event_to_copy(json, len, &b, reason, sizeof(reason));
+    assert_int_equal(ing_buf_append(&b, "keep", 4), 0);
+    int rc = ing_event_to_copy(json, len, &b, reason, sizeof(reason));
     if (colname) {
         if (rc != 0)
             fail_msg("rejected %.*s: %s", (int)len, json, reason);
@@ -358,7 +358,7 @@ static void check_edge(const char *json, size_t len, const char *colname, const 
     }
     if ((diff = ref_compare(json, len, "keep", 4)) != NULL)
         fail_msg("%.*s: differs from jansson: %s", (int)len, json, diff);
-    ctl_buf_free(&b);
+    ing_buf_free(&b);
 }
 
 static void test_json_edges(void **state)
@@ -641,13 +641,13 @@ static void test_same_as_jansson(void **state)
         const char *prior = rndn(2) ? "r-0\t0\t\\N\n" : "";
         if ((diff = ref_compare(g.p, g.len, prior, strlen(prior))) != NULL)
             fail_msg("case %zu (%zu bytes) %.*s: %s", i, g.len, (int)g.len, g.p, diff);
-        struct ctl_buf b = {0};
+        struct ing_buf b = {0};
         char reason[256];
-        if (ctl_event_to_copy(g.p, g.len, &b, reason, sizeof(reason)) == 0)
+        if (ing_event_to_copy(g.p, g.len, &b, reason, sizeof(reason)) == 0)
             accepted++;
         else
             rejected++;
-        ctl_buf_free(&b);
+        ing_buf_free(&b);
         free(g.p);
     }
     /* the generator must exercise both outcomes */
@@ -668,7 +668,7 @@ static void test_reals_print_as_printf(void **state)
         uint64_t bits = rnd();
         double d;
         char num[64], json[160], want[64], reason[256];
-        struct ctl_buf b = {0};
+        struct ing_buf b = {0};
         switch (i % 4) {
         case 0: /* any bit pattern */
             break;
@@ -692,12 +692,12 @@ static void test_reals_print_as_printf(void **state)
         d = strtod(num, NULL);
         snprintf(want, sizeof(want), "%.17g", d);
         snprintf(json, sizeof(json), "{\"request_id\":\"r\",\"ts_us\":1,\"cost_usd\":%s}", num);
-        if (ctl_event_to_copy(json, strlen(json), &b, reason, sizeof(reason)) != 0)
+        if (ing_event_to_copy(json, strlen(json), &b, reason, sizeof(reason)) != 0)
             fail_msg("%s: %s", json, reason);
         assert_int_equal(split(b.data, f, MAXCOLS), n);
         if (strcmp(f[cost], want) != 0)
             fail_msg("%s: cost_usd is %s, want %s", num, f[cost], want);
-        ctl_buf_free(&b);
+        ing_buf_free(&b);
     }
 }
 
@@ -705,7 +705,7 @@ static void test_sql(void **state)
 {
     char create[2048], copy[1024], insert[2048];
     (void)state;
-    assert_int_equal(ctl_event_sql("t", create, sizeof(create), copy, sizeof(copy), insert,
+    assert_int_equal(ing_event_sql("t", create, sizeof(create), copy, sizeof(copy), insert,
                                    sizeof(insert)),
                      0);
     assert_non_null(strstr(create, "CREATE TEMP TABLE IF NOT EXISTS t (request_id text, "
@@ -716,7 +716,7 @@ static void test_sql(void **state)
     assert_non_null(strstr(insert, "SELECT request_id, timestamptz 'epoch' + ts_us * interval "
                                    "'1 microsecond', project,"));
     assert_non_null(strstr(insert, " FROM t ON CONFLICT DO NOTHING"));
-    assert_int_equal(ctl_event_sql("t", create, 100, copy, sizeof(copy), insert, sizeof(insert)),
+    assert_int_equal(ing_event_sql("t", create, 100, copy, sizeof(copy), insert, sizeof(insert)),
                      -1);
 }
 
