@@ -148,10 +148,3 @@ int sy_sleep_ms(long ms, volatile sig_atomic_t *stop)
     }
     return stop && *stop ? 1 : 0;
 }
-
-long long sy_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}

@@ -57,7 +57,4 @@ int sy_backoff_retry(struct sy_backoff *b, int (*attempt)(void *arg), void *arg,
 /* Sleep ms milliseconds, returning early (with 1) when *stop becomes nonzero. */
 int sy_sleep_ms(long ms, volatile sig_atomic_t *stop);
 
-/* Milliseconds of CLOCK_MONOTONIC, for deadlines. */
-long long sy_now_ms(void);
-
 #endif

@@ -28,7 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/opts.h"
 #include "common/pg.h"
 #include "common/redisurl.h"
 #include "ingest/event.h"
@@ -108,6 +110,9 @@ static int parse_long(const char *opt, const char *s, long lo, long hi, long *ou
 }
 
 /* 0 ok, 1 --help printed, 2 usage error (message printed). */
+static const sy_opts ingest_cmd = {"ingest", "'switchyard ingest --help'",
+                                   SY_OPTS_QUOTED_MISSING};
+
 static int ing_parse_args(int argc, char **argv, struct ing *g)
 {
     static const struct option longopts[] = {
@@ -167,20 +172,12 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
         case 'h':
             ing_usage(stdout);
             return 1;
-        case ':':
-            fprintf(stderr, "ingest: option '%s' needs a value\n", argv[optind - 1]);
-            return 2;
         default:
-            fprintf(stderr, "ingest: unknown option '%s' (see 'switchyard ingest --help')\n",
-                    argv[optind - 1]);
-            return 2;
+            return sy_opts_getopt_error(&ingest_cmd, c, argv);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "ingest: unexpected argument '%s' (see 'switchyard ingest --help')\n",
-                argv[optind]);
-        return 2;
-    }
+    if (optind < argc)
+        return sy_opts_unexpected(&ingest_cmd, argv[optind]);
     if (!o->redis_url || !*o->redis_url) {
         fprintf(stderr, "ingest: no Redis: pass --redis-url or set SWITCHYARD_REDIS_URL\n");
         return 2;
@@ -319,12 +316,12 @@ static void ing_run(struct ing *g)
         if (ing_spool_ensure(&g->spool) != 0 || ing_store_ensure(&g->store) != 0)
             break;
         ing_store_partitions(&g->store);
-        if (sy_now_ms() >= g->next_stats_ms) {
+        if (sy_clock_mono_ms() >= g->next_stats_ms) {
             if (g->read)
                 log_stats(g, "ingest stats");
-            g->next_stats_ms = sy_now_ms() + ING_STATS_EVERY_MS;
+            g->next_stats_ms = sy_clock_mono_ms() + ING_STATS_EVERY_MS;
         }
-        long long t_read = sy_now_ms();
+        long long t_read = sy_clock_mono_ms();
         if (ing_spool_read(&g->spool, &b, &was_new) != 0) {
             (void)ing_spool_pause(&g->spool); /* a stop ends the loop */
             continue;
@@ -344,7 +341,7 @@ static void ing_run(struct ing *g)
         }
         int full = b.n >= (size_t)g->o.batch;
         ing_batch_clear(&b);
-        long long left = t_read + ING_LINGER_MS - sy_now_ms();
+        long long left = t_read + ING_LINGER_MS - sy_clock_mono_ms();
         if (!full && !g->o.once && left > 0)
             sy_sleep_ms(left, &ing_stop);
     }

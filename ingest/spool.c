@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "wire/keys.h"
 
@@ -349,7 +350,7 @@ int ing_spool_read(struct ing_spool *sp, struct ing_batch *b, int *was_new)
     snprintf(idle, sizeof(idle), "%ld", sp->claim_idle_ms);
     *was_new = 0;
 
-    if (!sp->read_pending && sy_now_ms() >= sp->next_claim_ms) {
+    if (!sp->read_pending && sy_clock_mono_ms() >= sp->next_claim_ms) {
         const char *argv[] = {"XAUTOCLAIM", WIRE_EVENTS_STREAM, WIRE_EVENTS_GROUP, sp->consumer,
                               idle, sp->claim_cursor, "COUNT", count};
         if (!(r = group_cmd(sp, 8, argv)))
@@ -360,13 +361,13 @@ int ing_spool_read(struct ing_spool *sp, struct ing_batch *b, int *was_new)
                       r->type == REDIS_REPLY_ERROR ? r->str : "bad shape", NULL);
             freeReplyObject(r);
             ing_batch_clear(b);
-            sp->next_claim_ms = sy_now_ms() + sp->claim_idle_ms / 2;
+            sp->next_claim_ms = sy_clock_mono_ms() + sp->claim_idle_ms / 2;
             return 0;
         }
         snprintf(sp->claim_cursor, sizeof(sp->claim_cursor), "%s", r->element[0]->str);
         if (!strcmp(sp->claim_cursor, "0-0"))
             sp->next_claim_ms =
-                sy_now_ms() + (sp->claim_idle_ms / 2 > 1000 ? sp->claim_idle_ms / 2 : 1000);
+                sy_clock_mono_ms() + (sp->claim_idle_ms / 2 > 1000 ? sp->claim_idle_ms / 2 : 1000);
         if (b->n > 0)
             sy_log(SY_INFO, "claimed entries left pending by another consumer", "entries=%zu",
                    b->n);

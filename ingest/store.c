@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "ingest/event.h"
 
@@ -48,17 +49,17 @@ void ing_store_partitions(struct ing_store *st)
     char err[512];
     PGresult *res;
 
-    if (sy_now_ms() < st->next_partitions_ms)
+    if (sy_clock_mono_ms() < st->next_partitions_ms)
         return;
     res = PQexec(st->pg, "SELECT sy_create_request_partitions(" ING_PARTITION_DAYS ")");
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
         sy_log(SY_INFO, "request partitions checked", "created=%s days_ahead=%s",
                PQgetvalue(res, 0, 0), ING_PARTITION_DAYS);
-        st->next_partitions_ms = sy_now_ms() + ING_PARTITION_EVERY_MS;
+        st->next_partitions_ms = sy_clock_mono_ms() + ING_PARTITION_EVERY_MS;
     } else {
         sy_pg_error(st->pg, err, sizeof(err));
         sy_log_kv(SY_WARN, "creating request partitions failed", "reason", err, NULL);
-        st->next_partitions_ms = sy_now_ms() + 60 * 1000; /* retry in a minute */
+        st->next_partitions_ms = sy_clock_mono_ms() + 60 * 1000; /* retry in a minute */
     }
     PQclear(res);
 }

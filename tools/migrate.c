@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/opts.h"
 #include "common/pg.h"
 #include "tools/migration.h"
 
@@ -105,6 +106,9 @@ static void migrate_default_dir(char *out, size_t outlen)
 }
 
 /* 0 ok, 1 --help printed, 2 usage error (message printed). */
+static const sy_opts migrate_cmd = {"migrate", "'switchyard migrate --help'",
+                                    SY_OPTS_QUOTED_MISSING};
+
 static int migrate_parse_args(int argc, char **argv, struct migrate_opts *o)
 {
     static const struct option longopts[] = {
@@ -140,20 +144,12 @@ static int migrate_parse_args(int argc, char **argv, struct migrate_opts *o)
         case 'h':
             migrate_usage(stdout);
             return 1;
-        case ':':
-            fprintf(stderr, "migrate: option '%s' needs a value\n", argv[optind - 1]);
-            return 2;
         default:
-            fprintf(stderr, "migrate: unknown option '%s' (see 'switchyard migrate --help')\n",
-                    argv[optind - 1]);
-            return 2;
+            return sy_opts_getopt_error(&migrate_cmd, c, argv);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "migrate: unexpected argument '%s' (see 'switchyard migrate --help')\n",
-                argv[optind]);
-        return 2;
-    }
+    if (optind < argc)
+        return sy_opts_unexpected(&migrate_cmd, argv[optind]);
     if (!o->database_url || !*o->database_url) {
         fprintf(stderr, "migrate: no database: pass --database-url or set "
                         "SWITCHYARD_DATABASE_URL\n");

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/opts.h"
 #include "common/pg.h"
 
 /* Table cells longer than this many characters are cut (CSV and JSON never are). */
@@ -158,6 +159,9 @@ static int is_rfc3339(const char *s)
 }
 
 /* 0 ok, 1 --help printed, 2 usage error (message printed). */
+static const sy_opts report_cmd = {"report", "'switchyard report --help'",
+                                   SY_OPTS_QUOTED_MISSING};
+
 static int report_parse_args(int argc, char **argv, struct report_opts *o)
 {
     static const struct option longopts[] = {
@@ -217,20 +221,12 @@ static int report_parse_args(int argc, char **argv, struct report_opts *o)
         case 'h':
             report_usage(stdout);
             return 1;
-        case ':':
-            fprintf(stderr, "report: option '%s' needs a value\n", argv[optind - 1]);
-            return 2;
         default:
-            fprintf(stderr, "report: unknown option '%s' (see 'switchyard report --help')\n",
-                    argv[optind - 1]);
-            return 2;
+            return sy_opts_getopt_error(&report_cmd, c, argv);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "report: unexpected argument '%s' (see 'switchyard report --help')\n",
-                argv[optind]);
-        return 2;
-    }
+    if (optind < argc)
+        return sy_opts_unexpected(&report_cmd, argv[optind]);
     if (o->since) {
         if (parse_age(o->since, o->since_interval, sizeof(o->since_interval)) != 0) {
             if (is_rfc3339(o->since) != 0) {
