@@ -24,10 +24,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
-#include <limits.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,457 +36,17 @@
 #include "common/log.h"
 #include "tools/loadgen_feedback.h"
 #include "tools/loadgen_http.h"
+#include "tools/loadgen_options.h"
 #include "tools/loadgen_quality.h"
+#include "tools/loadgen_run.h"
+#include "tools/loadgen_stats.h"
 #include "tools/loadgen_workload.h"
 
 #define LG_TICK_MS 5
 #define LG_PROGRESS_US 1000000
-#define LG_MAX_KEYS 64 /* distinct values per counter map, then "other" */
 #define LG_DRAIN_GRACE_MS 60000
-#define LG_DEFAULT_PROMPTS "classifier/data/train.jsonl"
-#define LG_DEFAULT_MIX "simple=50,code=20,reasoning=20,complex=10"
-
-static const char usage_text[] =
-    "usage: switchyard loadgen --url ROUTER_URL --api-key KEY [options]\n"
-    "\n"
-    "Open-loop traffic to the router: labelled prompts from a corpus file at --rate,\n"
-    "and simulated feedback following the simulator's per-model, per-task quality.\n"
-    "\n"
-    "  --url URL                 router base URL ($SWITCHYARD_URL), e.g. http://127.0.0.1:8080\n"
-    "  --api-key KEY             client API key ($SWITCHYARD_API_KEY)\n"
-    "  --rate N                  requests per second, Poisson arrivals (default 10)\n"
-    "  --duration S              seconds of sending (default 10 unless --requests)\n"
-    "  --requests N              arrivals to schedule instead of a duration\n"
-    "  --users N                 user pool \"user-0\"..\"user-<N-1>\", Zipf-like (default 100)\n"
-    "  --mix T=W,...             task mix by corpus label (default " LG_DEFAULT_MIX ")\n"
-    "  --prompts FILE.jsonl      JSON lines with text and label (default\n"
-    "                            " LG_DEFAULT_PROMPTS " beside the binary or in .)\n"
-    "  --concurrency N           requests in flight at most; arrivals beyond are\n"
-    "                            skipped and counted (default 64)\n"
-    "  --mode eco|balanced|sport sent as X-Route-Mode (default: none sent)\n"
-    "  --stream-share F          share of requests sent with \"stream\": true (default 0)\n"
-    "  --timeout-ms N            per request (default 60000)\n"
-    "  --seed N                  random seed (default 1)\n"
-    "\n"
-    "Feedback:\n"
-    "  --feedback-rate F         share of answered requests that get feedback (default 0.05)\n"
-    "  --feedback-delay-ms A-B   delay after the answer, uniform (default 100-2000)\n"
-    "  --rating-share F          share of those that also get a 1-5 rating (default 0.3)\n"
-    "  --label-rate F            share of answered requests a human labeller labels with\n"
-    "                            the prompt's corpus task type (POST /v1/labels; default 0)\n"
-    "  --feedback-secret S       signing secret ($SWITCHYARD_FEEDBACK_SECRET); required\n"
-    "                            when --feedback-rate is above 0\n"
-    "  --project P               project name for the logs and the report\n"
-    "  --sim-url URL             simulator base URL ($SWITCHYARD_SIM_URL): GET /v1/models\n"
-    "                            gives each model's quality; without it every model\n"
-    "                            gets thumbs_down 0.10, rating 4.0\n"
-    "  --quality-override MODEL:TASK:thumbs_down=P[,rating=R][,MODEL:TASK:...]\n"
-    "                            replace the simulator's quality (MODEL or TASK may be\n"
-    "                            *); repeatable\n"
-    "\n"
-    "Output: a JSON progress line each second on stderr, the summary JSON on stdout.\n"
-    "  --report-json FILE        also write the summary there\n"
-    "\n"
-    "Exit status: 0 done, 1 could not run (prompt file, simulator), 2 usage error.\n";
-
-/* ---------- options ---------- */
-
-typedef struct lg_opts {
-    const char *url, *api_key, *sim_url, *secret, *project, *prompts, *report_json, *mode;
-    double rate, duration_s, feedback_rate, stream_share, rating_share, label_rate;
-    long requests;
-    int users, concurrency, timeout_ms;
-    long delay_min_ms, delay_max_ms;
-    uint64_t seed;
-    lg_mix mix;
-    char mix_spec[256];
-} lg_opts;
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("switchyard loadgen: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 2;
-}
-
-static int parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int is_http_url(const char *s)
-{
-    return (!strncmp(s, "http://", 7) && s[7]) || (!strncmp(s, "https://", 8) && s[8]);
-}
-
-static const char *env_or_null(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
-static const char *const lg_flags[] = {"--url",
-                                       "--api-key",
-                                       "--rate",
-                                       "--duration",
-                                       "--requests",
-                                       "--users",
-                                       "--mix",
-                                       "--prompts",
-                                       "--feedback-rate",
-                                       "--feedback-delay-ms",
-                                       "--feedback-secret",
-                                       "--project",
-                                       "--sim-url",
-                                       "--quality-override",
-                                       "--seed",
-                                       "--concurrency",
-                                       "--mode",
-                                       "--stream-share",
-                                       "--report-json",
-                                       "--timeout-ms",
-                                       "--rating-share",
-                                       "--label-rate",
-                                       NULL};
-
-/* 0 ok, 1 --help, 2 usage error (message printed). */
-static int parse_args(int argc, char **argv, lg_opts *o, lg_qtable *qt)
-{
-    char err[512];
-    int have_duration = 0, have_requests = 0;
-    memset(o, 0, sizeof(*o));
-    o->url = env_or_null("SWITCHYARD_URL");
-    o->api_key = env_or_null("SWITCHYARD_API_KEY");
-    o->sim_url = env_or_null("SWITCHYARD_SIM_URL");
-    o->secret = env_or_null("SWITCHYARD_FEEDBACK_SECRET");
-    o->rate = 10;
-    o->duration_s = 10;
-    o->requests = -1;
-    o->users = 100;
-    o->concurrency = 64;
-    o->timeout_ms = 60000;
-    o->feedback_rate = 0.05;
-    o->rating_share = 0.3;
-    o->delay_min_ms = 100;
-    o->delay_max_ms = 2000;
-    o->seed = 1;
-    snprintf(o->mix_spec, sizeof(o->mix_spec), "%s", LG_DEFAULT_MIX);
-
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *val, *eq;
-        char name[32];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h"))
-            return 1;
-        if (strncmp(arg, "--", 2))
-            return usage_error("unexpected argument '%s' (see --help)", arg);
-        eq = strchr(arg, '=');
-        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-        int known = 0;
-        for (const char *const *f = lg_flags; *f; f++)
-            known |= strlen(*f) == nlen && !strncmp(*f, arg, nlen);
-        if (!known)
-            return usage_error("unknown option '%.*s' (see --help)", (int)(nlen > 64 ? 64 : nlen),
-                               arg);
-        snprintf(name, sizeof(name), "%.*s", (int)nlen, arg);
-        if (eq)
-            val = eq + 1;
-        else if (i + 1 < argc)
-            val = argv[++i];
-        else
-            return usage_error("option '%s' needs a value", name);
-
-        long n;
-        if (!strcmp(name, "--url")) {
-            o->url = val;
-        } else if (!strcmp(name, "--api-key")) {
-            o->api_key = val;
-        } else if (!strcmp(name, "--sim-url")) {
-            o->sim_url = val;
-        } else if (!strcmp(name, "--feedback-secret")) {
-            o->secret = val;
-        } else if (!strcmp(name, "--project")) {
-            if (!*val)
-                return usage_error("--project: expected a name (got \"\")");
-            o->project = val;
-        } else if (!strcmp(name, "--prompts")) {
-            o->prompts = val;
-        } else if (!strcmp(name, "--report-json")) {
-            o->report_json = val;
-        } else if (!strcmp(name, "--rate")) {
-            if (parse_double(val, 1e-6, 1e6, &o->rate))
-                return usage_error("--rate: expected requests per second above 0 and at most "
-                                   "1000000 (got \"%s\")",
-                                   val);
-        } else if (!strcmp(name, "--duration")) {
-            if (parse_double(val, 1e-3, 1e7, &o->duration_s))
-                return usage_error("--duration: expected seconds above 0 (got \"%s\")", val);
-            have_duration = 1;
-        } else if (!strcmp(name, "--requests")) {
-            if (parse_long(val, 1, LONG_MAX / 2, &o->requests))
-                return usage_error("--requests: expected an integer of 1 or more (got \"%s\")",
-                                   val);
-            have_requests = 1;
-        } else if (!strcmp(name, "--users")) {
-            if (parse_long(val, 1, 10000000, &n))
-                return usage_error("--users: expected an integer from 1 to 10000000 (got \"%s\")",
-                                   val);
-            o->users = (int)n;
-        } else if (!strcmp(name, "--concurrency")) {
-            if (parse_long(val, 1, 100000, &n))
-                return usage_error(
-                    "--concurrency: expected an integer from 1 to 100000 (got \"%s\")", val);
-            o->concurrency = (int)n;
-        } else if (!strcmp(name, "--timeout-ms")) {
-            if (parse_long(val, 1, 3600000, &n))
-                return usage_error("--timeout-ms: expected an integer from 1 to 3600000 (got "
-                                   "\"%s\")",
-                                   val);
-            o->timeout_ms = (int)n;
-        } else if (!strcmp(name, "--seed")) {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(val, &end, 10);
-            if (errno || end == val || *end || val[0] == '-')
-                return usage_error("--seed: expected an unsigned integer (got \"%s\")", val);
-            o->seed = (uint64_t)s;
-        } else if (!strcmp(name, "--mix")) {
-            if (strlen(val) >= sizeof(o->mix_spec))
-                return usage_error("--mix: too long");
-            snprintf(o->mix_spec, sizeof(o->mix_spec), "%s", val);
-        } else if (!strcmp(name, "--feedback-rate")) {
-            if (parse_double(val, 0, 1, &o->feedback_rate))
-                return usage_error("--feedback-rate: expected a share from 0 to 1 (got \"%s\")",
-                                   val);
-        } else if (!strcmp(name, "--label-rate")) {
-            if (parse_double(val, 0, 1, &o->label_rate))
-                return usage_error("--label-rate: expected a share from 0 to 1 (got \"%s\")", val);
-        } else if (!strcmp(name, "--rating-share")) {
-            if (parse_double(val, 0, 1, &o->rating_share))
-                return usage_error("--rating-share: expected a share from 0 to 1 (got \"%s\")",
-                                   val);
-        } else if (!strcmp(name, "--stream-share")) {
-            if (parse_double(val, 0, 1, &o->stream_share))
-                return usage_error("--stream-share: expected a share from 0 to 1 (got \"%s\")",
-                                   val);
-        } else if (!strcmp(name, "--feedback-delay-ms")) {
-            char a[32];
-            const char *dash = strchr(val, '-');
-            int bad = strlen(val) >= sizeof(a);
-            if (!bad && dash) {
-                snprintf(a, sizeof(a), "%.*s", (int)(dash - val), val);
-                bad = parse_long(a, 0, 3600000, &o->delay_min_ms) ||
-                      parse_long(dash + 1, 0, 3600000, &o->delay_max_ms) ||
-                      o->delay_min_ms > o->delay_max_ms;
-            } else if (!bad) {
-                bad = parse_long(val, 0, 3600000, &o->delay_min_ms);
-                o->delay_max_ms = o->delay_min_ms;
-            }
-            if (bad)
-                return usage_error("--feedback-delay-ms: expected MIN-MAX milliseconds with 0 <= "
-                                   "MIN <= MAX <= 3600000 (got \"%s\")",
-                                   val);
-        } else if (!strcmp(name, "--mode")) {
-            if (strcmp(val, "eco") && strcmp(val, "balanced") && strcmp(val, "sport"))
-                return usage_error("--mode: expected eco, balanced or sport (got \"%s\")", val);
-            o->mode = val;
-        } else if (!strcmp(name, "--quality-override")) {
-            if (lg_override_parse(qt, val, err, sizeof(err)))
-                return usage_error("--quality-override: %s", err);
-        }
-    }
-    if (have_duration && have_requests)
-        return usage_error("--duration and --requests exclude each other");
-    if (have_requests)
-        o->duration_s = 0;
-    if (lg_mix_parse(&o->mix, o->mix_spec, err, sizeof(err)))
-        return usage_error("--mix: %s", err);
-    if (!o->url)
-        return usage_error("--url (or SWITCHYARD_URL) is required");
-    if (!is_http_url(o->url))
-        return usage_error("--url: expected an http:// or https:// URL (got \"%s\")", o->url);
-    if (!o->api_key)
-        return usage_error("--api-key (or SWITCHYARD_API_KEY) is required");
-    if (o->sim_url && !is_http_url(o->sim_url))
-        return usage_error("--sim-url: expected an http:// or https:// URL (got \"%s\")",
-                           o->sim_url);
-    if (o->label_rate > 0 && !o->secret)
-        return usage_error("--label-rate %g needs --feedback-secret (or "
-                           "SWITCHYARD_FEEDBACK_SECRET): labels are signed like feedback",
-                           o->label_rate);
-    if (o->feedback_rate > 0 && !o->secret)
-        return usage_error("--feedback-rate %g needs --feedback-secret (or "
-                           "SWITCHYARD_FEEDBACK_SECRET); --feedback-rate 0 sends no feedback",
-                           o->feedback_rate);
-    return 0;
-}
-
-/* "http://h:p", "http://h:p/" and "http://h:p/v1" all name the same API root. */
-static char *api_url(const char *base, const char *path)
-{
-    size_t n = strlen(base);
-    while (n && base[n - 1] == '/')
-        n--;
-    if (n >= 3 && !strncmp(base + n - 3, "/v1", 3))
-        n -= 3;
-    size_t len = n + strlen(path) + 1;
-    char *s = malloc(len);
-    if (s)
-        snprintf(s, len, "%.*s%s", (int)n, base, path);
-    return s;
-}
-
-/* ---------- counters ---------- */
-
-typedef struct lg_counts {
-    char key[LG_MAX_KEYS][64];
-    long n[LG_MAX_KEYS];
-    int nkeys;
-    long other;
-} lg_counts;
-
-static void count_add(lg_counts *c, const char *key, long by)
-{
-    for (int i = 0; i < c->nkeys; i++)
-        if (!strcmp(c->key[i], key)) {
-            c->n[i] += by;
-            return;
-        }
-    if (c->nkeys == LG_MAX_KEYS || strlen(key) >= sizeof(c->key[0])) {
-        c->other += by;
-        return;
-    }
-    snprintf(c->key[c->nkeys], sizeof(c->key[0]), "%s", key);
-    c->n[c->nkeys++] = by;
-}
-
-static json_t *count_json(const lg_counts *c)
-{
-    json_t *o = json_object();
-    for (int i = 0; i < c->nkeys; i++)
-        json_object_set_new(o, c->key[i], json_integer(c->n[i]));
-    if (c->other)
-        json_object_set_new(o, "other", json_integer(c->other));
-    return o;
-}
-
-/* latencies in microseconds */
-typedef struct lg_lat {
-    long *v;
-    size_t n, cap;
-} lg_lat;
-
-static void lat_add(lg_lat *l, long us)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 1024;
-        long *t = realloc(l->v, cap * sizeof(*t));
-        if (!t)
-            return; /* a latency sample lost to memory pressure only skews the quantiles */
-        l->v = t;
-        l->cap = cap;
-    }
-    l->v[l->n++] = us;
-}
-
-static int cmp_long(const void *a, const void *b)
-{
-    long x = *(const long *)a, y = *(const long *)b;
-    return (x > y) - (x < y);
-}
-
-/* quantile q of l in ms (sorts l->v); -1 when empty */
-static double lat_q(lg_lat *l, double q)
-{
-    if (!l->n)
-        return -1;
-    size_t k = (size_t)ceil(q * (double)l->n);
-    k = k ? k - 1 : 0;
-    if (k >= l->n)
-        k = l->n - 1;
-    return (double)l->v[k] / 1000.0;
-}
-
-static json_t *ms_json(double ms) { return ms < 0 ? json_null() : json_real(round(ms * 10) / 10); }
-
-/* feedback counters per served model and true task type */
-typedef struct lg_fbstat {
-    char model[64];
-    int known; /* in the quality table */
-    long thumbs[WIRE_NTASKS], down[WIRE_NTASKS], ratings[WIRE_NTASKS];
-    double rating_sum[WIRE_NTASKS];
-    lg_quality q[WIRE_NTASKS];
-} lg_fbstat;
 
 /* ---------- the run ---------- */
-
-enum lg_state { LG_RUNNING, LG_DRAINING, LG_DONE };
-static const char *const lg_state_names[] = {"running", "draining", "done"};
-
-typedef struct lg_pending { /* feedback waiting for its delay */
-    int64_t due_us;
-    char *request_id;
-    char *model;
-    wire_task label;
-    int user;
-} lg_pending;
-
-typedef struct lg_run {
-    lg_opts *o;
-    struct event_base *base;
-    struct event *tick, *sigint, *sigterm;
-    lg_http *http;
-    lg_feedback *fb;
-    lg_feedback *labels; /* POST /v1/labels: the same batching and signing */
-    long labels_queued;
-    lg_prompts prompts;
-    lg_users users;
-    lg_qtable *qt;
-    lg_rng rng;    /* arrivals: the offered traffic is the same for a seed, whatever the timing */
-    lg_rng fb_rng; /* feedback decisions, drawn as answers arrive */
-    enum lg_state state;
-    char *chat_url;
-    char auth[1024];
-    char run_id[17];
-    int64_t t0_us, next_arrival_us, last_progress_us, end_us, drain_deadline_us;
-    int inflight;
-    struct lg_req *reqs; /* chats in flight */
-    long feedback_seq;
-    /* counters */
-    long scheduled, sent, skipped, start_failed, answered, transport_errors;
-    long sent_by_label[WIRE_NTASKS];
-    lg_counts by_status, by_cohort, by_task, by_model, by_error, unmapped;
-    lg_lat lat_all, lat_window;
-    long window_answered;
-    /* feedback */
-    lg_pending *heap; /* min-heap on due_us */
-    size_t nheap, heapcap;
-    long fb_requests, fb_thumbs, fb_down, fb_ratings, fb_dropped;
-    lg_fbstat *fbs;
-    int nfbs;
-} lg_run;
 
 typedef struct lg_req { /* one chat in flight, on lg_run.reqs */
     lg_run *g;
@@ -625,7 +183,7 @@ static void give_feedback(lg_run *g, const lg_pending *p)
     int known;
     lg_quality q = lg_qtable_lookup(g->qt, p->model, p->label, &known);
     if (!known)
-        count_add(&g->unmapped, p->model, 1);
+        lg_count_add(&g->unmapped, p->model, 1);
     lg_fbstat *s = fbstat(g, p->model);
     char user[32], ts[96], fid[64];
     snprintf(user, sizeof(user), "user-%d", p->user);
@@ -670,7 +228,7 @@ static void on_answer(const lg_http_res *res, void *arg)
     req_unlink(g, r);
     if (!res->transport_ok) {
         g->transport_errors++;
-        count_add(&g->by_error, res->error, 1);
+        lg_count_add(&g->by_error, res->error, 1);
         free(r);
         return;
     }
@@ -678,16 +236,16 @@ static void on_answer(const lg_http_res *res, void *arg)
     g->window_answered++;
     char st[16];
     snprintf(st, sizeof(st), "%ld", res->status);
-    count_add(&g->by_status, st, 1);
+    lg_count_add(&g->by_status, st, 1);
     const char *cohort = lg_http_res_header(res, "X-Route-Cohort");
     const char *task = lg_http_res_header(res, "X-Route-Task");
     const char *model = lg_http_res_header(res, "X-Route-Model");
     const char *rid = lg_http_res_header(res, "X-Request-Id");
-    count_add(&g->by_cohort, cohort ? cohort : "none", 1);
-    count_add(&g->by_task, task ? task : "none", 1);
-    count_add(&g->by_model, model ? model : "none", 1);
-    lat_add(&g->lat_all, res->elapsed_us);
-    lat_add(&g->lat_window, res->elapsed_us);
+    lg_count_add(&g->by_cohort, cohort ? cohort : "none", 1);
+    lg_count_add(&g->by_task, task ? task : "none", 1);
+    lg_count_add(&g->by_model, model ? model : "none", 1);
+    lg_lat_add(&g->lat_all, res->elapsed_us);
+    lg_lat_add(&g->lat_window, res->elapsed_us);
 
     if (res->status >= 200 && res->status < 300 && rid && *rid && model && *model &&
         g->o->feedback_rate > 0 && lg_rng_uniform(&g->fb_rng) < g->o->feedback_rate) {
@@ -765,129 +323,6 @@ static void send_one(lg_run *g)
     g->sent_by_label[label]++;
 }
 
-/* --- progress and report --- */
-
-static void write_line(FILE *f, json_t *o)
-{
-    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(o);
-    if (s) {
-        fprintf(f, "%s\n", s);
-        fflush(f);
-    }
-    free(s);
-}
-
-static void progress(lg_run *g, int64_t now)
-{
-    char ts[96];
-    struct timespec t;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &t);
-    gmtime_r(&t.tv_sec, &tm);
-    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, t.tv_nsec / 1000000);
-    if (g->lat_window.n)
-        qsort(g->lat_window.v, g->lat_window.n, sizeof(long), cmp_long);
-    const lg_feedback_stats *fs = lg_feedback_get_stats(g->fb);
-    json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:f, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:I, "
-        "s:I, s:o, s:o}",
-        "ts", ts, "level", "info", "component", "loadgen", "msg", "progress", "elapsed_s",
-        round((double)(now - g->t0_us) / 1e5) / 10, "state", lg_state_names[g->state], "sent",
-        (json_int_t)g->sent, "answered", (json_int_t)g->answered, "skipped", (json_int_t)g->skipped,
-        "transport_errors", (json_int_t)g->transport_errors, "inflight", (json_int_t)g->inflight,
-        "status", count_json(&g->by_status), "cohort", count_json(&g->by_cohort), "task",
-        count_json(&g->by_task), "feedback_queued", (json_int_t)fs->queued, "feedback_sent",
-        (json_int_t)fs->sent, "feedback_failed", (json_int_t)(fs->failed + g->fb_dropped),
-        "feedback_pending", (json_int_t)g->nheap, "p50_ms", ms_json(lat_q(&g->lat_window, 0.50)),
-        "p99_ms", ms_json(lat_q(&g->lat_window, 0.99)));
-    write_line(stderr, o);
-    g->lat_window.n = 0;
-    g->window_answered = 0;
-}
-
-static json_t *report(lg_run *g, int64_t now)
-{
-    const lg_opts *o = g->o;
-    double elapsed = (double)(now - g->t0_us) / 1e6;
-    double send_s = (double)((g->end_us ? g->end_us : now) - g->t0_us) / 1e6;
-    if (g->lat_all.n)
-        qsort(g->lat_all.v, g->lat_all.n, sizeof(long), cmp_long);
-    double mean = 0;
-    for (size_t i = 0; i < g->lat_all.n; i++)
-        mean += (double)g->lat_all.v[i];
-    mean = g->lat_all.n ? mean / (double)g->lat_all.n / 1000.0 : -1;
-
-    json_t *mix = json_object(), *by_label = json_object();
-    for (int k = 0; k < WIRE_NTASKS; k++) {
-        json_object_set_new(mix, wire_task_str((wire_task)k), json_real(o->mix.w[k] / o->mix.total));
-        json_object_set_new(by_label, wire_task_str((wire_task)k), json_integer(g->sent_by_label[k]));
-    }
-    json_t *by_model = json_object();
-    for (int i = 0; i < g->nfbs; i++) {
-        const lg_fbstat *s = &g->fbs[i];
-        json_t *m = json_object();
-        for (int k = 0; k < WIRE_NTASKS; k++) {
-            if (!s->thumbs[k] && !s->ratings[k])
-                continue;
-            json_object_set_new(
-                m, wire_task_str((wire_task)k),
-                json_pack("{s:I, s:I, s:f, s:I, s:o, s:f}", "thumbs", (json_int_t)s->thumbs[k],
-                          "thumbs_down", (json_int_t)s->down[k], "expected_thumbs_down",
-                          s->q[k].thumbs_down, "ratings", (json_int_t)s->ratings[k], "rating_mean",
-                          s->ratings[k] ? json_real(s->rating_sum[k] / (double)s->ratings[k])
-                                        : json_null(),
-                          "expected_rating", s->q[k].rating));
-        }
-        json_object_set_new(m, "quality_known", json_boolean(s->known));
-        json_object_set_new(by_model, s->model, m);
-    }
-    const lg_feedback_stats *fs = lg_feedback_get_stats(g->fb);
-    json_t *cfg = json_pack(
-        "{s:s, s:f, s:o, s:o, s:i, s:i, s:o, s:f, s:f, s:s, s:I, s:I, s:f, s:o, s:o, s:o}", "url",
-        o->url, "rate", o->rate, "duration_s",
-        o->requests > 0 ? json_null() : json_real(o->duration_s), "requests",
-        o->requests > 0 ? json_integer(o->requests) : json_null(), "users", o->users, "concurrency",
-        o->concurrency, "mix", mix, "feedback_rate", o->feedback_rate, "rating_share",
-        o->rating_share, "prompts", o->prompts, "seed", (json_int_t)o->seed, "timeout_ms",
-        (json_int_t)o->timeout_ms, "stream_share", o->stream_share, "mode",
-        o->mode ? json_string(o->mode) : json_null(), "project",
-        o->project ? json_string(o->project) : json_null(), "sim_url",
-        o->sim_url ? json_string(o->sim_url) : json_null());
-    char delay[48];
-    snprintf(delay, sizeof(delay), "%ld-%ld", o->delay_min_ms, o->delay_max_ms);
-    json_object_set_new(cfg, "feedback_delay_ms", json_string(delay));
-    json_object_set_new(cfg, "label_rate", json_real(o->label_rate));
-
-    const lg_feedback_stats *ls = lg_feedback_get_stats(g->labels);
-    json_t *rep = json_pack(
-        "{s:s, s:s, s:o, s:f, s:f, s:f, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, "
-        "s:o}, s:{s:o, s:o, s:o, s:o, s:o}, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, "
-        "s:o}}",
-        "object", "loadgen.report", "run_id", g->run_id, "config", cfg, "elapsed_s",
-        round(elapsed * 1000) / 1000, "send_s", round(send_s * 1000) / 1000, "achieved_rate",
-        send_s > 0 ? round((double)g->sent / send_s * 100) / 100 : 0.0, "requests", "scheduled",
-        (json_int_t)g->scheduled, "sent", (json_int_t)g->sent, "skipped", (json_int_t)g->skipped,
-        "start_failed", (json_int_t)g->start_failed, "answered", (json_int_t)g->answered,
-        "transport_errors", (json_int_t)g->transport_errors, "by_status", count_json(&g->by_status),
-        "by_label", by_label, "by_cohort", count_json(&g->by_cohort), "by_route_task",
-        count_json(&g->by_task), "by_model", count_json(&g->by_model), "by_error",
-        count_json(&g->by_error), "latency_ms", "p50", ms_json(lat_q(&g->lat_all, 0.50)), "p90",
-        ms_json(lat_q(&g->lat_all, 0.90)), "p99", ms_json(lat_q(&g->lat_all, 0.99)), "max",
-        ms_json(lat_q(&g->lat_all, 1.0)), "mean", ms_json(mean), "feedback", "requests",
-        (json_int_t)g->fb_requests, "thumbs", (json_int_t)g->fb_thumbs, "thumbs_down",
-        (json_int_t)g->fb_down, "ratings", (json_int_t)g->fb_ratings, "items",
-        (json_int_t)fs->queued, "sent", (json_int_t)fs->sent, "failed",
-        (json_int_t)(fs->failed + g->fb_dropped), "batches", (json_int_t)fs->batches, "retries",
-        (json_int_t)fs->retries, "unmapped_models", count_json(&g->unmapped), "by_model", by_model);
-    if (rep)
-        json_object_set_new(rep, "labels",
-                            json_pack("{s:I, s:I, s:I}", "queued", (json_int_t)g->labels_queued,
-                                      "sent", (json_int_t)ls->sent, "failed",
-                                      (json_int_t)ls->failed));
-    return rep;
-}
 
 /* --- the tick --- */
 
@@ -936,7 +371,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     lg_feedback_tick(g->labels, now);
     if (now - g->last_progress_us >= LG_PROGRESS_US) {
         g->last_progress_us = now;
-        progress(g, now);
+        lg_progress(g, now);
     }
     if (g->state == LG_DRAINING) {
         if (!g->inflight && !g->nheap && lg_feedback_idle(g->fb) && lg_feedback_idle(g->labels))
@@ -1056,7 +491,7 @@ static int load_quality(lg_run *g)
     char *body = NULL;
     size_t len = 0;
     if (g->o->sim_url) {
-        char *url = api_url(g->o->sim_url, "/v1/models");
+        char *url = lg_api_url(g->o->sim_url, "/v1/models");
         int rc = url ? get_json(url, NULL, &body, &len, err, sizeof(err)) : -1;
         if (rc == 0 && lg_qtable_load_sim(g->qt, body, len, err, sizeof(err)))
             rc = -1;
@@ -1078,7 +513,7 @@ static int load_quality(lg_run *g)
         return -1;
     }
     /* the router's models: feedback maps X-Route-Model to a simulator model by name */
-    char *url = api_url(g->o->url, "/v1/models");
+    char *url = lg_api_url(g->o->url, "/v1/models");
     if (url && !get_json(url, g->auth, &body, &len, err, sizeof(err))) {
         json_t *root = json_loadb(body, len, 0, NULL);
         size_t i;
@@ -1145,9 +580,9 @@ int loadgen_main(int argc, char **argv)
     lg_qtable qt = {0};
     lg_run g;
     memset(&g, 0, sizeof(g));
-    int rc = parse_args(argc, argv, &o, &qt);
+    int rc = lg_parse_args(argc, argv, &o, &qt);
     if (rc == 1) {
-        fputs(usage_text, stdout);
+        fputs(lg_usage_text, stdout);
         lg_qtable_free(&qt);
         return 0;
     }
@@ -1204,13 +639,13 @@ int loadgen_main(int argc, char **argv)
                               ((uint64_t)getpid() << 32) + o.seed);
         snprintf(g.run_id, sizeof(g.run_id), "%016llx", (unsigned long long)lg_rng_next(&idr));
     }
-    char *fb_url = api_url(o.url, "/v1/feedback");
-    g.chat_url = api_url(o.url, "/v1/chat/completions");
+    char *fb_url = lg_api_url(o.url, "/v1/feedback");
+    g.chat_url = lg_api_url(o.url, "/v1/chat/completions");
     g.base = event_base_new();
     g.http = g.base ? lg_http_new(g.base) : NULL;
     g.fb = g.http && fb_url ? lg_feedback_new(g.http, fb_url, o.secret, o.timeout_ms) : NULL;
     free(fb_url);
-    char *labels_url = api_url(o.url, "/v1/labels");
+    char *labels_url = lg_api_url(o.url, "/v1/labels");
     g.labels = g.http && labels_url ? lg_feedback_new(g.http, labels_url, o.secret, o.timeout_ms)
                                     : NULL;
     free(labels_url);
@@ -1233,14 +668,14 @@ int loadgen_main(int argc, char **argv)
     g.state = LG_RUNNING;
     event_base_dispatch(g.base);
     int64_t now = mono_us();
-    progress(&g, now);
+    lg_progress(&g, now);
     lg_feedback_abandon(g.fb); /* counts what is still undelivered as failed */
     lg_feedback_abandon(g.labels);
     g.fb_dropped += (long)g.nheap;
     if (g.inflight)
         sy_log(SY_WARN, "requests still in flight at exit", "inflight=%d", g.inflight);
 
-    json_t *rep = report(&g, now);
+    json_t *rep = lg_report(&g, now);
     char *s = rep ? json_dumps(rep, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(rep);
     if (!s) {

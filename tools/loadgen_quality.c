@@ -3,7 +3,8 @@
  */
 #include "tools/loadgen_quality.h"
 
-#include <errno.h>
+#include "tools/loadgen_options.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,17 +33,6 @@ static lg_qmodel *add(lg_qtable *t, const char *name)
         m->q[k] = (lg_quality){LG_DEFAULT_THUMBS_DOWN, LG_DEFAULT_RATING};
     t->n++;
     return m;
-}
-
-static int parse_num(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
 }
 
 int lg_override_parse(lg_qtable *t, const char *spec, char *err, size_t errlen)
@@ -110,14 +100,14 @@ int lg_override_parse(lg_qtable *t, const char *spec, char *err, size_t errlen)
             }
         }
         if (!strcmp(key, "thumbs_down")) {
-            if (parse_num(val, 0, 1, &cur->thumbs_down)) {
+            if (lg_parse_double(val, 0, 1, &cur->thumbs_down)) {
                 snprintf(err, errlen,
                          "thumbs_down: expected a probability from 0 to 1 (got \"%s\")", val);
                 return -1;
             }
             cur->has_thumbs_down = 1;
         } else if (!strcmp(key, "rating")) {
-            if (parse_num(val, 1, 5, &cur->rating)) {
+            if (lg_parse_double(val, 1, 5, &cur->rating)) {
                 snprintf(err, errlen, "rating: expected a number from 1 to 5 (got \"%s\")", val);
                 return -1;
             }
