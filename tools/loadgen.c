@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "tools/loadgen_feedback.h"
 #include "tools/loadgen_http.h"
@@ -63,13 +64,6 @@ static void req_unlink(lg_run *g, lg_req *r)
         g->reqs = r->next;
     if (r->next)
         r->next->prev = r->prev;
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void set_state(lg_run *g, enum lg_state st)
@@ -251,7 +245,7 @@ static void on_answer(const lg_http_res *res, void *arg)
         g->o->feedback_rate > 0 && lg_rng_uniform(&g->fb_rng) < g->o->feedback_rate) {
         long span = g->o->delay_max_ms - g->o->delay_min_ms;
         long delay = g->o->delay_min_ms + (long)(lg_rng_uniform(&g->fb_rng) * (double)(span + 1));
-        lg_pending p = {mono_us() + delay * 1000, strdup(rid), strdup(model), r->label, r->user};
+        lg_pending p = {sy_clock_mono_us() + delay * 1000, strdup(rid), strdup(model), r->label, r->user};
         g->fb_requests++;
         if (!p.request_id || !p.model || heap_push(g, p)) {
             pending_free(&p);
@@ -346,7 +340,7 @@ static void start_draining(lg_run *g, int64_t now, const char *why)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     lg_run *g = arg;
-    int64_t now = mono_us();
+    int64_t now = sy_clock_mono_us();
     (void)fd;
     (void)what;
     if (g->state == LG_RUNNING) {
@@ -391,7 +385,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     if (g->state == LG_RUNNING) {
         char why[32];
         snprintf(why, sizeof(why), "signal %d", (int)sig);
-        start_draining(g, mono_us(), why);
+        start_draining(g, sy_clock_mono_us(), why);
     } else {
         sy_log(SY_WARN, "second signal: stopping now", "signal=%d", (int)sig);
         finish(g);
@@ -664,10 +658,10 @@ int loadgen_main(int argc, char **argv)
     }
     sy_log_kv(SY_INFO, "started", "url", g.chat_url, "prompts", o.prompts, "mix", o.mix_spec,
               "run_id", g.run_id, NULL);
-    g.t0_us = g.next_arrival_us = g.last_progress_us = mono_us();
+    g.t0_us = g.next_arrival_us = g.last_progress_us = sy_clock_mono_us();
     g.state = LG_RUNNING;
     event_base_dispatch(g.base);
-    int64_t now = mono_us();
+    int64_t now = sy_clock_mono_us();
     lg_progress(&g, now);
     lg_feedback_abandon(g.fb); /* counts what is still undelivered as failed */
     lg_feedback_abandon(g.labels);

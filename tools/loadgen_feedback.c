@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "tools/loadgen_http.h"
 #include "wire/sig.h"
@@ -41,13 +42,6 @@ struct lg_feedback {
     long inflight_items;
     lg_feedback_stats st;
 };
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 lg_feedback *lg_feedback_new(lg_http *http, const char *url, const char *secret, int timeout_ms)
 {
@@ -116,7 +110,7 @@ static void retry_later(lg_feedback *fb, fb_batch *b, long delay_ms, const char 
         batch_free(b);
         return;
     }
-    b->retry_at_us = mono_us() + delay_ms * 1000;
+    b->retry_at_us = sy_clock_mono_us() + delay_ms * 1000;
     b->next = fb->waiting;
     fb->waiting = b;
 }

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/opts.h"
+
 const char lg_usage_text[] =
     "usage: switchyard loadgen --url ROUTER_URL --api-key KEY [options]\n"
     "\n"
@@ -55,6 +57,8 @@ const char lg_usage_text[] =
     "\n"
     "Exit status: 0 done, 1 could not run (prompt file, simulator), 2 usage error.\n";
 
+
+static const sy_opts lg_cmd = {"switchyard loadgen", "--help", SY_OPTS_QUOTED_MISSING};
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -151,25 +155,27 @@ int lg_parse_args(int argc, char **argv, lg_opts *o, lg_qtable *qt)
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *val, *eq;
         char name[32];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h"))
+        if (sy_opts_is_help(arg))
             return 1;
         if (strncmp(arg, "--", 2))
-            return usage_error("unexpected argument '%s' (see --help)", arg);
+            return sy_opts_unexpected(&lg_cmd, arg);
         eq = strchr(arg, '=');
         size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
         int known = 0;
         for (const char *const *f = lg_flags; *f; f++)
             known |= strlen(*f) == nlen && !strncmp(*f, arg, nlen);
-        if (!known)
-            return usage_error("unknown option '%.*s' (see --help)", (int)(nlen > 64 ? 64 : nlen),
-                               arg);
+        if (!known) {
+            char shown[65]; /* a long or hostile option is named by its start */
+            snprintf(shown, sizeof(shown), "%.*s", (int)(nlen > 64 ? 64 : nlen), arg);
+            return sy_opts_unknown(&lg_cmd, shown);
+        }
         snprintf(name, sizeof(name), "%.*s", (int)nlen, arg);
         if (eq)
             val = eq + 1;
         else if (i + 1 < argc)
             val = argv[++i];
         else
-            return usage_error("option '%s' needs a value", name);
+            return sy_opts_missing(&lg_cmd, name);
 
         long n;
         if (!strcmp(name, "--url")) {
