@@ -39,8 +39,8 @@
 #include "router/feedback.h"
 #include "router/metrics.h"
 #include "router/rt.h"
-#include "router/rtredis.h"
-#include "router/rtstate.h"
+#include "router/redis.h"
+#include "router/expstate.h"
 #include "router/upstream.h"
 
 #define MAX_WORKERS 64
@@ -251,7 +251,7 @@ static void handle_metrics(rt_ctx *ctx, sy_http_req *req)
         .event_queue_depth = rt_redis_queue_depth(ctx->redis),
         .events_inflight = rt_redis_inflight(ctx->redis),
         .redis_connected = rt_redis_connected(ctx->redis),
-        .state_age_us = rt_state_age_us(ctx->state),
+        .state_age_us = rt_expstate_age_us(ctx->expstate),
         .active_requests = sy_httpd_active_requests(ctx->httpd) - 1, /* not this one */
         .open_connections = sy_httpd_open_conns(ctx->httpd),
     };
@@ -319,7 +319,7 @@ static void handle(sy_http_req *req, void *arg)
                        json_pack("{s:s, s:b, s:I, s:s}", "status", "ready", "redis",
                                  rt_redis_connected(ctx->redis), "events_waiting",
                                  (json_int_t)rt_redis_queue_depth(ctx->redis), "phase",
-                                 exp_phase_str(rt_state_current(ctx->state)->phase)));
+                                 exp_phase_str(rt_expstate_current(ctx->expstate)->phase)));
             return;
         }
     } else {
@@ -456,9 +456,9 @@ static int run_worker(const struct opts *o, rt_conf *conf, rt_metrics *metrics, 
     ctx->feedback = rt_feedback_new(ctx->base, &conf->cfg->feedback, o->database_url);
     if (!ctx->httpd || !ctx->up || !ctx->redis || !ctx->feedback)
         goto out;
-    ctx->state = rt_state_new(ctx->base, ctx->redis, raddr, conf->cfg->experiment, &initial,
+    ctx->expstate = rt_expstate_new(ctx->base, ctx->redis, raddr, conf->cfg->experiment, &initial,
                               (int)o->state_refresh_ms);
-    if (!ctx->state)
+    if (!ctx->expstate)
         goto out;
     if (sy_httpd_listen(ctx->httpd, host, port, 1, &bound))
         goto out;
@@ -490,7 +490,7 @@ out:
     sy_httpd_free(ctx->httpd);
     rt_upstream_free(ctx->up);
     rt_redis_free(ctx->redis);
-    rt_state_free(ctx->state);
+    rt_expstate_free(ctx->expstate);
     if (ctx->base)
         event_base_free(ctx->base);
     clf_free(ctx->clf);
