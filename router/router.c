@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "classifier/classifier.h"
+#include "common/http_json.h"
 #include "common/httpd.h"
 #include "common/log.h"
 #include "common/pg.h"
@@ -200,18 +201,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 /* ---------- small endpoints ---------- */
 
-static void reply_json(sy_http_req *req, int status, json_t *obj)
-{
-    char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-    json_decref(obj);
-    if (!s) {
-        sy_http_reply_error(req, 500, "api_error", NULL, NULL, "out of memory");
-        return;
-    }
-    sy_http_reply(req, status, "application/json", s, strlen(s));
-    free(s);
-}
-
 static void handle_models(rt_ctx *ctx, sy_http_req *req)
 {
     const exp_config *cfg = ctx->conf->cfg;
@@ -226,7 +215,7 @@ static void handle_models(rt_ctx *ctx, sy_http_req *req)
                             m->input_usd_per_mtok, "output_usd_per_mtok", m->output_usd_per_mtok,
                             "default", i == cfg->default_model));
     }
-    reply_json(req, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
+    sy_http_reply_json(req, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
 
 static void handle_metrics(rt_ctx *ctx, sy_http_req *req)
@@ -315,7 +304,7 @@ static void handle(sy_http_req *req, void *arg)
         if (get) {
             /* Ready means able to serve: Redis being away does not stop routing
              * (events wait in memory), so it is reported, not required. */
-            reply_json(req, 200,
+            sy_http_reply_json(req, 200,
                        json_pack("{s:s, s:b, s:I, s:s}", "status", "ready", "redis",
                                  rt_redis_connected(ctx->redis), "events_waiting",
                                  (json_int_t)rt_redis_queue_depth(ctx->redis), "phase",
