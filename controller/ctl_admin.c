@@ -19,22 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/http_json.h"
 #include "common/httpd.h"
 #include "controller/ctl.h"
 #include "controller/ctl_db.h"
 #include "experiments/routing.h"
-
-static void reply_json(sy_http_req *req, int status, json_t *obj)
-{
-    char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-    json_decref(obj);
-    if (!s) {
-        sy_http_reply_error(req, 500, "api_error", NULL, NULL, "out of memory");
-        return;
-    }
-    sy_http_reply(req, status, "application/json", s, strlen(s));
-    free(s);
-}
 
 static int authorized(const ctl *c, sy_http_req *req)
 {
@@ -94,7 +83,7 @@ static void list(ctl *c, sy_http_req *req)
     for (int i = 0; i < PQntuples(r); i++)
         json_array_append_new(a, experiment_json(r, i, 0));
     PQclear(r);
-    reply_json(req, 200, json_pack("{s:o}", "experiments", a));
+    sy_http_reply_json(req, 200, json_pack("{s:o}", "experiments", a));
 }
 
 static void show(ctl *c, sy_http_req *req, const char *name)
@@ -114,7 +103,7 @@ static void show(ctl *c, sy_http_req *req, const char *name)
     }
     json_t *o = experiment_json(r, 0, 1);
     PQclear(r);
-    reply_json(req, 200, o);
+    sy_http_reply_json(req, 200, o);
 }
 
 static void history(ctl *c, sy_http_req *req, const char *name)
@@ -144,7 +133,7 @@ static void history(ctl *c, sy_http_req *req, const char *name)
                          ev ? ev : json_object()));
     }
     PQclear(r);
-    reply_json(req, 200, json_pack("{s:s, s:o}", "experiment", name, "decisions", a));
+    sy_http_reply_json(req, 200, json_pack("{s:s, s:o}", "experiment", name, "decisions", a));
 }
 
 static void define(ctl *c, sy_http_req *req)
@@ -165,7 +154,7 @@ static void define(ctl *c, sy_http_req *req)
                             NULL, "%s", err);
         return;
     }
-    reply_json(req, 201, json_pack("{s:s, s:s}", "name", name, "status", "draft"));
+    sy_http_reply_json(req, 201, json_pack("{s:s, s:s}", "name", name, "status", "draft"));
     free(name);
 }
 
@@ -246,7 +235,7 @@ void ctl_admin_handle(sy_http_req *req, void *arg)
     const char *method = sy_http_method(req);
 
     if (!strcmp(path, "/healthz")) {
-        reply_json(req, 200, json_pack("{s:s, s:b, s:I, s:I}", "status", "ok", "leader",
+        sy_http_reply_json(req, 200, json_pack("{s:s, s:b, s:I, s:I}", "status", "ok", "leader",
                                        c->leader, "ticks", (json_int_t)c->ticks, "decisions",
                                        (json_int_t)c->decisions));
         return;

@@ -32,8 +32,8 @@
 #include "router/reqbody.h"
 #include "router/usage.h"
 #include "router/rt.h"
-#include "router/rtredis.h"
-#include "router/rtstate.h"
+#include "router/redis.h"
+#include "router/expstate.h"
 #include "router/upstream.h"
 
 #define MAX_USER_ID 256
@@ -706,7 +706,7 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
         sy_http_reply_error(req, 503, "api_error", "overloaded", NULL, "out of memory");
         return;
     }
-    const exp_state *st = rt_state_current(ctx->state);
+    const exp_state *st = rt_expstate_current(ctx->expstate);
     c->ctx = ctx;
     c->conf = rt_conf_ref(ctx->conf);
     c->http = req;
@@ -809,7 +809,7 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
     size_t ulen = strlen(user);
     exp_user_hash(user, ulen, c->ev.user_hash);
     c->ev.bucket = exp_bucket(st->salt, user, ulen);
-    int forced = rt_state_forced(ctx->state, c->ev.user_hash);
+    int forced = rt_expstate_forced(ctx->expstate, c->ev.user_hash);
 
     /* Every request is classified, whatever its cohort: the control arm needs
      * task types too, so each task type's routed arm meets its own control. */

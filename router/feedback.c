@@ -165,17 +165,6 @@ struct keymap {
     size_t *slot;
 };
 
-static uint64_t key_hash(const char *a, const char *b)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *a; a++)
-        h = (h ^ (unsigned char)*a) * 0x100000001b3ULL;
-    h = (h ^ 0xff) * 0x100000001b3ULL;
-    for (; b && *b; b++)
-        h = (h ^ (unsigned char)*b) * 0x100000001b3ULL;
-    return h;
-}
-
 static void item_key(const fb_req *r, size_t i, const char **a, const char **b)
 {
     if (r->labels) {
@@ -217,7 +206,7 @@ static int keymap_build(struct keymap *m, const fb_req *r)
             continue;
         const char *a, *b;
         item_key(r, i, &a, &b);
-        size_t s = (size_t)key_hash(a, b) & (m->cap - 1);
+        size_t s = (size_t)rt_fb_key_hash(a, b) & (m->cap - 1);
         while (m->slot[s] != (size_t)-1)
             s = (s + 1) & (m->cap - 1);
         m->slot[s] = i;
@@ -227,7 +216,7 @@ static int keymap_build(struct keymap *m, const fb_req *r)
 
 static size_t keymap_find(const struct keymap *m, const fb_req *r, const char *a, const char *b)
 {
-    size_t s = (size_t)key_hash(a, b) & (m->cap - 1);
+    size_t s = (size_t)rt_fb_key_hash(a, b) & (m->cap - 1);
     for (; m->slot[s] != (size_t)-1; s = (s + 1) & (m->cap - 1)) {
         const char *ka, *kb;
         item_key(r, m->slot[s], &ka, &kb);

@@ -408,7 +408,7 @@ static char *check_label(json_t *o, int arr, size_t i, rt_label_item *it)
 
 /* ---------- repeated keys inside a batch ---------- */
 
-static uint64_t fnv(const char *a, const char *b)
+uint64_t rt_fb_key_hash(const char *a, const char *b)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (; *a; a++)
@@ -450,7 +450,7 @@ static int fold_repeats(rt_fb_batch *b)
             err = &b->labels[i].error;
             dup = &b->labels[i].dup_of;
         }
-        size_t s = (size_t)fnv(k1, k2) & (cap - 1);
+        size_t s = (size_t)rt_fb_key_hash(k1, k2) & (cap - 1);
         for (;; s = (s + 1) & (cap - 1)) {
             size_t j = slot[s];
             if (j == (size_t)-1) {

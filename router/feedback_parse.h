@@ -93,4 +93,9 @@ int rt_fb_parse_rfc3339(const char *s, int64_t *us) __attribute__((warn_unused_r
 /* Canonical UTC form of a time: "YYYY-MM-DDTHH:MM:SS.ffffffZ" (out >= 28 bytes). */
 void rt_fb_format_utc(int64_t us, char *out, size_t outlen);
 
+/* The hash of an item key of one or two parts (b may be NULL): FNV-1a with a
+ * 0xff separator. The parser folds repeats with it and feedback.c matches the
+ * rows the database returns with it. */
+uint64_t rt_fb_key_hash(const char *a, const char *b);
+
 #endif

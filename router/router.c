@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "classifier/classifier.h"
+#include "common/http_json.h"
 #include "common/httpd.h"
 #include "common/log.h"
 #include "common/pg.h"
@@ -39,8 +40,8 @@
 #include "router/feedback.h"
 #include "router/metrics.h"
 #include "router/rt.h"
-#include "router/rtredis.h"
-#include "router/rtstate.h"
+#include "router/redis.h"
+#include "router/expstate.h"
 #include "router/upstream.h"
 
 #define MAX_WORKERS 64
@@ -200,18 +201,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 /* ---------- small endpoints ---------- */
 
-static void reply_json(sy_http_req *req, int status, json_t *obj)
-{
-    char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-    json_decref(obj);
-    if (!s) {
-        sy_http_reply_error(req, 500, "api_error", NULL, NULL, "out of memory");
-        return;
-    }
-    sy_http_reply(req, status, "application/json", s, strlen(s));
-    free(s);
-}
-
 static void handle_models(rt_ctx *ctx, sy_http_req *req)
 {
     const exp_config *cfg = ctx->conf->cfg;
@@ -226,7 +215,7 @@ static void handle_models(rt_ctx *ctx, sy_http_req *req)
                             m->input_usd_per_mtok, "output_usd_per_mtok", m->output_usd_per_mtok,
                             "default", i == cfg->default_model));
     }
-    reply_json(req, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
+    sy_http_reply_json(req, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
 
 static void handle_metrics(rt_ctx *ctx, sy_http_req *req)
@@ -251,7 +240,7 @@ static void handle_metrics(rt_ctx *ctx, sy_http_req *req)
         .event_queue_depth = rt_redis_queue_depth(ctx->redis),
         .events_inflight = rt_redis_inflight(ctx->redis),
         .redis_connected = rt_redis_connected(ctx->redis),
-        .state_age_us = rt_state_age_us(ctx->state),
+        .state_age_us = rt_expstate_age_us(ctx->expstate),
         .active_requests = sy_httpd_active_requests(ctx->httpd) - 1, /* not this one */
         .open_connections = sy_httpd_open_conns(ctx->httpd),
     };
@@ -315,11 +304,11 @@ static void handle(sy_http_req *req, void *arg)
         if (get) {
             /* Ready means able to serve: Redis being away does not stop routing
              * (events wait in memory), so it is reported, not required. */
-            reply_json(req, 200,
+            sy_http_reply_json(req, 200,
                        json_pack("{s:s, s:b, s:I, s:s}", "status", "ready", "redis",
                                  rt_redis_connected(ctx->redis), "events_waiting",
                                  (json_int_t)rt_redis_queue_depth(ctx->redis), "phase",
-                                 exp_phase_str(rt_state_current(ctx->state)->phase)));
+                                 exp_phase_str(rt_expstate_current(ctx->expstate)->phase)));
             return;
         }
     } else {
@@ -456,9 +445,9 @@ static int run_worker(const struct opts *o, rt_conf *conf, rt_metrics *metrics, 
     ctx->feedback = rt_feedback_new(ctx->base, &conf->cfg->feedback, o->database_url);
     if (!ctx->httpd || !ctx->up || !ctx->redis || !ctx->feedback)
         goto out;
-    ctx->state = rt_state_new(ctx->base, ctx->redis, raddr, conf->cfg->experiment, &initial,
+    ctx->expstate = rt_expstate_new(ctx->base, ctx->redis, raddr, conf->cfg->experiment, &initial,
                               (int)o->state_refresh_ms);
-    if (!ctx->state)
+    if (!ctx->expstate)
         goto out;
     if (sy_httpd_listen(ctx->httpd, host, port, 1, &bound))
         goto out;
@@ -490,7 +479,7 @@ out:
     sy_httpd_free(ctx->httpd);
     rt_upstream_free(ctx->up);
     rt_redis_free(ctx->redis);
-    rt_state_free(ctx->state);
+    rt_expstate_free(ctx->expstate);
     if (ctx->base)
         event_base_free(ctx->base);
     clf_free(ctx->clf);

@@ -14,7 +14,7 @@ struct sy_http_req;
 typedef struct sy_httpd sy_httpd;
 typedef struct rt_upstream rt_upstream;
 typedef struct rt_redis rt_redis;
-typedef struct rt_state rt_state;
+typedef struct rt_expstate rt_expstate;
 typedef struct rt_metrics rt_metrics;
 typedef struct rt_breaker rt_breaker;
 struct clf_classifier;
@@ -26,7 +26,7 @@ typedef struct rt_ctx {
     sy_httpd *httpd;
     rt_upstream *up;
     rt_redis *redis;
-    rt_state *state;      /* live experiment state from Redis */
+    rt_expstate *expstate; /* live experiment state from Redis (router/expstate.h) */
     rt_metrics *metrics;  /* shared by all workers */
     struct clf_classifier *clf; /* NULL: no model, rules only (fail open) */
     size_t max_response_bytes;

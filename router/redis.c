@@ -1,4 +1,4 @@
-#include "router/rtredis.h"
+#include "router/redis.h"
 
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>

@@ -1,5 +1,5 @@
 /*
- * rtstate: the experiment's live state, as the controller publishes it in
+ * expstate: the experiment's live state, as the controller publishes it in
  * Redis (docs/architecture.md, "Experiment state in Redis").
  *
  * The state is re-read when the controller announces a change on the
@@ -7,8 +7,8 @@
  * wait for it: they use the last state read (or the config's initial state
  * if Redis was never reachable).
  */
-#ifndef SY_RT_STATE_H
-#define SY_RT_STATE_H
+#ifndef SY_RT_EXPSTATE_H
+#define SY_RT_EXPSTATE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,16 +18,16 @@
 struct event_base;
 struct sy_redis_addr;
 typedef struct rt_redis rt_redis;
-typedef struct rt_state rt_state;
+typedef struct rt_expstate rt_expstate;
 
-rt_state *rt_state_new(struct event_base *base, rt_redis *reader, const struct sy_redis_addr *addr,
+rt_expstate *rt_expstate_new(struct event_base *base, rt_redis *reader, const struct sy_redis_addr *addr,
                        const char *experiment, const exp_state *initial, int refresh_ms);
-void rt_state_free(rt_state *s);
+void rt_expstate_free(rt_expstate *s);
 
-const exp_state *rt_state_current(const rt_state *s);
+const exp_state *rt_expstate_current(const rt_expstate *s);
 /* Forced cohort of a user (QA), or -1. */
-int rt_state_forced(const rt_state *s, const char *user_hash);
+int rt_expstate_forced(const rt_expstate *s, const char *user_hash);
 /* Microseconds since the state was last confirmed from Redis (INT64_MAX: never). */
-int64_t rt_state_age_us(const rt_state *s);
+int64_t rt_expstate_age_us(const rt_expstate *s);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * rtredis: the router's one asynchronous Redis connection (hiredis on the
+ * redis: the router's one asynchronous Redis connection (hiredis on the
  * libevent loop). It carries the per-user cohort records and the event spool.
  *
  * Nothing on the request path waits for Redis. Events are appended to the

@@ -1,4 +1,4 @@
-#include "router/rtstate.h"
+#include "router/expstate.h"
 
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
@@ -11,7 +11,7 @@
 
 #include "common/log.h"
 #include "common/redisurl.h"
-#include "router/rtredis.h"
+#include "router/redis.h"
 #include "wire/keys.h"
 
 struct forced {
@@ -19,7 +19,7 @@ struct forced {
     int cohort;
 };
 
-struct rt_state {
+struct rt_expstate {
     struct event_base *base;
     rt_redis *reader;
     sy_redis_addr addr;
@@ -49,7 +49,7 @@ static int cmp_forced(const void *a, const void *b)
 
 static void on_forced(redisReply *rep, void *arg)
 {
-    rt_state *s = arg;
+    rt_expstate *s = arg;
     if (!rep || rep->type != REDIS_REPLY_ARRAY)
         return;
     size_t n = rep->elements / 2, k = 0;
@@ -84,7 +84,7 @@ static void on_forced(redisReply *rep, void *arg)
 
 static void on_state(redisReply *rep, void *arg)
 {
-    rt_state *s = arg;
+    rt_expstate *s = arg;
     if (!rep || rep->type != REDIS_REPLY_ARRAY)
         return;
     if (rep->elements == 0) { /* no state published: keep what we have */
@@ -121,7 +121,7 @@ out:
     free(values);
 }
 
-static void refresh(rt_state *s)
+static void refresh(rt_expstate *s)
 {
     if (rt_redis_hgetall(s->reader, s->state_key, on_state, s) == 0)
         (void)rt_redis_hgetall(s->reader, s->forced_key, on_forced, s);
@@ -136,9 +136,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 /* ---- subscriber ---- */
 
-static void sub_connect(rt_state *s);
+static void sub_connect(rt_expstate *s);
 
-static void sub_schedule(rt_state *s)
+static void sub_schedule(rt_expstate *s)
 {
     if (s->freeing)
         return;
@@ -149,7 +149,7 @@ static void sub_schedule(rt_state *s)
 
 static void on_sub_message(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    rt_state *s = privdata;
+    rt_expstate *s = privdata;
     redisReply *rep = reply;
     (void)ac;
     if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3)
@@ -161,7 +161,7 @@ static void on_sub_message(redisAsyncContext *ac, void *reply, void *privdata)
 
 static void on_sub_connect(const redisAsyncContext *ac, int status)
 {
-    rt_state *s = ac->data;
+    rt_expstate *s = ac->data;
     if (status != REDIS_OK) {
         s->sub = NULL;
         sub_schedule(s);
@@ -172,7 +172,7 @@ static void on_sub_connect(const redisAsyncContext *ac, int status)
 
 static void on_sub_disconnect(const redisAsyncContext *ac, int status)
 {
-    rt_state *s = ac->data;
+    rt_expstate *s = ac->data;
     (void)status;
     s->sub = NULL;
     sub_schedule(s);
@@ -185,7 +185,7 @@ static void on_sub_retry(evutil_socket_t fd, short what, void *arg)
     sub_connect(arg);
 }
 
-static void sub_connect(rt_state *s)
+static void sub_connect(rt_expstate *s)
 {
     redisAsyncContext *ac = redisAsyncConnect(s->addr.host, s->addr.port);
     if (!ac || ac->err) {
@@ -208,10 +208,10 @@ static void sub_connect(rt_state *s)
     redisAsyncCommand(ac, on_sub_message, s, "SUBSCRIBE %s", s->channel);
 }
 
-rt_state *rt_state_new(struct event_base *base, rt_redis *reader, const sy_redis_addr *addr,
+rt_expstate *rt_expstate_new(struct event_base *base, rt_redis *reader, const sy_redis_addr *addr,
                        const char *experiment, const exp_state *initial, int refresh_ms)
 {
-    rt_state *s = calloc(1, sizeof(*s));
+    rt_expstate *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
     s->base = base;
@@ -225,7 +225,7 @@ rt_state *rt_state_new(struct event_base *base, rt_redis *reader, const sy_redis
     s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
     s->sub_retry = evtimer_new(base, on_sub_retry, s);
     if (!s->tick || !s->sub_retry) {
-        rt_state_free(s);
+        rt_expstate_free(s);
         return NULL;
     }
     struct timeval tv = {refresh_ms / 1000, (refresh_ms % 1000) * 1000};
@@ -234,7 +234,7 @@ rt_state *rt_state_new(struct event_base *base, rt_redis *reader, const sy_redis
     return s;
 }
 
-void rt_state_free(rt_state *s)
+void rt_expstate_free(rt_expstate *s)
 {
     if (!s)
         return;
@@ -249,9 +249,9 @@ void rt_state_free(rt_state *s)
     free(s);
 }
 
-const exp_state *rt_state_current(const rt_state *s) { return &s->cur; }
+const exp_state *rt_expstate_current(const rt_expstate *s) { return &s->cur; }
 
-int rt_state_forced(const rt_state *s, const char *user_hash)
+int rt_expstate_forced(const rt_expstate *s, const char *user_hash)
 {
     if (!s->nforced)
         return -1;
@@ -261,7 +261,7 @@ int rt_state_forced(const rt_state *s, const char *user_hash)
     return f ? f->cohort : -1;
 }
 
-int64_t rt_state_age_us(const rt_state *s)
+int64_t rt_expstate_age_us(const rt_expstate *s)
 {
     return s->confirmed_us ? mono_us() - s->confirmed_us : INT64_MAX;
 }
