@@ -15,19 +15,16 @@
  * Prints one JSON object: unit_us (the fastest unit), units, and the share of units
  * that took at least 1.5x, 3x and 10x as long, and the slowest unit in microseconds.
  *
- * Build: cc -O2 -o jitter bench/jitter.c
+ * Build: cc -O2 -I. -o jitter bench/jitter.c
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
+#include "common/clock.h"
+
+static uint64_t now_ns(void) { return (uint64_t)sy_clock_mono_ns(); }
 
 static volatile uint64_t sink;
 

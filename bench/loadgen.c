@@ -21,7 +21,7 @@
  * --trace FILE also writes one line per measured response: when it was due (us
  * since the start), its latency and its send lag (us), in the order they finished.
  *
- * Build: cc -O2 -o loadgen bench/loadgen.c -levent
+ * Build: cc -O2 -I. -o loadgen bench/loadgen.c -levent -lm
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +38,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+
+#include "common/clock.h"
 #include <unistd.h>
 
 typedef struct conn {
@@ -81,12 +83,7 @@ static uint64_t sent, errors, non2xx, done_total, reconnects, warmup_done;
 static struct event *tick_ev, *stop_ev;
 static int stopping;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+static uint64_t now_ns(void) { return (uint64_t)sy_clock_mono_ns(); }
 
 static void die(const char *msg)
 {

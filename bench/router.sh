@@ -163,8 +163,8 @@ echo "# binary $bin; wrk -t$THREADS -c$CONNS -d${DURATION}s; loadgen ${RATE}/s x
 emit "{\"kind\":\"machine\",\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"nproc\":$(nproc),\"cpu\":\"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)\",\"loadavg_before\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
 
 # ---------- build the load generator ----------
-cc -O2 -Wall -o "$tmp/loadgen" "$here/loadgen.c" -levent -lm || die "cannot build bench/loadgen.c (libevent-dev?)"
-cc -O2 -Wall -o "$tmp/jitter" "$here/jitter.c" || die "cannot build bench/jitter.c"
+cc -O2 -Wall -I "$here/.." -o "$tmp/loadgen" "$here/loadgen.c" -levent -lm || die "cannot build bench/loadgen.c (libevent-dev?)"
+cc -O2 -Wall -I "$here/.." -o "$tmp/jitter" "$here/jitter.c" || die "cannot build bench/jitter.c"
 # the machine's own stalls, before anything of ours runs (bench/jitter.c)
 emit "{\"kind\":\"machine_jitter\",$("$tmp/jitter" 5 | sed 's/^{//')"
 
