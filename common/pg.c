@@ -1,5 +1,7 @@
 #include "common/pg.h"
 
+#include "common/opts.h"
+
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +85,22 @@ int sy_pg_check_url(const char *url, char *err, size_t errlen)
         return -1;
     }
     PQconninfoFree(opts);
+    return 0;
+}
+
+int sy_pg_url_option(const char *prog, const char *url)
+{
+    char why[512];
+
+    if (!url || !*url) {
+        fprintf(stderr, "%s: no database: pass --database-url or set SWITCHYARD_DATABASE_URL\n",
+                prog);
+        return SY_EXIT_USAGE;
+    }
+    if (sy_pg_check_url(url, why, sizeof(why)) != 0) {
+        fprintf(stderr, "%s: --database-url: %s\n", prog, why);
+        return SY_EXIT_USAGE;
+    }
     return 0;
 }
 

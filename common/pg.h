@@ -27,6 +27,13 @@ struct pg_conn *sy_pg_connect(const char *url, const char *application_name,
  */
 int sy_pg_check_url(const char *url, char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * A subcommand's required --database-url (or $SWITCHYARD_DATABASE_URL), checked:
+ * 0, or SY_EXIT_USAGE after "<prog>: no database: pass --database-url or set
+ * SWITCHYARD_DATABASE_URL" or "<prog>: --database-url: <why>" on stderr.
+ */
+int sy_pg_url_option(const char *prog, const char *url) __attribute__((warn_unused_result));
+
 /* libpq's last error for conn as one line (trailing newlines dropped, inner ones -> "; "). */
 void sy_pg_error(struct pg_conn *conn, char *out, size_t outlen);
 

@@ -182,17 +182,10 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
         fprintf(stderr, "ingest: no Redis: pass --redis-url or set SWITCHYARD_REDIS_URL\n");
         return 2;
     }
-    if (!o->database_url || !*o->database_url) {
-        fprintf(stderr, "ingest: no database: pass --database-url or set "
-                        "SWITCHYARD_DATABASE_URL\n");
-        return 2;
-    }
+    if (sy_pg_url_option("ingest", o->database_url) != 0)
+        return SY_EXIT_USAGE;
     if (sy_redis_url_parse(o->redis_url, &g->spool.addr, err, sizeof(err)) != 0) {
         fprintf(stderr, "ingest: --redis-url: %s\n", err);
-        return 2;
-    }
-    if (sy_pg_check_url(o->database_url, err, sizeof(err)) != 0) {
-        fprintf(stderr, "ingest: --database-url: %s\n", err);
         return 2;
     }
     return 0;

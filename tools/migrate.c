@@ -121,7 +121,6 @@ static int migrate_parse_args(int argc, char **argv, struct migrate_opts *o)
     };
     int c;
     const char *dir = NULL, *dash_dir = getenv("SWITCHYARD_DASHBOARDS_DIR");
-    char msg[512];
 
     memset(o, 0, sizeof(*o));
     o->database_url = getenv("SWITCHYARD_DATABASE_URL");
@@ -150,15 +149,8 @@ static int migrate_parse_args(int argc, char **argv, struct migrate_opts *o)
     }
     if (optind < argc)
         return sy_opts_unexpected(&migrate_cmd, argv[optind]);
-    if (!o->database_url || !*o->database_url) {
-        fprintf(stderr, "migrate: no database: pass --database-url or set "
-                        "SWITCHYARD_DATABASE_URL\n");
-        return 2;
-    }
-    if (sy_pg_check_url(o->database_url, msg, sizeof(msg)) != 0) {
-        fprintf(stderr, "migrate: --database-url: %s\n", msg);
-        return 2;
-    }
+    if (sy_pg_url_option("migrate", o->database_url) != 0)
+        return SY_EXIT_USAGE;
     if (dir)
         snprintf(o->dir, sizeof(o->dir), "%s", dir);
     else

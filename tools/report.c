@@ -174,7 +174,6 @@ static int report_parse_args(int argc, char **argv, struct report_opts *o)
         {NULL, 0, NULL, 0},
     };
     int c;
-    char msg[512];
 
     memset(o, 0, sizeof(*o));
     o->database_url = getenv("SWITCHYARD_DATABASE_URL");
@@ -243,15 +242,8 @@ static int report_parse_args(int argc, char **argv, struct report_opts *o)
         fprintf(stderr, "report: --format csv prints one view: add --view NAME\n");
         return 2;
     }
-    if (!o->database_url || !*o->database_url) {
-        fprintf(stderr, "report: no database: pass --database-url or set "
-                        "SWITCHYARD_DATABASE_URL\n");
-        return 2;
-    }
-    if (sy_pg_check_url(o->database_url, msg, sizeof(msg)) != 0) {
-        fprintf(stderr, "report: --database-url: %s\n", msg);
-        return 2;
-    }
+    if (sy_pg_url_option("report", o->database_url) != 0)
+        return SY_EXIT_USAGE;
     return 0;
 }
 
