@@ -234,6 +234,16 @@ static int is_tchar(unsigned char ch)
     return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
 }
 
+/* A method or a field name is a token: tchars only (RFC 9110 5.6.2). The callers
+ * have already refused an empty one, each with its own message. */
+static int is_token(const char *s)
+{
+    for (; *s; s++)
+        if (!is_tchar((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
 static void timer_arm(struct conn *c, int ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -590,11 +600,10 @@ static int parse_head(sy_http_req *req, struct conn *c, const char **why, const 
         return 400;
     }
     *sp1 = '\0';
-    for (char *m = p; *m; m++)
-        if (!is_tchar((unsigned char)*m)) {
-            *why = "malformed request method";
-            return 400;
-        }
+    if (!is_token(p)) {
+        *why = "malformed request method";
+        return 400;
+    }
     req->method = p;
     char *target = sp1 + 1;
     char *sp2 = strchr(target, ' ');
@@ -647,11 +656,10 @@ static int parse_head(sy_http_req *req, struct conn *c, const char **why, const 
             return 400;
         }
         *colon = '\0';
-        for (char *n = p; *n; n++)
-            if (!is_tchar((unsigned char)*n)) {
-                *why = "invalid character in header name";
-                return 400;
-            }
+        if (!is_token(p)) {
+            *why = "invalid character in header name";
+            return 400;
+        }
         char *v = colon + 1;
         while (*v == ' ' || *v == '\t')
             v++;
