@@ -182,8 +182,7 @@ static int64_t now_us(void)
 static void call_fail(rt_h1_call *c, rt_call_status st, const char *error);
 static void call_send(rt_h1_call *c);
 static void call_connect(rt_h1_call *c);
-static void conn_on_read(evutil_socket_t fd, short what, void *arg);
-static void conn_on_write(evutil_socket_t fd, short what, void *arg);
+static void conn_on_io(evutil_socket_t fd, short what, void *arg);
 
 /* ---------- callback depth and reaping ---------- */
 
@@ -276,8 +275,8 @@ static h1_conn *conn_new(rt_h1 *h, h1_origin *o, int fd)
     k->h = h;
     k->origin = o;
     k->fd = fd;
-    event_assign(&k->rev, h->base, fd, EV_READ | EV_PERSIST, conn_on_read, k);
-    event_assign(&k->wev, h->base, fd, EV_WRITE | EV_PERSIST, conn_on_write, k);
+    event_assign(&k->rev, h->base, fd, EV_READ | EV_PERSIST, conn_on_io, k);
+    event_assign(&k->wev, h->base, fd, EV_WRITE | EV_PERSIST, conn_on_io, k);
     return k;
 }
 
@@ -1066,33 +1065,25 @@ static void call_readable(rt_h1_call *c)
 
 /* ---------- event callbacks ---------- */
 
-static void conn_on_read(evutil_socket_t fd, short what, void *arg)
+/* Both of a connection's events (rev: EV_READ, wev: EV_WRITE) come here. */
+static void conn_on_io(evutil_socket_t fd, short what, void *arg)
 {
     h1_conn *k = arg;
     rt_h1 *h = k->h;
     (void)fd;
-    (void)what;
     enter(h);
-    if (k->state == CONN_IDLE)
-        idle_readable(k);
-    else if (k->call)
-        call_readable(k->call);
-    leave(h);
-}
-
-static void conn_on_write(evutil_socket_t fd, short what, void *arg)
-{
-    h1_conn *k = arg;
-    rt_h1 *h = k->h;
-    (void)fd;
-    (void)what;
-    enter(h);
-    if (k->state == CONN_CONNECTING)
+    if (what & EV_READ) {
+        if (k->state == CONN_IDLE)
+            idle_readable(k);
+        else if (k->call)
+            call_readable(k->call);
+    } else if (k->state == CONN_CONNECTING) {
         conn_connected(k);
-    else if (k->call && k->call->req_sent < k->call->req_len)
+    } else if (k->call && k->call->req_sent < k->call->req_len) {
         call_send(k->call);
-    else
+    } else {
         conn_writing(k, 0);
+    }
     leave(h);
 }
 
