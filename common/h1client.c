@@ -48,6 +48,7 @@
 #include <event2/util.h>
 
 #include "common/log.h"
+#include "common/clock.h"
 #include "common/h1resp.h"
 
 #define MAX_ORIGINS 256        /* more distinct provider origins than this: libcurl takes them */
@@ -172,13 +173,6 @@ struct rt_h1 {
     int nidle;              /* idle connections, all origins */
 };
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void call_fail(rt_h1_call *c, rt_call_status st, const char *error);
 static void call_send(rt_h1_call *c);
 static void call_connect(rt_h1_call *c);
@@ -295,7 +289,7 @@ static void conn_release(h1_conn *k, int reusable)
         conn_close(o->idle_tail); /* the least recently used goes */
     k->call = NULL;
     k->state = CONN_IDLE;
-    k->idle_since_us = now_us();
+    k->idle_since_us = sy_clock_mono_us();
     conn_writing(k, 0);
     conn_reading(k, 1); /* an idle connection watches for the peer's close */
     k->prev = NULL;
@@ -331,7 +325,7 @@ static void on_janitor(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     enter(h);
-    int64_t old = now_us() - (int64_t)RT_H1_IDLE_TIMEOUT_MS * 1000;
+    int64_t old = sy_clock_mono_us() - (int64_t)RT_H1_IDLE_TIMEOUT_MS * 1000;
     for (h1_origin *o = h->origins; o; o = o->next)
         while (o->idle_tail && o->idle_tail->idle_since_us <= old)
             conn_close(o->idle_tail);
@@ -462,7 +456,7 @@ static h1_origin *origin_get(rt_h1 *h, const char *a, size_t n, int create)
 
 static int origin_has_addrs(const h1_origin *o)
 {
-    return o->naddrs > 0 && (o->numeric || now_us() < o->addrs_until_us);
+    return o->naddrs > 0 && (o->numeric || sy_clock_mono_us() < o->addrs_until_us);
 }
 
 static void waiting_unlink(rt_h1_call *c)
@@ -509,7 +503,7 @@ static void on_resolved(int result, struct evutil_addrinfo *ai, void *arg)
     if (ai)
         evutil_freeaddrinfo(ai);
     if (o->naddrs)
-        o->addrs_until_us = now_us() + (int64_t)RT_H1_DNS_TTL_MS * 1000;
+        o->addrs_until_us = sy_clock_mono_us() + (int64_t)RT_H1_DNS_TTL_MS * 1000;
     /* every waiting call goes on; none of them is on the stack */
     while (o->waiting) {
         rt_h1_call *c = o->waiting;
@@ -601,7 +595,7 @@ static void call_arm_timer(rt_h1_call *c)
         event_del(&c->timer);
         return;
     }
-    int64_t d = when - now_us();
+    int64_t d = when - sy_clock_mono_us();
     if (d < 0)
         d = 0;
     struct timeval tv = {(time_t)(d / 1000000), (suseconds_t)(d % 1000000)};
@@ -670,7 +664,7 @@ static void call_finish(rt_h1_call *c, rt_call_status st, const char *error)
         .body = c->resp ? c->resp : "",
         .body_len = c->resp_len,
         .error = error,
-        .upstream_us = (long)(now_us() - c->t_start_us),
+        .upstream_us = (long)(sy_clock_mono_us() - c->t_start_us),
     };
     c->in_cb = 1;
     c->spec.on_done(&res, c->spec.arg);
@@ -757,7 +751,7 @@ static void call_new_connection(rt_h1_call *c)
     c->connect_ms =
         c->spec.connect_timeout_ms > 0 ? c->spec.connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     c->reused = 0;
-    c->connect_deadline_us = now_us() + (int64_t)c->connect_ms * 1000;
+    c->connect_deadline_us = sy_clock_mono_us() + (int64_t)c->connect_ms * 1000;
     h1_origin *o = c->origin;
     if (origin_has_addrs(o)) {
         c->addr = o->good;
@@ -1094,7 +1088,7 @@ static void call_on_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     enter(h);
-    int64_t now = now_us();
+    int64_t now = sy_clock_mono_us();
     long ms = (long)((now - c->t_start_us) / 1000);
     if (c->deadline_us && now >= c->deadline_us) {
         snprintf(c->errbuf, sizeof(c->errbuf),
@@ -1322,7 +1316,7 @@ rt_h1_call *rt_h1_call_start(rt_h1 *h, const rt_call_spec *spec)
     c->waiting = 0;
     c->connect_ms = 0;
     rt_h1resp_init(&c->parser);
-    c->t_start_us = now_us();
+    c->t_start_us = sy_clock_mono_us();
     c->deadline_us = spec->timeout_ms > 0 ? c->t_start_us + (int64_t)spec->timeout_ms * 1000 : 0;
 
     c->prev = NULL;

@@ -5,9 +5,9 @@
 #include <event2/event_struct.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/log.h"
+#include "common/clock.h"
 #include "common/h1client.h"
 
 /* Idle call objects (with their easy handles, reset) kept for the next call;
@@ -65,13 +65,6 @@ const char *rt_call_status_str(rt_call_status s)
     return "unknown";
 }
 
-static long now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
-}
-
 static void call_destroy(rt_call *c)
 {
     if (c->easy)
@@ -122,7 +115,7 @@ static void check_done(rt_upstream *up)
         up->inflight--;
 
         rt_call_result res = {0};
-        res.upstream_us = now_us() - c->t_start_us;
+        res.upstream_us = sy_clock_mono_us() - c->t_start_us;
         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.http_status);
         if (rc == CURLE_OK && !c->too_large) {
             res.status = RT_CALL_OK;
@@ -392,7 +385,7 @@ rt_call *rt_call_start(rt_upstream *up, const rt_call_spec *spec)
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)spec->timeout_ms);
     curl_easy_setopt(c->easy, CURLOPT_ACCEPT_ENCODING, NULL);
     curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "switchyard");
-    c->t_start_us = now_us();
+    c->t_start_us = sy_clock_mono_us();
     if (curl_multi_add_handle(up->multi, c->easy) != CURLM_OK)
         goto fail;
     up->inflight++;

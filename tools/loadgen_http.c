@@ -7,12 +7,12 @@
  */
 #include "tools/loadgen_http.h"
 
+#include "common/clock.h"
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #define LG_RESP_HEADERS_MAX 48
 
@@ -44,13 +44,6 @@ struct lg_call {
 struct lg_sock {
     struct event *ev;
 };
-
-static long mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
-}
 
 static void call_unlink(lg_call *c)
 {
@@ -87,7 +80,7 @@ static void check_done(lg_http *h)
         h->inflight--;
 
         lg_http_res res = {0};
-        res.elapsed_us = mono_us() - c->t_start_us;
+        res.elapsed_us = sy_clock_mono_us() - c->t_start_us;
         res.transport_ok = rc == CURLE_OK;
         if (res.transport_ok)
             curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.status);
@@ -330,7 +323,7 @@ int lg_http_start(lg_http *h, const lg_http_spec *spec)
     curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)spec->timeout_ms);
     curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "switchyard-loadgen");
-    c->t_start_us = mono_us();
+    c->t_start_us = sy_clock_mono_us();
     if (curl_multi_add_handle(h->multi, c->easy) != CURLM_OK)
         goto fail;
     c->next = h->calls;

@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -25,6 +24,7 @@
 #include <event2/event_struct.h>
 
 #include "router/upstream.h"
+#include "common/clock.h"
 
 /* ---------- a scripted server ---------- */
 
@@ -267,19 +267,12 @@ static rt_call_spec spec_of(probe *p, const char *url)
 static struct event_base *base;
 static rt_upstream *up;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Run the loop until *flag >= want (at most 5 s). */
 static void run_until(const int *flag, int want)
 {
-    int64_t end = mono_ms() + 5000;
+    int64_t end = sy_clock_mono_ms() + 5000;
     while (*flag < want) {
-        assert_true(mono_ms() < end);
+        assert_true(sy_clock_mono_ms() < end);
         struct timeval tv = {0, 20000};
         event_base_loopexit(base, &tv);
         event_base_loop(base, EVLOOP_ONCE);
