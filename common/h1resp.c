@@ -3,6 +3,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/hex.h"
+
 enum { S_HEAD, S_LENGTH, S_CHUNKED, S_CLOSE, S_DONE, S_ERROR };
 
 /* chunked body: RFC 9112 section 7.1 */
@@ -257,16 +259,6 @@ static rt_h1resp_event parse_head(rt_h1resp *p, const char *data, size_t len, si
     }
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static rt_h1resp_event parse_chunked(rt_h1resp *p, const char *data, size_t len, size_t *consumed,
                                   const char **body, size_t *body_len)
 {
@@ -293,7 +285,7 @@ static rt_h1resp_event parse_chunked(rt_h1resp *p, const char *data, size_t len,
             if (++p->line > RT_H1R_MAX_CHUNK_LINE)
                 return fail(p, "chunk size line too long");
             if (p->chunk_state == C_SIZE) {
-                int v = hexval(c);
+                int v = sy_hex_val(c);
                 if (v >= 0) {
                     if (p->left >> 60)
                         return fail(p, "chunk size too large");

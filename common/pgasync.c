@@ -16,9 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/log.h"
+#include "common/clock.h"
 #include "common/pg.h"
 
 enum pc_state { PC_DOWN, PC_CONNECTING, PC_IDLE, PC_BUSY };
@@ -70,13 +70,6 @@ const char *sy_pg_status_str(sy_pg_status s)
     case SY_PG_UNAVAILABLE: return "unavailable";
     }
     return "?";
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 void sy_pgpool_opts_default(sy_pgpool_opts *o)
@@ -256,7 +249,7 @@ static void conn_start(struct pgc *c)
         return;
     }
     c->st = PC_CONNECTING;
-    c->deadline_us = mono_us() + (int64_t)p->o.connect_timeout_ms * 1000;
+    c->deadline_us = sy_clock_mono_us() + (int64_t)p->o.connect_timeout_ms * 1000;
     watch(c, EV_WRITE);
 }
 
@@ -397,7 +390,7 @@ static void on_janitor(evutil_socket_t fd, short what, void *arg)
     sy_pgpool *p = arg;
     (void)fd;
     (void)what;
-    int64_t now = mono_us();
+    int64_t now = sy_clock_mono_us();
     while (p->head && p->head->deadline_us <= now) {
         struct pgq *q = queue_pop(p);
         fail_query(q, "database busy: timed out waiting for a connection");
@@ -435,7 +428,7 @@ int sy_pgpool_query(sy_pgpool *p, const char *sql, int nparams, const char *cons
     q->params = params;
     q->cb = cb;
     q->arg = arg;
-    q->deadline_us = mono_us() + (int64_t)p->o.query_timeout_ms * 1000;
+    q->deadline_us = sy_clock_mono_us() + (int64_t)p->o.query_timeout_ms * 1000;
     if (p->tail)
         p->tail->next = q;
     else

@@ -1,13 +1,11 @@
 #include "router/upstream.h"
 
-#include <curl/curl.h>
-#include <event2/event.h>
-#include <event2/event_struct.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/log.h"
+#include "common/clock.h"
+#include "common/curlev.h"
 #include "common/h1client.h"
 
 /* Idle call objects (with their easy handles, reset) kept for the next call;
@@ -16,22 +14,12 @@
 /* Response buffers larger than this are not kept with an idle call. */
 #define RT_CALL_KEEP_RESP_MAX (256u << 10)
 
-/* per-socket state for curl's socket callback */
-struct sock {
-    struct event ev;
-    short kind;        /* what ev waits for */
-    struct sock *next; /* in the upstream's free list */
-};
-
 struct rt_upstream {
-    struct event_base *base;
-    rt_h1 *h1; /* plain http:// URLs: the built-in client (common/h1client.c) */
-    CURLM *multi;
-    struct event *timer;
+    rt_h1 *h1;       /* plain http:// URLs: the built-in client (common/h1client.c) */
+    sy_curlev *curl; /* the rest: libcurl's multi handle on the loop (common/curlev.c) */
     int inflight;
     rt_call *idle; /* free list of call objects */
     int nidle;
-    struct sock *idle_socks;
 };
 
 struct rt_call {
@@ -39,6 +27,7 @@ struct rt_call {
     rt_upstream *up;
     rt_call *next_idle;
     CURL *easy;
+    sy_curlev_xfer xfer; /* its completion: call_done */
     struct curl_slist *headers;
     char *headers_key;   /* the API key headers was built for */
     int headers_keyed;   /* headers has an Authorization line */
@@ -63,13 +52,6 @@ const char *rt_call_status_str(rt_call_status s)
     case RT_CALL_ERROR: return "error";
     }
     return "unknown";
-}
-
-static long now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
 }
 
 static void call_destroy(rt_call *c)
@@ -108,112 +90,38 @@ static void call_release(rt_call *c)
     up->nidle++;
 }
 
-static void check_done(rt_upstream *up)
+/* A transfer ended (curlev took it out of the multi handle). */
+static void call_done(CURL *easy, CURLcode rc, void *arg)
 {
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(up->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        rt_call *c = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-        CURLcode rc = msg->data.result;
-        curl_multi_remove_handle(up->multi, c->easy);
-        up->inflight--;
+    rt_call *c = arg;
+    (void)easy;
+    c->up->inflight--;
 
-        rt_call_result res = {0};
-        res.upstream_us = now_us() - c->t_start_us;
-        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.http_status);
-        if (rc == CURLE_OK && !c->too_large) {
-            res.status = RT_CALL_OK;
-        } else if (c->too_large) {
-            res.status = RT_CALL_ERROR;
-            res.error = "response exceeds the size limit";
-        } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-            res.status = RT_CALL_TIMEOUT;
-            res.error = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
-        } else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-                   rc == CURLE_COULDNT_RESOLVE_PROXY) {
-            res.status = RT_CALL_CONNECT_ERROR;
-            res.error = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
-        } else {
-            res.status = RT_CALL_ERROR;
-            res.error = c->aborted_by_sink ? "aborted by the receiver"
-                        : c->errbuf[0]     ? c->errbuf
-                                           : curl_easy_strerror(rc);
-        }
-        res.body = c->resp ? c->resp : "";
-        res.body_len = c->resp_len;
-        c->spec.on_done(&res, c->spec.arg);
-        call_release(c);
-    }
-}
-
-static void on_sock_event(evutil_socket_t fd, short what, void *arg)
-{
-    rt_upstream *up = arg;
-    int running;
-    int flags = ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-    curl_multi_socket_action(up->multi, fd, flags, &running);
-    check_done(up);
-}
-
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-    rt_upstream *up = arg;
-    int running;
-    (void)fd;
-    (void)what;
-    curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(up);
-}
-
-static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    rt_upstream *up = userp;
-    struct sock *sk = socketp;
-    (void)e;
-    if (what == CURL_POLL_REMOVE) {
-        if (sk) {
-            /* this may run inside sk's own event callback: keep the memory */
-            event_del(&sk->ev);
-            sk->next = up->idle_socks;
-            up->idle_socks = sk;
-            curl_multi_assign(up->multi, s, NULL);
-        }
-        return 0;
-    }
-    short kind = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) |
-                         ((what & CURL_POLL_OUT) ? EV_WRITE : 0) | EV_PERSIST);
-    if (!sk) {
-        sk = up->idle_socks;
-        if (sk)
-            up->idle_socks = sk->next;
-        else if (!(sk = malloc(sizeof(*sk))))
-            return -1;
-        curl_multi_assign(up->multi, s, sk);
-    } else if (sk->kind == kind) {
-        return 0;
+    rt_call_result res = {0};
+    res.upstream_us = sy_clock_mono_us() - c->t_start_us;
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.http_status);
+    if (rc == CURLE_OK && !c->too_large) {
+        res.status = RT_CALL_OK;
+    } else if (c->too_large) {
+        res.status = RT_CALL_ERROR;
+        res.error = "response exceeds the size limit";
+    } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+        res.status = RT_CALL_TIMEOUT;
+        res.error = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+    } else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+               rc == CURLE_COULDNT_RESOLVE_PROXY) {
+        res.status = RT_CALL_CONNECT_ERROR;
+        res.error = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
     } else {
-        event_del(&sk->ev);
+        res.status = RT_CALL_ERROR;
+        res.error = c->aborted_by_sink ? "aborted by the receiver"
+                    : c->errbuf[0]     ? c->errbuf
+                                       : curl_easy_strerror(rc);
     }
-    sk->kind = kind;
-    event_assign(&sk->ev, up->base, s, kind, on_sock_event, up);
-    event_add(&sk->ev, NULL);
-    return 0;
-}
-
-static int timer_cb(CURLM *m, long timeout_ms, void *userp)
-{
-    rt_upstream *up = userp;
-    (void)m;
-    if (timeout_ms < 0) {
-        evtimer_del(up->timer);
-    } else {
-        struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-        evtimer_add(up->timer, &tv);
-    }
-    return 0;
+    res.body = c->resp ? c->resp : "";
+    res.body_len = c->resp_len;
+    c->spec.on_done(&res, c->spec.arg);
+    call_release(c);
 }
 
 rt_upstream *rt_upstream_new(struct event_base *base)
@@ -221,19 +129,12 @@ rt_upstream *rt_upstream_new(struct event_base *base)
     rt_upstream *up = calloc(1, sizeof(*up));
     if (!up)
         return NULL;
-    up->base = base;
     up->h1 = rt_h1_new(base);
-    up->multi = curl_multi_init();
-    up->timer = evtimer_new(base, on_timer, up);
-    if (!up->h1 || !up->multi || !up->timer) {
+    up->curl = sy_curlev_new(base, 1024L);
+    if (!up->h1 || !up->curl) {
         rt_upstream_free(up);
         return NULL;
     }
-    curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-    curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
-    curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
-    curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, 1024L);
     return up;
 }
 
@@ -242,20 +143,12 @@ void rt_upstream_free(rt_upstream *up)
     if (!up)
         return;
     rt_h1_free(up->h1);
-    if (up->multi)
-        curl_multi_cleanup(up->multi);
+    sy_curlev_free(up->curl);
     while (up->idle) {
         rt_call *c = up->idle;
         up->idle = c->next_idle;
         call_destroy(c);
     }
-    while (up->idle_socks) {
-        struct sock *sk = up->idle_socks;
-        up->idle_socks = sk->next;
-        free(sk);
-    }
-    if (up->timer)
-        event_free(up->timer);
     free(up);
 }
 
@@ -354,6 +247,8 @@ rt_call *rt_call_start(rt_upstream *up, const rt_call_spec *spec)
     }
     c->up = up;
     c->next_idle = NULL;
+    c->xfer.on_done = call_done;
+    c->xfer.arg = c;
     c->spec = *spec;
     if (!c->spec.max_response_bytes)
         c->spec.max_response_bytes = 64 << 20;
@@ -384,7 +279,6 @@ rt_call *rt_call_start(rt_upstream *up, const rt_call_spec *spec)
     curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)spec->body_len);
     curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
     curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->easy, CURLOPT_TCP_NODELAY, 1L);
@@ -392,8 +286,8 @@ rt_call *rt_call_start(rt_upstream *up, const rt_call_spec *spec)
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)spec->timeout_ms);
     curl_easy_setopt(c->easy, CURLOPT_ACCEPT_ENCODING, NULL);
     curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "switchyard");
-    c->t_start_us = now_us();
-    if (curl_multi_add_handle(up->multi, c->easy) != CURLM_OK)
+    c->t_start_us = sy_clock_mono_us();
+    if (sy_curlev_add(up->curl, c->easy, &c->xfer) != CURLM_OK)
         goto fail;
     up->inflight++;
     return c;
@@ -434,7 +328,7 @@ void rt_call_cancel(rt_call *c)
         rt_h1_call_cancel(b);
         return;
     }
-    curl_multi_remove_handle(c->up->multi, c->easy);
+    sy_curlev_remove(c->up->curl, c->easy);
     c->up->inflight--;
     call_release(c);
 }

@@ -7,19 +7,17 @@
  */
 #include "tools/loadgen_http.h"
 
-#include <curl/curl.h>
-#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
+
+#include "common/clock.h"
+#include "common/curlev.h"
 
 #define LG_RESP_HEADERS_MAX 48
 
 struct lg_http {
-    struct event_base *base;
-    CURLM *multi;
-    struct event *timer;
+    sy_curlev *curl; /* libcurl's multi handle on the loop (common/curlev.c) */
     int inflight;
     lg_call *calls; /* every call in flight (for lg_http_free) */
 };
@@ -28,6 +26,7 @@ struct lg_call {
     lg_http *h;
     lg_call *prev, *next;
     CURL *easy;
+    sy_curlev_xfer xfer; /* its completion: call_done */
     struct curl_slist *headers;
     lg_http_spec spec;
     char *body;
@@ -40,17 +39,6 @@ struct lg_call {
     long t_start_us;
     char errbuf[CURL_ERROR_SIZE];
 };
-
-struct lg_sock {
-    struct event *ev;
-};
-
-static long mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
-}
 
 static void call_unlink(lg_call *c)
 {
@@ -72,97 +60,27 @@ static void call_free(lg_call *c)
     free(c);
 }
 
-static void check_done(lg_http *h)
+/* A transfer ended (curlev took it out of the multi handle). */
+static void call_done(CURL *easy, CURLcode rc, void *arg)
 {
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(h->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        lg_call *c = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-        CURLcode rc = msg->data.result;
-        curl_multi_remove_handle(h->multi, c->easy);
-        call_unlink(c);
-        h->inflight--;
+    lg_call *c = arg;
+    (void)easy;
+    call_unlink(c);
+    c->h->inflight--;
 
-        lg_http_res res = {0};
-        res.elapsed_us = mono_us() - c->t_start_us;
-        res.transport_ok = rc == CURLE_OK;
-        if (res.transport_ok)
-            curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.status);
-        else
-            res.error = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
-        res.body = c->resp ? c->resp : "";
-        res.body_len = c->resp_len;
-        res.body_total = c->resp_total;
-        res.call = c;
-        c->spec.on_done(&res, c->spec.arg);
-        call_free(c);
-    }
-}
-
-static void on_sock_event(evutil_socket_t fd, short what, void *arg)
-{
-    lg_http *h = arg;
-    int running;
-    int flags =
-        ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-    curl_multi_socket_action(h->multi, fd, flags, &running);
-    check_done(h);
-}
-
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-    lg_http *h = arg;
-    int running;
-    (void)fd;
-    (void)what;
-    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(h);
-}
-
-static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    lg_http *h = userp;
-    struct lg_sock *sk = socketp;
-    (void)e;
-    if (what == CURL_POLL_REMOVE) {
-        if (sk) {
-            event_free(sk->ev);
-            free(sk);
-            curl_multi_assign(h->multi, s, NULL);
-        }
-        return 0;
-    }
-    short kind = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) |
-                         ((what & CURL_POLL_OUT) ? EV_WRITE : 0) | EV_PERSIST);
-    if (!sk) {
-        sk = calloc(1, sizeof(*sk));
-        if (!sk)
-            return -1;
-        curl_multi_assign(h->multi, s, sk);
-    } else {
-        event_free(sk->ev);
-    }
-    sk->ev = event_new(h->base, s, kind, on_sock_event, h);
-    if (!sk->ev)
-        return -1;
-    event_add(sk->ev, NULL);
-    return 0;
-}
-
-static int timer_cb(CURLM *m, long timeout_ms, void *userp)
-{
-    lg_http *h = userp;
-    (void)m;
-    if (timeout_ms < 0) {
-        evtimer_del(h->timer);
-    } else {
-        struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-        evtimer_add(h->timer, &tv);
-    }
-    return 0;
+    lg_http_res res = {0};
+    res.elapsed_us = sy_clock_mono_us() - c->t_start_us;
+    res.transport_ok = rc == CURLE_OK;
+    if (res.transport_ok)
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.status);
+    else
+        res.error = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+    res.body = c->resp ? c->resp : "";
+    res.body_len = c->resp_len;
+    res.body_total = c->resp_total;
+    res.call = c;
+    c->spec.on_done(&res, c->spec.arg);
+    call_free(c);
 }
 
 lg_http *lg_http_new(struct event_base *base)
@@ -170,18 +88,11 @@ lg_http *lg_http_new(struct event_base *base)
     lg_http *h = calloc(1, sizeof(*h));
     if (!h)
         return NULL;
-    h->base = base;
-    h->multi = curl_multi_init();
-    h->timer = evtimer_new(base, on_timer, h);
-    if (!h->multi || !h->timer) {
+    h->curl = sy_curlev_new(base, 4096L);
+    if (!h->curl) {
         lg_http_free(h);
         return NULL;
     }
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, 4096L);
     return h;
 }
 
@@ -191,14 +102,11 @@ void lg_http_free(lg_http *h)
         return;
     while (h->calls) {
         lg_call *c = h->calls;
-        curl_multi_remove_handle(h->multi, c->easy);
+        sy_curlev_remove(h->curl, c->easy);
         call_unlink(c);
         call_free(c);
     }
-    if (h->multi)
-        curl_multi_cleanup(h->multi);
-    if (h->timer)
-        event_free(h->timer);
+    sy_curlev_free(h->curl);
     free(h);
 }
 
@@ -287,6 +195,8 @@ int lg_http_start(lg_http *h, const lg_http_spec *spec)
     if (!c)
         return -1;
     c->h = h;
+    c->xfer.on_done = call_done;
+    c->xfer.arg = c;
     c->spec = *spec;
     if (!c->spec.max_body)
         c->spec.max_body = 64 * 1024;
@@ -323,15 +233,14 @@ int lg_http_start(lg_http *h, const lg_http_spec *spec)
     curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
-    curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
     curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->easy, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)spec->timeout_ms);
     curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "switchyard-loadgen");
-    c->t_start_us = mono_us();
-    if (curl_multi_add_handle(h->multi, c->easy) != CURLM_OK)
+    c->t_start_us = sy_clock_mono_us();
+    if (sy_curlev_add(h->curl, c->easy, &c->xfer) != CURLM_OK)
         goto fail;
     c->next = h->calls;
     if (h->calls)

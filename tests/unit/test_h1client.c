@@ -3,7 +3,7 @@
  * keep-alive reuse and the idle watch, the one retry of a reused connection,
  * streaming with backpressure, limits, malformed answers, deadlines,
  * cancellation from inside callbacks, and nothing reported from inside
- * rt_call_start(). */
+ * rt_call_start(); and the libcurl path upstream.c keeps for the other URLs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -25,6 +24,7 @@
 #include <event2/event_struct.h>
 
 #include "router/upstream.h"
+#include "common/clock.h"
 
 /* ---------- a scripted server ---------- */
 
@@ -267,19 +267,12 @@ static rt_call_spec spec_of(probe *p, const char *url)
 static struct event_base *base;
 static rt_upstream *up;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Run the loop until *flag >= want (at most 5 s). */
 static void run_until(const int *flag, int want)
 {
-    int64_t end = mono_ms() + 5000;
+    int64_t end = sy_clock_mono_ms() + 5000;
     while (*flag < want) {
-        assert_true(mono_ms() < end);
+        assert_true(sy_clock_mono_ms() < end);
         struct timeval tv = {0, 20000};
         event_base_loopexit(base, &tv);
         event_base_loop(base, EVLOOP_ONCE);
@@ -771,6 +764,53 @@ static void test_host_name(void **state)
     srv_free(s);
 }
 
+/* URLs the built-in client does not take (here: userinfo) go to libcurl's multi
+ * handle on the same loop, with the same results, reuse and cancel. */
+static void test_libcurl_for_other_urls(void **state)
+{
+    (void)state;
+    srv *s = srv_new(base);
+    s->actions[0] = (action){A_ANSWER, OK5};
+    s->actions[1] = (action){A_ANSWER, "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nnah"};
+    s->actions[2] = (action){A_HOLD, NULL};
+    char url[128];
+    url_of(url, sizeof(url), s, "u@127.0.0.1", "/v1/chat/completions");
+    probe a = {0}, b = {0}, c = {0}, d = {0};
+    start(&a, url);
+    assert_int_equal(rt_upstream_inflight(up), 1);
+    run_until(&a.done, 1);
+    assert_int_equal(a.res.status, RT_CALL_OK);
+    assert_int_equal(a.res.http_status, 200);
+    assert_string_equal(a.body, "hello");
+    assert_null(a.res.error);
+    assert_true(a.res.upstream_us > 0);
+    assert_int_equal(rt_upstream_inflight(up), 0);
+    assert_non_null(memmem(s->reqs[0], s->req_lens[0], "\r\n\r\n{\"a\":1}", 11));
+
+    start(&b, url); /* the connection is kept */
+    run_until(&b.done, 1);
+    assert_int_equal(b.res.status, RT_CALL_OK);
+    assert_int_equal(b.res.http_status, 404);
+    assert_string_equal(b.body, "nah");
+    assert_int_equal(s->accepts, 1);
+
+    start(&c, url); /* held by the server: cancelled, no on_done */
+    run_until(&s->nreq, 3);
+    rt_call_cancel(c.call);
+    assert_int_equal(rt_upstream_inflight(up), 0);
+    run_for(50);
+    assert_int_equal(c.done, 0);
+
+    int port = s->port;
+    srv_free(s); /* nobody listens there now */
+    snprintf(url, sizeof(url), "http://u@127.0.0.1:%d/v1", port);
+    start(&d, url);
+    run_until(&d.done, 1);
+    assert_int_equal(d.res.status, RT_CALL_CONNECT_ERROR);
+    assert_non_null(d.res.error);
+    assert_int_equal(rt_upstream_inflight(up), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -784,6 +824,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_from_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_libcurl_for_other_urls, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
