@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/redisurl.h"
 #include "router/redis.h"
@@ -34,13 +35,6 @@ struct rt_expstate {
     int sub_backoff_ms;
     int freeing;
 };
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int cmp_forced(const void *a, const void *b)
 {
@@ -88,7 +82,7 @@ static void on_state(redisReply *rep, void *arg)
     if (!rep || rep->type != REDIS_REPLY_ARRAY)
         return;
     if (rep->elements == 0) { /* no state published: keep what we have */
-        s->confirmed_us = mono_us();
+        s->confirmed_us = sy_clock_mono_us();
         return;
     }
     size_t n = rep->elements / 2;
@@ -108,7 +102,7 @@ static void on_state(redisReply *rep, void *arg)
                   "reason", err, NULL);
         goto out;
     }
-    s->confirmed_us = mono_us();
+    s->confirmed_us = sy_clock_mono_us();
     if (st.version != s->cur.version || st.phase != s->cur.phase ||
         st.routed_bp != s->cur.routed_bp || st.held_back != s->cur.held_back) {
         sy_log(SY_INFO, "experiment state applied", "phase=%s routed_bp=%d holdout_bp=%d held_back=%u version=%llu",
@@ -263,5 +257,5 @@ int rt_expstate_forced(const rt_expstate *s, const char *user_hash)
 
 int64_t rt_expstate_age_us(const rt_expstate *s)
 {
-    return s->confirmed_us ? mono_us() - s->confirmed_us : INT64_MAX;
+    return s->confirmed_us ? sy_clock_mono_us() - s->confirmed_us : INT64_MAX;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/httpd.h"
 #include "common/log.h"
 #include "common/pgasync.h"
@@ -59,13 +60,6 @@ static const char sql_feedback[] =
 static const char sql_labels[] =
     "SELECT item_request_id, item_labeller, item_status FROM sy_labels_ingest($1::text[], "
     "$2::text[], $3::text[], $4::text[], $5, $6::boolean)";
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void set_state(fb_req *r, enum fb_state st)
 {
@@ -352,7 +346,7 @@ static void on_stored(void *arg, sy_pg_status st, const struct pg_result *cres, 
         sy_log(SY_DEBUG, "feedback stored",
                "endpoint=%s project=%s received=%zu created=%zu duplicates=%zu ms=%.1f", what(r),
                r->project, n, count[IO_CREATED], count[IO_DUPLICATE],
-               (double)(now_us() - r->t0_us) / 1000.0);
+               (double)(sy_clock_wall_us() - r->t0_us) / 1000.0);
     reply_json(r, r->per_item ? 207 : 200, body);
 done:
     req_free(r);
@@ -448,7 +442,7 @@ static wire_sig_status verify(const rt_conf *conf, sy_http_req *req, const char 
     size_t len;
     const char *body = sy_http_body(req, &len);
     const char *hdr = sy_http_header(req, WIRE_SIG_HEADER);
-    int64_t now_s = now_us() / 1000000;
+    int64_t now_s = sy_clock_wall_us() / 1000000;
     wire_sig_status st = WIRE_SIG_MISSING;
     for (int p = 0; p < cfg->nprojects; p++) {
         wire_sig_secret secrets[EXP_FEEDBACK_MAX_SECRETS];
@@ -526,7 +520,7 @@ static void handle(rt_feedback *fb, rt_conf *conf, sy_http_req *req, int labels)
     r->labels = labels;
     r->project = project;
     r->per_item = wants_per_item(sy_http_query(req));
-    r->t0_us = now_us();
+    r->t0_us = sy_clock_wall_us();
 
     char err[512];
     rt_fb_parse_status ps =

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "experiments/cohort.h"
 
 const char *rt_fb_kind_str(rt_fb_kind k)
@@ -410,13 +411,10 @@ static char *check_label(json_t *o, int arr, size_t i, rt_label_item *it)
 
 uint64_t rt_fb_key_hash(const char *a, const char *b)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *a; a++)
-        h = (h ^ (unsigned char)*a) * 0x100000001b3ULL;
-    h = (h ^ 0xff) * 0x100000001b3ULL;
-    for (; b && *b; b++)
-        h = (h ^ (unsigned char)*b) * 0x100000001b3ULL;
-    return h;
+    static const unsigned char sep = 0xff; /* a byte no UTF-8 text holds */
+    uint64_t h = sy_fnv1a64_str(SY_FNV1A64_OFFSET, a);
+    h = sy_fnv1a64(h, &sep, 1);
+    return b ? sy_fnv1a64_str(h, b) : h;
 }
 
 /* Open addressing over the valid items; key(i) gives the item's key parts.

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/redisurl.h"
 #include "experiments/cohort.h"
@@ -81,12 +82,6 @@ static char user_script_sha[2 * SHA_DIGEST_LENGTH + 1];
 static void connect_now(rt_redis *r);
 static void on_flush(evutil_socket_t fd, short what, void *arg);
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 static void flush_queue(rt_redis *r);
 
 static void queue_push_front(rt_redis *r, struct spooled *s)
@@ -132,7 +127,7 @@ static void on_xadd(redisAsyncContext *ac, void *reply, void *privdata)
     (void)ac;
     r->inflight--;
     r->events_inflight -= s->n;
-    r->last_progress_us = mono_us();
+    r->last_progress_us = sy_clock_mono_us();
     if (rep && rep->type != REDIS_REPLY_ERROR) {
         r->spooled += s->n;
         spooled_free(s);
@@ -183,7 +178,7 @@ static void on_janitor(evutil_socket_t fd, short what, void *arg)
     if (!r->ac)
         return;
     int stuck = r->connected ? r->inflight > 0 : 1;
-    if (!stuck || mono_us() - r->last_progress_us < (int64_t)r->command_timeout_ms * 1000)
+    if (!stuck || sy_clock_mono_us() - r->last_progress_us < (int64_t)r->command_timeout_ms * 1000)
         return;
     sy_log(SY_WARN, "redis not answering, reconnecting", "timeout_ms=%d inflight=%zu connected=%d",
            r->command_timeout_ms, r->inflight, r->connected);
@@ -219,7 +214,7 @@ static void connect_now(rt_redis *r)
     redisLibeventAttach(ac, r->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    r->last_progress_us = mono_us();
+    r->last_progress_us = sy_clock_mono_us();
     /* Commands queued before the connection completes are sent in order once
      * it does, so AUTH and SELECT go first. */
     if (r->addr.password[0]) {
@@ -303,7 +298,7 @@ int rt_redis_connected(const rt_redis *r) { return r->connected; }
 static void sent_one(rt_redis *r)
 {
     if (r->inflight++ == 0)
-        r->last_progress_us = mono_us();
+        r->last_progress_us = sy_clock_mono_us();
 }
 
 static int send_batch(rt_redis *r, struct spooled *s)
@@ -481,7 +476,7 @@ static void on_read_reply(redisAsyncContext *ac, void *reply, void *privdata)
     struct read_ctx *rc = privdata;
     (void)ac;
     rc->r->inflight--;
-    rc->r->last_progress_us = mono_us();
+    rc->r->last_progress_us = sy_clock_mono_us();
     rc->cb(reply, rc->arg);
     free(rc);
 }

@@ -29,9 +29,11 @@
 #include <unistd.h>
 
 #include "classifier/classifier.h"
+#include "common/clock.h"
 #include "common/http_json.h"
 #include "common/httpd.h"
 #include "common/log.h"
+#include "common/opts.h"
 #include "common/pg.h"
 #include "common/redisurl.h"
 #include "experiments/config.h"
@@ -122,6 +124,8 @@ static void usage(FILE *out)
             "           /metrics, /healthz, /readyz\n");
 }
 
+static const sy_opts router_cmd = {"switchyard router", "--help", SY_OPTS_BARE_MISSING};
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
     enum { O_CONFIG = 256, O_LISTEN, O_REDIS, O_LOG, O_DB, O_NUM };
@@ -179,17 +183,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         }
         case 'h': usage(stdout); return 1;
-        case ':':
-            fprintf(stderr, "switchyard router: %s needs a value\n", argv[optind - 1]);
-            return -1;
-        default:
-            fprintf(stderr, "switchyard router: unknown option '%s' (see --help)\n",
-                    argv[optind - 1]);
-            return -1;
+        default: sy_opts_getopt_error(&router_cmd, ch, argv); return -1;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "switchyard router: unexpected argument '%s' (see --help)\n", argv[optind]);
+        sy_opts_unexpected(&router_cmd, argv[optind]);
         return -1;
     }
     if (!o->config || !*o->config) {
@@ -343,7 +341,7 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
         event_base_loopexit(ctx->base, NULL);
         return;
     }
-    if (rt_mono_us() > w->drain_deadline_us) {
+    if (sy_clock_mono_us() > w->drain_deadline_us) {
         sy_log(SY_ERROR, "drain timeout, exiting with work left",
                "requests_in_flight=%d events_unsent=%zu", busy, events);
         event_base_loopexit(ctx->base, NULL);
@@ -362,7 +360,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     sy_log(SY_INFO, "draining", "signal=%d requests_in_flight=%d", (int)sig,
            sy_httpd_active_requests(w->ctx.httpd));
     sy_httpd_stop_accepting(w->ctx.httpd);
-    w->drain_deadline_us = rt_mono_us() + w->o->drain_timeout_ms * 1000;
+    w->drain_deadline_us = sy_clock_mono_us() + w->o->drain_timeout_ms * 1000;
     w->drain_tick = event_new(w->ctx.base, -1, EV_PERSIST, on_drain_tick, w);
     struct timeval tv = {0, 20000};
     event_add(w->drain_tick, &tv);
@@ -419,7 +417,7 @@ static int run_worker(const struct opts *o, rt_conf *conf, rt_metrics *metrics, 
     ctx->metrics = metrics;
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed) || seed == 0)
-        seed = (uint64_t)rt_now_us() ^ ((uint64_t)getpid() << 32);
+        seed = (uint64_t)sy_clock_wall_us() ^ ((uint64_t)getpid() << 32);
     ctx->rng = seed | 1;
     ctx->max_response_bytes = 64u << 20;
     ctx->stream_high_water = 256 * 1024;
@@ -573,11 +571,11 @@ static int supervise(const struct opts *o, rt_conf *conf, rt_metrics *m, const c
 
     memset(slots, 0, sizeof(slots));
     for (int i = 0; i < n; i++)
-        slot_start(&slots[i], o, conf, m, host, port, raddr, &old, rt_mono_us());
+        slot_start(&slots[i], o, conf, m, host, port, raddr, &old, sy_clock_mono_us());
     for (;;) {
         int st, live = 0, gave_up = 1;
         pid_t dead;
-        int64_t now = rt_mono_us();
+        int64_t now = sy_clock_mono_us();
         while ((dead = waitpid(-1, &st, WNOHANG)) > 0) {
             for (int i = 0; i < n; i++) {
                 if (slots[i].pid != dead)

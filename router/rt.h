@@ -1,6 +1,6 @@
 /*
  * The router's shared state, one per process (one event loop). Internal to
- * router/: the request path (chat.c) reads it, router.c owns it.
+ * router/: the request path (chat*.c, router/chat.h) reads it, router.c owns it.
  */
 #ifndef SY_RT_H
 #define SY_RT_H
@@ -38,8 +38,5 @@ typedef struct rt_ctx {
 
 /* POST /v1/chat/completions */
 void rt_chat_handle(rt_ctx *ctx, struct sy_http_req *req);
-
-int64_t rt_now_us(void);   /* wall clock, microseconds since the epoch */
-int64_t rt_mono_us(void);  /* monotonic, microseconds */
 
 #endif

@@ -1,0 +1,142 @@
+/*
+ * chat: one POST /v1/chat/completions, as a state machine. Internal to the
+ * chat_*.c files; the rest of the router sees only rt_chat_handle() (rt.h).
+ *
+ * The states, in request order, and the file that holds each step:
+ *
+ *   AUTH      the API key (401 before anything in the body is read)  chat_parse.c
+ *   PARSE     JSON, the OpenAI shape, X-Route-Mode, X-Model-Prefer   chat_parse.c
+ *   COHORT    who the user is and its bucket, forced users           chat_route.c
+ *   CLASSIFY  the task type (every cohort: control needs it too)     chat_route.c
+ *   ROUTE     the arm's decision, the model, the failover candidates chat_route.c
+ *   DISPATCH  upstream attempts in flight: failover, sport-mode race chat_dispatch.c
+ *   STREAM    an attempt's SSE bytes are going to the client         chat_answer.c
+ *   DONE      answered; the event is recorded and the chat freed    chat.c
+ *
+ * AUTH to ROUTE run synchronously in rt_chat_handle(); each step either moves
+ * on or refuses (an error answer, then DONE). From DISPATCH on, libcurl and
+ * the client drive it: an attempt's end, its first streamed byte, a drained
+ * client socket, a closed client. Every callback reads the state before acting.
+ * chat_set_state() allows only the transitions of the table in chat.c.
+ *
+ * A chat owns up to two upstream attempts at a time (two only when racing).
+ * The event is recorded exactly once, in chat_finish(), whatever the outcome;
+ * nothing on this path waits for Redis or PostgreSQL.
+ */
+#ifndef SY_RT_CHAT_H
+#define SY_RT_CHAT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/httpd.h"
+#include "experiments/config.h"
+#include "experiments/routing.h"
+#include "router/conf.h"
+#include "router/event.h"
+#include "router/reqbody.h"
+#include "router/rt.h"
+#include "router/upstream.h"
+
+#define CHAT_MAX_USER_ID 256
+#define CHAT_MAX_CANDIDATES 16
+
+enum chat_state {
+    CHAT_AUTH,
+    CHAT_PARSE,
+    CHAT_COHORT,
+    CHAT_CLASSIFY,
+    CHAT_ROUTE,
+    CHAT_DISPATCH,
+    CHAT_STREAM,
+    CHAT_DONE,
+};
+
+struct chat;
+
+typedef struct attempt {
+    struct chat *c;
+    rt_call *call; /* NULL when not in flight */
+    int model;
+    int provider;
+} attempt;
+
+typedef struct chat {
+    rt_ctx *ctx;
+    rt_conf *conf;      /* the configuration generation this request started with */
+    sy_http_req *http;
+    enum chat_state state;
+    int64_t t0_mono;
+    rt_event ev;
+
+    /* AUTH, PARSE: what the request asks for */
+    const exp_api_key *key;
+    json_t *root;       /* the request as parsed */
+    /* the request body (the server's, alive as long as http) and, when
+     * splice_ok, where its "model" value is: each attempt sends these bytes
+     * with the model's name spliced in; else root re-serialised */
+    const char *body;
+    size_t body_len;
+    rt_body_span span;
+    int splice_ok;
+    exp_mode mode;
+    int prefer;         /* X-Model-Prefer's model, or -1 */
+
+    /* COHORT .. ROUTE: who, what, where. st is read only while these run. */
+    const exp_state *st;
+    int forced;
+    int task;           /* wire_task, or -1 when not classified */
+    int cohort;         /* exp_cohort */
+
+    /* DISPATCH: the candidates in order and the attempts in flight */
+    attempt att[2];     /* two only when racing */
+    int cand[CHAT_MAX_CANDIDATES], ncand, next_cand;
+    int model;          /* the model answering (or last tried) */
+    int racing;
+    int64_t upstream_us;
+    /* the last failure, for the error answer when nothing is left */
+    rt_call_status last_status;
+    long last_http;
+    char last_error[256];
+
+    /* STREAM */
+    int client_wants_usage; /* else the usage chunk we asked for is stripped */
+    attempt *streaming;     /* the attempt whose bytes go to the client */
+    char *sse;              /* partial SSE event carried between upstream reads */
+    size_t sse_len, sse_cap;
+} chat;
+
+static inline const exp_model *chat_model(const chat *c, int idx)
+{
+    return &c->conf->cfg->models[idx];
+}
+
+static inline const char *chat_provider_name(const chat *c, int model)
+{
+    return c->conf->cfg->providers[chat_model(c, model)->provider].name;
+}
+
+/* chat.c: the machine */
+void chat_set_state(chat *c, enum chat_state next);
+void chat_finish(chat *c, int status, const char *error); /* -> DONE: the event, then free */
+void chat_add_route_headers(chat *c);
+/* Refuse before any upstream work (AUTH .. ROUTE); the event is recorded all the same. */
+void chat_refuse(chat *c, int status, const char *code, const char *param, const char *msg);
+
+/* The synchronous steps: 0 to move on, -1 when the chat was answered (DONE). */
+int chat_auth(chat *c);     /* chat_parse.c */
+int chat_parse(chat *c);    /* chat_parse.c */
+int chat_cohort(chat *c);   /* chat_route.c */
+int chat_classify(chat *c); /* chat_route.c */
+int chat_route(chat *c);    /* chat_route.c */
+void chat_dispatch(chat *c); /* chat_dispatch.c: the first attempt(s), or the failure answer */
+
+/* chat_answer.c */
+int chat_on_upstream_data(const char *data, size_t len, void *arg); /* rt_call_spec.on_data */
+void chat_stream_done(chat *c, const rt_call_result *res);
+/* The upstream's answer as it came (a success, or a client error: ok = 0), with its usage. */
+void chat_answer(chat *c, const attempt *a, const rt_call_result *res, long in, long out, int ok);
+void chat_reply_failure(chat *c); /* nothing left to try */
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * chat answers (router/chat.h): an upstream's answer as it came, a stream
+ * relayed event by event (STREAM), and the error when nothing is left to try.
+ * Every path ends in chat_finish().
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/httpd.h"
+#include "router/chat.h"
+
+void chat_answer(chat *c, const attempt *a, const rt_call_result *res, long in, long out, int ok)
+{
+    const exp_model *m = chat_model(c, a->model);
+    c->model = a->model;
+    c->ev.served_model = m->name;
+    c->ev.provider = chat_provider_name(c, a->model);
+    c->ev.tokens_in = in;
+    c->ev.tokens_out = out;
+    c->ev.cost_usd += exp_model_cost(m, in, out);
+    c->ev.baseline_cost_usd = exp_model_cost(chat_model(c, c->conf->cfg->default_model), in, out);
+    chat_add_route_headers(c);
+    sy_http_reply(c->http, (int)res->http_status, "application/json", res->body, res->body_len);
+    chat_finish(c, (int)res->http_status, ok ? NULL : "provider_rejected_request");
+}
+
+/* ---------- streaming ---------- */
+
+/* One complete SSE event (without its blank-line terminator). Usage is
+ * captured for cost; the usage-only chunk is dropped if the client did not
+ * ask for it (we always ask the provider, so cost is never unknown). */
+static void stream_event(chat *c, const char *ev, size_t len)
+{
+    int forward = 1;
+    if (len > 6 && !memcmp(ev, "data: ", 6) && memmem(ev, len, "\"usage\"", 7)) {
+        json_t *root = json_loadb(ev + 6, len - 6, 0, NULL);
+        json_t *u = root ? json_object_get(root, "usage") : NULL;
+        if (json_is_object(u)) {
+            c->ev.tokens_in = (long)json_integer_value(json_object_get(u, "prompt_tokens"));
+            c->ev.tokens_out = (long)json_integer_value(json_object_get(u, "completion_tokens"));
+            json_t *choices = json_object_get(root, "choices");
+            if (!c->client_wants_usage && json_is_array(choices) && json_array_size(choices) == 0)
+                forward = 0;
+        }
+        json_decref(root);
+    }
+    if (forward) {
+        sy_http_stream_write(c->http, ev, len);
+        sy_http_stream_write(c->http, "\n\n", 2);
+    }
+}
+
+static void on_client_drained(sy_http_req *req, void *arg)
+{
+    chat *c = arg;
+    (void)req;
+    sy_http_on_drain(c->http, 0, NULL, NULL);
+    if (c->state == CHAT_STREAM && c->streaming->call)
+        rt_call_resume(c->streaming->call);
+}
+
+int chat_on_upstream_data(const char *data, size_t len, void *arg)
+{
+    attempt *a = arg;
+    chat *c = a->c;
+    rt_ctx *ctx = c->ctx;
+    if (c->state == CHAT_DISPATCH) { /* the first bytes: the answer starts */
+        chat_set_state(c, CHAT_STREAM);
+        c->streaming = a;
+        c->model = a->model;
+        c->ev.served_model = chat_model(c, a->model)->name;
+        c->ev.provider = chat_provider_name(c, a->model);
+        chat_add_route_headers(c);
+        sy_http_add_header(c->http, "Cache-Control", "no-cache");
+        sy_http_stream_start(c->http, 200, "text/event-stream");
+    }
+    /* a slow reader: stop reading the provider until the client catches up */
+    if (sy_http_output_pending(c->http) > ctx->stream_high_water) {
+        sy_http_on_drain(c->http, ctx->stream_high_water / 2, on_client_drained, c);
+        return 1;
+    }
+    if (c->sse_len + len > ctx->max_response_bytes)
+        return -1; /* one SSE event larger than a whole answer may be: refuse */
+    if (c->sse_len + len > c->sse_cap) {
+        size_t cap = c->sse_cap ? c->sse_cap : 4096;
+        while (cap < c->sse_len + len)
+            cap *= 2;
+        char *b = realloc(c->sse, cap);
+        if (!b)
+            return -1;
+        c->sse = b;
+        c->sse_cap = cap;
+    }
+    memcpy(c->sse + c->sse_len, data, len);
+    c->sse_len += len;
+
+    /* forward every complete event; keep the tail */
+    size_t start = 0;
+    for (;;) {
+        char *end = memmem(c->sse + start, c->sse_len - start, "\n\n", 2);
+        if (!end)
+            break;
+        size_t elen = (size_t)(end - (c->sse + start));
+        if (elen)
+            stream_event(c, c->sse + start, elen);
+        start += elen + 2;
+    }
+    memmove(c->sse, c->sse + start, c->sse_len - start);
+    c->sse_len -= start;
+    return 0;
+}
+
+void chat_stream_done(chat *c, const rt_call_result *res)
+{
+    const exp_model *m = chat_model(c, c->model);
+    const exp_model *def = chat_model(c, c->conf->cfg->default_model);
+    c->ev.cost_usd += exp_model_cost(m, c->ev.tokens_in, c->ev.tokens_out);
+    c->ev.baseline_cost_usd = exp_model_cost(def, c->ev.tokens_in, c->ev.tokens_out);
+    if (c->sse_len)
+        stream_event(c, c->sse, c->sse_len); /* an unterminated last event */
+    if (res->status == RT_CALL_OK) {
+        sy_http_stream_end(c->http);
+        chat_finish(c, 200, NULL);
+        return;
+    }
+    /* The status line is gone; tell the client in-band, as providers do. */
+    char msg[512];
+    snprintf(msg, sizeof(msg),
+             "data: {\"error\":{\"message\":\"provider %s failed mid-stream for model %s\","
+             "\"type\":\"api_error\",\"param\":null,\"code\":\"upstream_error\"}}\n\n",
+             chat_provider_name(c, c->model), m->name);
+    sy_http_stream_write(c->http, msg, strlen(msg));
+    sy_http_stream_end(c->http);
+    chat_finish(c, 502, res->status == RT_CALL_TIMEOUT ? "upstream_timeout_mid_stream"
+                                                       : "upstream_failed_mid_stream");
+}
+
+/* Nothing left to try: answer with the last failure. */
+void chat_reply_failure(chat *c)
+{
+    char msg[512];
+    int status = 502;
+    const char *code = "upstream_error";
+    const char *model = chat_model(c, c->model)->name;
+    const char *prov = chat_provider_name(c, c->model);
+    if (c->ev.attempts == 0) {
+        code = "no_provider_available";
+        snprintf(msg, sizeof(msg), "no provider available for model %s: %s", model,
+                 c->last_error);
+    } else if (c->last_status == RT_CALL_TIMEOUT) {
+        status = 504;
+        code = "upstream_timeout";
+        snprintf(msg, sizeof(msg), "provider %s did not answer in time for model %s: %s", prov,
+                 model, c->last_error);
+    } else if (c->last_status == RT_CALL_OK) {
+        code = c->last_http == 429 ? "upstream_rate_limited" : "upstream_error";
+        snprintf(msg, sizeof(msg), "provider %s answered HTTP %ld for model %s", prov,
+                 c->last_http, model);
+    } else {
+        code = c->last_status == RT_CALL_CONNECT_ERROR ? "upstream_unreachable" : "upstream_error";
+        snprintf(msg, sizeof(msg), "provider %s failed for model %s: %s", prov, model,
+                 c->last_error);
+    }
+    if (c->ev.attempts > 1) {
+        size_t n = strlen(msg);
+        snprintf(msg + n, sizeof(msg) - n, " (after %d attempts)", c->ev.attempts);
+    }
+    chat_add_route_headers(c);
+    sy_http_reply_error(c->http, status, "api_error", code, NULL, "%s", msg);
+    chat_finish(c, status, code);
+}
+

@@ -1,0 +1,168 @@
+/*
+ * chat COHORT, CLASSIFY and ROUTE (router/chat.h): who the user is, what the
+ * request is, and which models answer it in which order.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classifier/classifier.h"
+#include "common/httpd.h"
+#include "common/numfmt.h"
+#include "experiments/cohort.h"
+#include "router/chat.h"
+#include "router/expstate.h"
+#include "router/metrics.h"
+#include "router/redis.h"
+
+/* who: X-User-Id, else the body's user, else the API key's project */
+int chat_cohort(chat *c)
+{
+    const char *user = sy_http_header(c->http, "X-User-Id");
+    if (user && (!*user || strlen(user) > CHAT_MAX_USER_ID)) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "X-User-Id must be 1 to %d bytes", CHAT_MAX_USER_ID);
+        chat_refuse(c, 400, "invalid_user_id", NULL, msg);
+        return -1;
+    }
+    if (!user)
+        user = json_string_value(json_object_get(c->root, "user"));
+    char keyuser[300];
+    if (!user || !*user) {
+        snprintf(keyuser, sizeof(keyuser), "project:%s", c->key->project);
+        user = keyuser;
+    }
+    size_t ulen = strlen(user);
+    exp_user_hash(user, ulen, c->ev.user_hash);
+    c->ev.bucket = exp_bucket(c->st->salt, user, ulen);
+    c->forced = rt_expstate_forced(c->ctx->expstate, c->ev.user_hash);
+    return 0;
+}
+
+/* The text the task is judged on: the last user message (text parts joined). */
+static const char *prompt_text(json_t *root, size_t *len, char **owned)
+{
+    json_t *msgs = json_object_get(root, "messages");
+    *owned = NULL;
+    for (size_t i = json_array_size(msgs); i-- > 0;) {
+        json_t *m = json_array_get(msgs, i);
+        if (strcmp(json_string_value(json_object_get(m, "role")), "user"))
+            continue;
+        json_t *content = json_object_get(m, "content");
+        if (json_is_string(content)) {
+            *len = json_string_length(content);
+            return json_string_value(content);
+        }
+        if (!json_is_array(content))
+            break;
+        size_t total = 0, j;
+        json_t *part;
+        json_array_foreach(content, j, part) total += json_string_length(json_object_get(part, "text")) + 1;
+        char *buf = malloc(total + 1);
+        if (!buf)
+            break;
+        size_t n = 0;
+        json_array_foreach(content, j, part) {
+            json_t *t = json_object_get(part, "text");
+            if (!json_is_string(t))
+                continue;
+            memcpy(buf + n, json_string_value(t), json_string_length(t));
+            n += json_string_length(t);
+            buf[n++] = '\n';
+        }
+        buf[n] = '\0';
+        *owned = buf;
+        *len = n;
+        return buf;
+    }
+    *len = 0;
+    return "";
+}
+
+/* Every request is classified, whatever its cohort: the control arm needs
+ * task types too, so each task type's routed arm meets its own control. */
+int chat_classify(chat *c)
+{
+    size_t tlen;
+    char *owned;
+    const char *text = prompt_text(c->root, &tlen, &owned);
+    struct clf_result cr;
+    clf_classify(c->ctx->clf, text, tlen, c->conf->rules, &cr);
+    free(owned);
+    if (cr.task == WIRE_TASK_NONE) {
+        rt_metrics_inc(c->ctx->metrics, RT_C_classifier_failures);
+        return 0; /* fail open: routed as the control arm is */
+    }
+    c->task = cr.task;
+    c->ev.task_type = wire_task_str((wire_task)cr.task);
+    c->ev.task_confidence = cr.confidence;
+    return 0;
+}
+
+/* The candidates: the chosen model, then models of the same tier on other
+ * providers, in catalog order. */
+static void build_candidates(chat *c, int primary)
+{
+    const exp_config *cfg = c->conf->cfg;
+    const exp_model *pm = chat_model(c, primary);
+    c->ncand = 0;
+    c->cand[c->ncand++] = primary;
+    for (int i = 0; i < cfg->nmodels && c->ncand < CHAT_MAX_CANDIDATES; i++) {
+        const exp_model *m = &cfg->models[i];
+        if (i == primary || m->provider == pm->provider || strcmp(m->tier, pm->tier))
+            continue;
+        int dup = 0;
+        for (int j = 0; j < c->ncand; j++)
+            dup |= chat_model(c, c->cand[j])->provider == m->provider;
+        if (!dup)
+            c->cand[c->ncand++] = i;
+    }
+}
+
+int chat_route(chat *c)
+{
+    const exp_state *st = c->st;
+    /* only the held-back check reads the task when unclassified */
+    wire_task task = c->task >= 0 ? (wire_task)c->task : WIRE_TASK_SIMPLE;
+    exp_route r = exp_route_decide(st, c->ev.bucket, task, c->forced);
+    if (c->task < 0) { /* fail open: no routing without a task type */
+        r.serve_routed = 0;
+        r.log_would_have = 0;
+    }
+    c->cohort = (int)r.cohort;
+    c->ev.cohort = exp_cohort_str(r.cohort);
+    /* exposure unit for the sample-ratio check: a user first seen in this step
+     * (phase and routed share) for this task type, counted at request start so
+     * a slow arm's late events cannot look like missing users */
+    char step_key[96];
+    const char *step_task = c->ev.task_type ? c->ev.task_type : "none";
+    size_t plen = strlen(c->ev.phase), tlen = strlen(step_task);
+    if (plen + tlen + SY_FMT_INT_MAX + 3 <= sizeof(step_key)) { /* "%s:%d:%s" */
+        char *w = step_key;
+        memcpy(w, c->ev.phase, plen);
+        w += plen;
+        *w++ = ':';
+        w += sy_fmt_i64(w, st->routed_bp);
+        *w++ = ':';
+        memcpy(w, step_task, tlen + 1);
+    } else {
+        snprintf(step_key, sizeof(step_key), "%s:%d:%s", c->ev.phase, st->routed_bp, step_task);
+    }
+    rt_redis_record_user(c->ctx->redis, c->conf->cfg->experiment, c->ev.user_hash, c->ev.bucket,
+                         c->ev.cohort, step_key, c->ev.ts_us);
+
+    int model = c->conf->cfg->default_model;
+    if (c->task >= 0) {
+        int routed = c->conf->cfg->routing[c->task][c->mode];
+        if (r.serve_routed)
+            model = routed;
+        else if (r.log_would_have)
+            c->ev.would_have_model = chat_model(c, routed)->name;
+    }
+    if (c->prefer >= 0)
+        model = c->prefer;
+    c->model = model;
+    build_candidates(c, model);
+    return 0;
+}
