@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/pg.h"
 #include "controller/ctl.h"
 #include "controller/ctl_db.h"
 
@@ -22,16 +23,12 @@ int ctl_pg_ensure(ctl *c)
         return 0;
     ctl_pg_drop(c);
     /* bounded: connect_timeout from the URL or 5 s; every statement 10 s */
-    const char *keys[] = {"dbname", "connect_timeout", "options", "application_name", NULL};
-    const char *vals[] = {c->database_url, "5", "-c statement_timeout=10000",
-                          "switchyard-controller", NULL};
-    PGconn *pg = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(pg) != CONNECTION_OK) {
-        sy_log_kv(SY_WARN, "postgres unreachable", "reason", PQerrorMessage(pg), NULL);
-        PQfinish(pg);
+    char err[512];
+    c->pg = sy_pg_connect(c->database_url, "switchyard-controller", 10000, err, sizeof(err));
+    if (!c->pg) {
+        sy_log_kv(SY_WARN, "postgres unreachable", "reason", err, NULL);
         return -1;
     }
-    c->pg = (struct pg_conn *)pg;
     return 0;
 }
 

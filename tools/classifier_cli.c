@@ -23,6 +23,7 @@
 #include "classifier/rules.h"
 #include "common/clock.h"
 #include "common/opts.h"
+#include "common/pg.h"
 
 #define MAX_DATA_FILES 16
 
@@ -142,9 +143,10 @@ static int read_db(const char *url, struct rows *out)
         "WHERE rk = 1 ORDER BY request_id";
     int rc = -1;
     PGresult *res = NULL;
-    PGconn *pg = PQconnectdb(url);
-    if (PQstatus(pg) != CONNECTION_OK) {
-        fprintf(stderr, "classifier: --from-db: cannot connect: %s", PQerrorMessage(pg));
+    char err[512];
+    PGconn *pg = (PGconn *)sy_pg_connect(url, "switchyard-classifier", 0, err, sizeof(err));
+    if (!pg) {
+        fprintf(stderr, "classifier: --from-db: cannot connect: %s\n", err);
         goto done;
     }
     res = PQexecParams(pg, sql, 0, NULL, NULL, NULL, NULL, 0);
