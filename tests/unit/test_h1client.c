@@ -3,7 +3,9 @@
  * keep-alive reuse and the idle watch, the one retry of a reused connection,
  * streaming with backpressure, limits, malformed answers, deadlines,
  * cancellation from inside callbacks, and nothing reported from inside
- * rt_call_start(); and the libcurl path upstream.c keeps for the other URLs. */
+ * rt_call_start(); and the libcurl path upstream.c keeps for the other URLs.
+ * Past 800 lines on purpose: one concept (the upstream call contract), every
+ * test on the one scripted-server fixture at the top. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
