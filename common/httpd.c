@@ -126,15 +126,15 @@ static int conn_step(struct conn *c)
         if (pos.pos < 0) {
             if (avail > srv->lim.max_header_bytes)
                 httpd_framework_error(c, 431, "headers_too_large",
-                                "request head exceeds the limit of %zu bytes",
-                                srv->lim.max_header_bytes);
+                                      "request head exceeds the limit of %zu bytes",
+                                      srv->lim.max_header_bytes);
             return 0;
         }
         size_t head_len = (size_t)pos.pos + 4;
         if (head_len > srv->lim.max_header_bytes) {
             httpd_framework_error(c, 431, "headers_too_large",
-                            "request head exceeds the limit of %zu bytes",
-                            srv->lim.max_header_bytes);
+                                  "request head exceeds the limit of %zu bytes",
+                                  srv->lim.max_header_bytes);
             return 0;
         }
         sy_http_req *req = httpd_req_new();
@@ -287,13 +287,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     case CS_HEAD:
         c->in_process = 1;
         httpd_framework_error(c, 408, "request_timeout", "request head not received within %d ms",
-                        c->srv->lim.header_timeout_ms);
+                              c->srv->lim.header_timeout_ms);
         c->in_process = 0;
         break;
     case CS_BODY:
         c->in_process = 1;
         httpd_framework_error(c, 408, "request_timeout", "request body not received within %d ms",
-                        c->srv->lim.body_timeout_ms);
+                              c->srv->lim.body_timeout_ms);
         c->in_process = 0;
         break;
     default: /* idle keep-alive, or a close that could not flush */

@@ -130,7 +130,8 @@ static int start_next(chat *c, attempt *a)
     while (c->next_cand < c->ncand && c->ev.attempts < c->conf->cfg->max_attempts) {
         int model = c->cand[c->next_cand++];
         int prov = chat_model(c, model)->provider;
-        if (!rt_breaker_allow(&c->conf->breakers[prov], sy_clock_mono_us(), c->conf->cfg->breaker_cooldown_ms)) {
+        if (!rt_breaker_allow(&c->conf->breakers[prov], sy_clock_mono_us(),
+                              c->conf->cfg->breaker_cooldown_ms)) {
             snprintf(c->last_error, sizeof(c->last_error), "circuit open for provider %s",
                      c->conf->cfg->providers[prov].name);
             continue;
@@ -172,7 +173,8 @@ static void on_attempt_done(const rt_call_result *res, void *arg)
     int failed = !ok && !client_error;
     rt_metrics_upstream(ctx->metrics, a->provider, res->upstream_us, failed);
     if (failed)
-        rt_breaker_failure(&c->conf->breakers[a->provider], sy_clock_mono_us(), c->conf->cfg->breaker_failures);
+        rt_breaker_failure(&c->conf->breakers[a->provider], sy_clock_mono_us(),
+                           c->conf->cfg->breaker_failures);
     else
         rt_breaker_success(&c->conf->breakers[a->provider]);
 
@@ -236,7 +238,8 @@ void chat_dispatch(chat *c)
         json_t *so = json_object_get(c->root, "stream_options");
         c->ev.stream = 1;
         c->splice_ok = 0; /* the tree changes below */
-        c->client_wants_usage = json_is_object(so) && json_is_true(json_object_get(so, "include_usage"));
+        c->client_wants_usage =
+            json_is_object(so) && json_is_true(json_object_get(so, "include_usage"));
         if (!json_is_object(so)) {
             so = json_object();
             json_object_set_new(c->root, "stream_options", so);

@@ -58,7 +58,8 @@ static const char *prompt_text(json_t *root, size_t *len, char **owned)
             break;
         size_t total = 0, j;
         json_t *part;
-        json_array_foreach(content, j, part) total += json_string_length(json_object_get(part, "text")) + 1;
+        json_array_foreach(content, j, part)
+            total += json_string_length(json_object_get(part, "text")) + 1;
         char *buf = malloc(total + 1);
         if (!buf)
             break;
