@@ -149,6 +149,7 @@ static void call_finish(rt_h1_call *c, rt_call_status st, const char *error)
         .body_len = c->resp_len,
         .error = error,
         .upstream_us = (long)(sy_clock_mono_us() - c->t_start_us),
+        .retry_after_s = c->status ? c->parser.retry_after_s : -1,
     };
     c->in_cb = 1;
     c->spec.on_done(&res, c->spec.arg);
@@ -373,6 +374,7 @@ rt_h1_call *rt_h1_call_start(rt_h1 *h, const rt_call_spec *spec)
     c->spec = *spec;
     c->spec.url = NULL;
     c->spec.api_key = NULL;
+    c->spec.anthropic_version = NULL;
     c->spec.body = NULL;
     if (!c->spec.max_response_bytes)
         c->spec.max_response_bytes = DEFAULT_MAX_RESPONSE;

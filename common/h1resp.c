@@ -33,6 +33,7 @@ void rt_h1resp_init(rt_h1resp *p)
 {
     memset(p, 0, sizeof(*p));
     p->state = S_HEAD;
+    p->retry_after_s = -1;
 }
 
 /* RFC 9110 token characters */
@@ -130,6 +131,20 @@ static void connection(rt_h1resp *p, const char *v, size_t n)
     }
 }
 
+/* Retry-After: delta-seconds only (an HTTP-date, rare from APIs, is ignored). */
+static void retry_after(rt_h1resp *p, const char *v, size_t n)
+{
+    long s = 0;
+    if (n == 0 || n > 9)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return;
+        s = s * 10 + (v[i] - '0');
+    }
+    p->retry_after_s = s;
+}
+
 /* "name: value" (n: without the CRLF) */
 static int header_line(rt_h1resp *p, const char *s, size_t n)
 {
@@ -172,6 +187,8 @@ static int header_line(rt_h1resp *p, const char *s, size_t n)
     }
     if (name_is(s, name_len, "connection", 10))
         connection(p, v, vn);
+    if (name_is(s, name_len, "retry-after", 11))
+        retry_after(p, v, vn);
     return 0;
 }
 
@@ -255,6 +272,7 @@ static rt_h1resp_event parse_head(rt_h1resp *p, const char *data, size_t len, si
         start += off;
         p->have_status = p->seen_cl = p->seen_te = p->conn_close = 0;
         p->content_length = 0;
+        p->retry_after_s = -1;
         p->status = 0;
     }
 }

@@ -61,6 +61,7 @@ typedef struct rt_h1resp {
     int keep_alive;           /* the connection may carry another request after this one */
     rt_h1resp_framing framing;
     uint64_t content_length;  /* with RT_H1R_FRAME_LENGTH */
+    long retry_after_s;       /* Retry-After as delta-seconds (<= 1e9), else -1 */
     const char *error;        /* with RT_H1R_ERROR */
 
     /* private */

@@ -50,8 +50,9 @@ static double get_num(exp_errs *e, json_t *obj, const char *path, const char *ke
 
 static void parse_providers(exp_errs *e, json_t *root, exp_config *cfg)
 {
-    static const char *const keys[] = {"base_url", "api_key_env", "connect_timeout_ms",
-                                       "timeout_ms", NULL};
+    static const char *const keys[] = {"type",       "base_url", "api_key_env",
+                                       "anthropic_version", "connect_timeout_ms",
+                                       "timeout_ms", "retries",  NULL};
     json_t *obj = json_object_get(root, "providers");
     if (!obj) {
         exp_errs_add(e, "$.providers: required");
@@ -84,9 +85,27 @@ static void parse_providers(exp_errs *e, json_t *root, exp_config *cfg)
                 pr->base_url[--n] = '\0';
         }
         pr->api_key_env = dup(get_str(e, p, path, "api_key_env", 0));
+        const char *type = get_str(e, p, path, "type", 0);
+        pr->type = EXP_WIRE_OPENAI;
+        if (type && !strcmp(type, "anthropic"))
+            pr->type = EXP_WIRE_ANTHROPIC;
+        else if (type && strcmp(type, "openai"))
+            exp_errs_add(e, "%s.type: must be \"openai\" or \"anthropic\"", path);
+        const char *ver = get_str(e, p, path, "anthropic_version", 0);
+        if (ver && pr->type != EXP_WIRE_ANTHROPIC)
+            exp_errs_add(e, "%s.anthropic_version: only for \"type\": \"anthropic\"", path);
+        for (const char *q = ver; q && *q; q++)
+            if ((unsigned char)*q < 0x21 || (unsigned char)*q > 0x7e) {
+                exp_errs_add(e, "%s.anthropic_version: must be printable ASCII without spaces",
+                             path);
+                break;
+            }
+        if (pr->type == EXP_WIRE_ANTHROPIC)
+            pr->anthropic_version = dup(ver && *ver ? ver : EXP_ANTHROPIC_VERSION);
         pr->connect_timeout_ms =
             (int)get_num(e, p, path, "connect_timeout_ms", 0, 1000, 1, 600000);
         pr->timeout_ms = (int)get_num(e, p, path, "timeout_ms", 0, 60000, 1, 3600000);
+        pr->retries = (int)get_num(e, p, path, "retries", 0, 2, 0, 10);
     }
 }
 
@@ -100,8 +119,14 @@ static int find_provider(const exp_config *cfg, const char *name)
 
 static void parse_models(exp_errs *e, json_t *root, exp_config *cfg)
 {
-    static const char *const keys[] = {"provider", "upstream", "tier", "input_usd_per_mtok",
-                                       "output_usd_per_mtok", NULL};
+    static const char *const keys[] = {"provider",
+                                       "upstream",
+                                       "tier",
+                                       "input_usd_per_mtok",
+                                       "output_usd_per_mtok",
+                                       "cached_input_usd_per_mtok",
+                                       "cache_write_usd_per_mtok",
+                                       NULL};
     json_t *obj = json_object_get(root, "models");
     if (!obj) {
         exp_errs_add(e, "$.models: required");
@@ -137,6 +162,10 @@ static void parse_models(exp_errs *e, json_t *root, exp_config *cfg)
         md->tier = dup(tier);
         md->input_usd_per_mtok = get_num(e, m, path, "input_usd_per_mtok", 1, 0, 0, 10000);
         md->output_usd_per_mtok = get_num(e, m, path, "output_usd_per_mtok", 1, 0, 0, 10000);
+        md->cached_input_usd_per_mtok = get_num(e, m, path, "cached_input_usd_per_mtok", 0,
+                                                md->input_usd_per_mtok, 0, 10000);
+        md->cache_write_usd_per_mtok = get_num(e, m, path, "cache_write_usd_per_mtok", 0,
+                                               md->input_usd_per_mtok, 0, 10000);
     }
 }
 
@@ -249,9 +278,17 @@ static void parse_routing(exp_errs *e, json_t *root, exp_config *cfg)
 
 static void parse_dispatch(exp_errs *e, json_t *root, exp_config *cfg)
 {
-    static const char *const keys[] = {"max_attempts", "breaker_failures", "breaker_cooldown_ms",
-                                       "race_sport", NULL};
-    cfg->max_attempts = 3;
+    static const char *const keys[] = {"max_attempts",         "request_timeout_ms",
+                                       "retry_backoff_ms",     "retry_backoff_max_ms",
+                                       "breaker_failures",     "breaker_cooldown_ms",
+                                       "race_sport",           "sticky_conversations",
+                                       "sticky_ttl_s",         NULL};
+    cfg->max_attempts = 6;
+    cfg->request_timeout_ms = 120000;
+    cfg->retry_backoff_ms = 100;
+    cfg->retry_backoff_max_ms = 2000;
+    cfg->sticky_conversations = 1;
+    cfg->sticky_ttl_s = 3600;
     cfg->breaker_failures = 5;
     cfg->breaker_cooldown_ms = 10000;
     cfg->race_sport = 0;
@@ -263,7 +300,21 @@ static void parse_dispatch(exp_errs *e, json_t *root, exp_config *cfg)
         return;
     }
     exp_check_keys(e, d, "$.dispatch", keys);
-    cfg->max_attempts = (int)get_num(e, d, "$.dispatch", "max_attempts", 0, 3, 1, 10);
+    cfg->max_attempts = (int)get_num(e, d, "$.dispatch", "max_attempts", 0, 6, 1, 20);
+    cfg->request_timeout_ms =
+        (int)get_num(e, d, "$.dispatch", "request_timeout_ms", 0, 120000, 1, 3600000);
+    cfg->retry_backoff_ms = (int)get_num(e, d, "$.dispatch", "retry_backoff_ms", 0, 100, 0, 60000);
+    cfg->retry_backoff_max_ms = (int)get_num(e, d, "$.dispatch", "retry_backoff_max_ms", 0,
+                                             cfg->retry_backoff_ms > 2000 ? cfg->retry_backoff_ms
+                                                                          : 2000,
+                                             0, 600000);
+    if (cfg->retry_backoff_max_ms < cfg->retry_backoff_ms)
+        exp_errs_add(e, "$.dispatch.retry_backoff_max_ms: must be at least retry_backoff_ms");
+    json_t *sticky = json_object_get(d, "sticky_conversations");
+    if (sticky && !json_is_boolean(sticky))
+        exp_errs_add(e, "$.dispatch.sticky_conversations: must be true or false");
+    cfg->sticky_conversations = !sticky || json_is_true(sticky);
+    cfg->sticky_ttl_s = (int)get_num(e, d, "$.dispatch", "sticky_ttl_s", 0, 3600, 1, 30 * 86400);
     cfg->breaker_failures = (int)get_num(e, d, "$.dispatch", "breaker_failures", 0, 5, 1, 1000);
     cfg->breaker_cooldown_ms =
         (int)get_num(e, d, "$.dispatch", "breaker_cooldown_ms", 0, 10000, 10, 3600000);
@@ -429,6 +480,7 @@ void exp_config_free(exp_config *cfg)
         free(cfg->providers[i].name);
         free(cfg->providers[i].base_url);
         free(cfg->providers[i].api_key_env);
+        free(cfg->providers[i].anthropic_version);
     }
     for (int i = 0; i < cfg->nmodels; i++) {
         free(cfg->models[i].name);
@@ -462,6 +514,17 @@ int exp_config_find_model(const exp_config *cfg, const char *name)
         if (!strcmp(cfg->models[i].name, name))
             return i;
     return -1;
+}
+
+double exp_usage_cost(const exp_model *m, const exp_usage *u)
+{
+    long cached = u->cached > 0 ? u->cached : 0, write = u->cache_write > 0 ? u->cache_write : 0;
+    long plain = u->in - cached - write;
+    if (plain < 0) /* counts that do not add up: bill what was said, none below zero */
+        plain = 0;
+    return ((double)plain * m->input_usd_per_mtok + (double)cached * m->cached_input_usd_per_mtok +
+            (double)write * m->cache_write_usd_per_mtok + (double)u->out * m->output_usd_per_mtok) /
+           1e6;
 }
 
 double exp_model_cost(const exp_model *m, long tokens_in, long tokens_out)

@@ -14,12 +14,22 @@
 
 #include "experiments/routing.h"
 
+typedef enum {
+    EXP_WIRE_OPENAI,    /* POST {base_url}/chat/completions, Authorization: Bearer */
+    EXP_WIRE_ANTHROPIC, /* POST {base_url}/messages, x-api-key + anthropic-version */
+} exp_wire;
+
+#define EXP_ANTHROPIC_VERSION "2023-06-01"
+
 typedef struct exp_provider {
     char *name;
+    exp_wire type;     /* "type": "openai" (default) or "anthropic" */
     char *base_url;    /* ends without '/', e.g. http://host:port/v1 */
-    char *api_key_env; /* may be NULL: no Authorization header upstream */
+    char *api_key_env; /* may be NULL: no credentials upstream */
+    char *anthropic_version; /* anthropic: the anthropic-version header */
     int connect_timeout_ms;
-    int timeout_ms;
+    int timeout_ms;    /* one attempt */
+    int retries;       /* attempts again at this provider after a transient failure (2) */
 } exp_provider;
 
 typedef struct exp_model {
@@ -29,7 +39,17 @@ typedef struct exp_model {
     char *tier;
     double input_usd_per_mtok;
     double output_usd_per_mtok;
+    double cached_input_usd_per_mtok; /* prompt tokens read from the cache (default: input) */
+    double cache_write_usd_per_mtok;  /* prompt tokens written to the cache (default: input) */
 } exp_model;
+
+/* What one answer consumed, as the router reads it from either wire. in counts every
+ * prompt token, cached and cache-written ones included (OpenAI's prompt_tokens). */
+typedef struct exp_usage {
+    long in, out;
+    long cached;      /* of in: read from the provider's prompt cache */
+    long cache_write; /* of in: written to it (Anthropic cache_creation_input_tokens) */
+} exp_usage;
 
 typedef struct exp_api_key {
     char *key;     /* literal key, or NULL when key_env is used */
@@ -75,7 +95,12 @@ typedef struct exp_config {
     int holdout_bp;    /* basis points, 0..10000 */
     int routing[WIRE_NTASKS][EXP_NMODES]; /* model index per task x mode (default model if unset) */
     /* dispatch */
-    int max_attempts;        /* upstream attempts per request, failover included */
+    int max_attempts;        /* upstream attempts per request, retries and failover included */
+    int request_timeout_ms;  /* one deadline for the whole request, every attempt included */
+    int retry_backoff_ms;    /* first retry's backoff; doubles per retry, jittered, capped */
+    int retry_backoff_max_ms;
+    int sticky_conversations; /* follow-up turns keep their conversation's model */
+    int sticky_ttl_s;
     int breaker_failures;    /* consecutive failures that open a provider's circuit */
     int breaker_cooldown_ms; /* open -> half-open after this long */
     int race_sport;          /* sport mode races two providers of the same tier */
@@ -98,7 +123,9 @@ void exp_config_free(exp_config *cfg);
 
 int exp_config_find_model(const exp_config *cfg, const char *name); /* index or -1 */
 
-/* Cost in USD of a call at the model's price. */
+/* Cost in USD of a call at the model's price (no cached tokens). */
 double exp_model_cost(const exp_model *m, long tokens_in, long tokens_out);
+/* Cost in USD of what u consumed: cached and cache-written prompt tokens at their prices. */
+double exp_usage_cost(const exp_model *m, const exp_usage *u);
 
 #endif

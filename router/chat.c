@@ -53,7 +53,7 @@ void chat_set_state(chat *c, enum chat_state next)
     c->state = next;
 }
 
-static uint64_t next_rand(rt_ctx *ctx)
+uint64_t chat_rand(rt_ctx *ctx)
 {
     /* xorshift64*: request ids need uniqueness, not secrecy */
     uint64_t x = ctx->rng;
@@ -93,6 +93,7 @@ void chat_finish(chat *c, int status, const char *error)
     if (status >= 500 || status == 499)
         sy_log_kv(SY_WARN, "request failed", "request_id", c->ev.request_id, "reason", error,
                   "model", c->ev.served_model, NULL);
+    chat_disarm(c);
     json_decref(c->root);
     free(c->sse);
     rt_conf_unref(c->conf);
@@ -144,6 +145,7 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
     c->state = CHAT_AUTH;
     c->st = rt_expstate_current(ctx->expstate);
     c->t0_mono = sy_clock_mono_us();
+    c->deadline_mono = c->t0_mono + (int64_t)c->conf->cfg->request_timeout_ms * 1000;
     c->model = c->conf->cfg->default_model;
     c->prefer = -1;
     c->task = -1;
@@ -153,8 +155,8 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
     c->ev.task_confidence = NAN; /* null until classified */
     /* "req_%016llx%08llx" of two draws, without printf */
     memcpy(c->ev.request_id, "req_", 4);
-    sy_fmt_hex_fixed(c->ev.request_id + 4, next_rand(ctx), 16);
-    sy_fmt_hex_fixed(c->ev.request_id + 20, next_rand(ctx) >> 32, 8);
+    sy_fmt_hex_fixed(c->ev.request_id + 4, chat_rand(ctx), 16);
+    sy_fmt_hex_fixed(c->ev.request_id + 20, chat_rand(ctx) >> 32, 8);
     c->ev.request_id[28] = '\0';
     c->ev.experiment = c->conf->cfg->experiment;
     c->ev.phase = exp_phase_str(c->st->phase);

@@ -26,6 +26,7 @@
 #ifndef SY_RT_CHAT_H
 #define SY_RT_CHAT_H
 
+#include <event2/event_struct.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,11 +56,22 @@ enum chat_state {
 
 struct chat;
 
+/* Where a candidate comes from; an answer from one past the first is a fallback. */
+enum chat_cand_kind {
+    CHAT_CAND_CHOSEN,  /* what routing (or X-Model-Prefer, or stickiness) chose */
+    CHAT_CAND_TIER,    /* a model of the same tier on another provider */
+    CHAT_CAND_DEFAULT, /* the experiment's default model, for a routed request */
+};
+
 typedef struct attempt {
     struct chat *c;
     rt_call *call; /* NULL when not in flight */
     int model;
     int provider;
+    int kind;      /* enum chat_cand_kind of the candidate */
+    int tries;     /* attempts started at this candidate */
+    struct event retry_timer; /* the backoff before the next try (retry_armed) */
+    int retry_armed;
 } attempt;
 
 typedef struct chat {
@@ -92,6 +104,8 @@ typedef struct chat {
     /* DISPATCH: the candidates in order and the attempts in flight */
     attempt att[2];     /* two only when racing */
     int cand[CHAT_MAX_CANDIDATES], ncand, next_cand;
+    unsigned char cand_kind[CHAT_MAX_CANDIDATES];
+    int64_t deadline_mono; /* dispatch.request_timeout_ms after the start */
     int model;          /* the model answering (or last tried) */
     int racing;
     int64_t upstream_us;
@@ -99,6 +113,8 @@ typedef struct chat {
     rt_call_status last_status;
     long last_http;
     char last_error[256];
+    char tried[320];    /* "model@provider 3x reason, ..." for the error answer */
+    int ntried;         /* candidates left behind */
 
     /* STREAM */
     int client_wants_usage; /* else the usage chunk we asked for is stripped */
@@ -118,6 +134,7 @@ static inline const char *chat_provider_name(const chat *c, int model)
 }
 
 /* chat.c: the machine */
+uint64_t chat_rand(rt_ctx *ctx); /* xorshift64*: ids and jitter, not secrets */
 void chat_set_state(chat *c, enum chat_state next);
 void chat_finish(chat *c, int status, const char *error); /* -> DONE: the event, then free */
 void chat_add_route_headers(chat *c);
@@ -131,12 +148,13 @@ int chat_cohort(chat *c);   /* chat_route.c */
 int chat_classify(chat *c); /* chat_route.c */
 int chat_route(chat *c);    /* chat_route.c */
 void chat_dispatch(chat *c); /* chat_dispatch.c: the first attempt(s), or the failure answer */
+void chat_disarm(chat *c);   /* chat_dispatch.c: no attempt or backoff left running */
 
 /* chat_answer.c */
 int chat_on_upstream_data(const char *data, size_t len, void *arg); /* rt_call_spec.on_data */
 void chat_stream_done(chat *c, const rt_call_result *res);
 /* The upstream's answer as it came (a success, or a client error: ok = 0), with its usage. */
-void chat_answer(chat *c, const attempt *a, const rt_call_result *res, long in, long out, int ok);
+void chat_answer(chat *c, const attempt *a, const rt_call_result *res, const exp_usage *u, int ok);
 void chat_reply_failure(chat *c); /* nothing left to try */
 
 #endif

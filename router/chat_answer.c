@@ -10,17 +10,43 @@
 
 #include "common/httpd.h"
 #include "router/chat.h"
+#include "router/metrics.h"
 
-void chat_answer(chat *c, const attempt *a, const rt_call_result *res, long in, long out, int ok)
+static const char *const fallback_names[] = {
+    [CHAT_CAND_CHOSEN] = NULL, [CHAT_CAND_TIER] = "tier", [CHAT_CAND_DEFAULT] = "default"};
+
+/* a's model answers: the event says which, and whether it was a fallback */
+static void served_by(chat *c, const attempt *a)
 {
-    const exp_model *m = chat_model(c, a->model);
     c->model = a->model;
-    c->ev.served_model = m->name;
+    c->ev.served_model = chat_model(c, a->model)->name;
     c->ev.provider = chat_provider_name(c, a->model);
-    c->ev.tokens_in = in;
-    c->ev.tokens_out = out;
-    c->ev.cost_usd += exp_model_cost(m, in, out);
-    c->ev.baseline_cost_usd = exp_model_cost(chat_model(c, c->conf->cfg->default_model), in, out);
+    c->ev.fallback = fallback_names[a->kind];
+    if (a->kind == CHAT_CAND_DEFAULT)
+        rt_metrics_inc(c->ctx->metrics, RT_C_fallback_default);
+}
+
+static void set_usage(chat *c, const exp_usage *u)
+{
+    c->ev.tokens_in = u->in;
+    c->ev.tokens_out = u->out;
+    c->ev.cached_tokens = u->cached;
+    c->ev.cache_write_tokens = u->cache_write;
+}
+
+/* The cost of the answer, and what the default model would have cost for the
+ * same tokens (cached ones at its cached price: the same prompt, the same cache). */
+static void bill(chat *c, const exp_usage *u)
+{
+    c->ev.cost_usd += exp_usage_cost(chat_model(c, c->model), u);
+    c->ev.baseline_cost_usd = exp_usage_cost(chat_model(c, c->conf->cfg->default_model), u);
+}
+
+void chat_answer(chat *c, const attempt *a, const rt_call_result *res, const exp_usage *u, int ok)
+{
+    served_by(c, a);
+    set_usage(c, u);
+    bill(c, u);
     chat_add_route_headers(c);
     sy_http_reply(c->http, (int)res->http_status, "application/json", res->body, res->body_len);
     chat_finish(c, (int)res->http_status, ok ? NULL : "provider_rejected_request");
@@ -40,6 +66,8 @@ static void stream_event(chat *c, const char *ev, size_t len)
         if (json_is_object(u)) {
             c->ev.tokens_in = (long)json_integer_value(json_object_get(u, "prompt_tokens"));
             c->ev.tokens_out = (long)json_integer_value(json_object_get(u, "completion_tokens"));
+            c->ev.cached_tokens = (long)json_integer_value(
+                json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens"));
             json_t *choices = json_object_get(root, "choices");
             if (!c->client_wants_usage && json_is_array(choices) && json_array_size(choices) == 0)
                 forward = 0;
@@ -69,9 +97,7 @@ int chat_on_upstream_data(const char *data, size_t len, void *arg)
     if (c->state == CHAT_DISPATCH) { /* the first bytes: the answer starts */
         chat_set_state(c, CHAT_STREAM);
         c->streaming = a;
-        c->model = a->model;
-        c->ev.served_model = chat_model(c, a->model)->name;
-        c->ev.provider = chat_provider_name(c, a->model);
+        served_by(c, a);
         chat_add_route_headers(c);
         sy_http_add_header(c->http, "Cache-Control", "no-cache");
         sy_http_stream_start(c->http, 200, "text/event-stream");
@@ -115,11 +141,11 @@ int chat_on_upstream_data(const char *data, size_t len, void *arg)
 void chat_stream_done(chat *c, const rt_call_result *res)
 {
     const exp_model *m = chat_model(c, c->model);
-    const exp_model *def = chat_model(c, c->conf->cfg->default_model);
-    c->ev.cost_usd += exp_model_cost(m, c->ev.tokens_in, c->ev.tokens_out);
-    c->ev.baseline_cost_usd = exp_model_cost(def, c->ev.tokens_in, c->ev.tokens_out);
     if (c->sse_len)
         stream_event(c, c->sse, c->sse_len); /* an unterminated last event */
+    exp_usage u = {c->ev.tokens_in, c->ev.tokens_out, c->ev.cached_tokens,
+                   c->ev.cache_write_tokens};
+    bill(c, &u);
     if (res->status == RT_CALL_OK) {
         sy_http_stream_end(c->http);
         chat_finish(c, 200, NULL);
@@ -163,10 +189,11 @@ void chat_reply_failure(chat *c)
         snprintf(msg, sizeof(msg), "provider %s failed for model %s: %s", prov, model,
                  c->last_error);
     }
-    if (c->ev.attempts > 1) {
-        size_t n = strlen(msg);
+    size_t n = strlen(msg);
+    if (c->ntried > 1)
+        snprintf(msg + n, sizeof(msg) - n, " (after %d attempts: %s)", c->ev.attempts, c->tried);
+    else if (c->ev.attempts > 1)
         snprintf(msg + n, sizeof(msg) - n, " (after %d attempts)", c->ev.attempts);
-    }
     chat_add_route_headers(c);
     sy_http_reply_error(c->http, status, "api_error", code, NULL, "%s", msg);
     chat_finish(c, status, code);

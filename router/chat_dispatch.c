@@ -1,9 +1,15 @@
 /*
- * chat DISPATCH (router/chat.h): the attempts upstream. The candidates are
- * tried in order, each only while its provider's circuit lets it through and
- * the config's max_attempts allows; a retryable failure (transport, timeout,
- * 5xx, 429) moves to the next, a success or a client error (400, 404, 422) is
- * the answer. In sport mode a second candidate may race the first (never for
+ * chat DISPATCH (router/chat.h): the attempts upstream, all within one
+ * deadline (dispatch.request_timeout_ms). The candidates are tried in order:
+ * the chosen model, same-tier models on other providers, then, for a routed
+ * request, the experiment's default model. A transient failure (transport
+ * error, a timeout, 429, 5xx; before the first byte reached the client) is
+ * tried again at the same candidate up to its provider's `retries`, after a
+ * jittered exponential backoff (a 429's Retry-After instead, when it fits the
+ * deadline, else the next candidate at once); then the next candidate. A
+ * provider whose circuit is open is skipped, and dispatch.max_attempts bounds
+ * every attempt together. A success or a client error (400, 404, 422) is the
+ * answer. In sport mode a second candidate may race the first (never for
  * streams): the first to answer wins and the other is cancelled.
  */
 #include <assert.h>
@@ -11,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+
+#include <event2/event.h>
 
 #include "common/clock.h"
 #include "common/httpd.h"
@@ -82,6 +91,11 @@ static int start_attempt(chat *c, attempt *a, int model)
     rt_ctx *ctx = c->ctx;
     const exp_model *m = chat_model(c, model);
     const exp_provider *p = &c->conf->cfg->providers[m->provider];
+    int64_t left_ms = (c->deadline_mono - sy_clock_mono_us()) / 1000;
+    if (left_ms < 1) {
+        snprintf(c->last_error, sizeof(c->last_error), "the request deadline passed");
+        return -1;
+    }
 
     char stack[8192];
     size_t len;
@@ -106,8 +120,8 @@ static int start_attempt(chat *c, attempt *a, int model)
         .api_key = c->conf->provider_keys[m->provider],
         .body = body,
         .body_len = len,
-        .connect_timeout_ms = p->connect_timeout_ms,
-        .timeout_ms = p->timeout_ms,
+        .connect_timeout_ms = p->connect_timeout_ms < left_ms ? p->connect_timeout_ms : (int)left_ms,
+        .timeout_ms = p->timeout_ms < left_ms ? p->timeout_ms : (int)left_ms,
         .max_response_bytes = ctx->max_response_bytes,
         .on_data = c->ev.stream ? chat_on_upstream_data : NULL,
         .on_done = on_attempt_done,
@@ -119,16 +133,23 @@ static int start_attempt(chat *c, attempt *a, int model)
     if (!a->call)
         return -1;
     c->ev.attempts++;
+    a->tries++;
     c->model = model;
     return 0;
+}
+
+static int attempts_left(const chat *c)
+{
+    return c->ev.attempts < c->conf->cfg->max_attempts;
 }
 
 /* Start the next candidate whose provider's circuit lets it through. */
 static int start_next(chat *c, attempt *a)
 {
     rt_ctx *ctx = c->ctx;
-    while (c->next_cand < c->ncand && c->ev.attempts < c->conf->cfg->max_attempts) {
-        int model = c->cand[c->next_cand++];
+    while (c->next_cand < c->ncand && attempts_left(c)) {
+        int i = c->next_cand++;
+        int model = c->cand[i];
         int prov = chat_model(c, model)->provider;
         if (!rt_breaker_allow(&c->conf->breakers[prov], sy_clock_mono_us(),
                               c->conf->cfg->breaker_cooldown_ms)) {
@@ -138,6 +159,8 @@ static int start_next(chat *c, attempt *a)
         }
         if (c->ev.attempts > 0)
             rt_metrics_inc(ctx->metrics, RT_C_failovers);
+        a->kind = c->cand_kind[i];
+        a->tries = 0;
         if (start_attempt(c, a, model) == 0)
             return 0;
         rt_breaker_release(&c->conf->breakers[prov]);
@@ -147,11 +170,107 @@ static int start_next(chat *c, attempt *a)
 
 static void cancel_attempt(chat *c, attempt *a)
 {
+    if (a->retry_armed) {
+        event_del(&a->retry_timer);
+        a->retry_armed = 0;
+    }
     if (!a->call)
         return;
     rt_call_cancel(a->call);
     a->call = NULL;
     rt_breaker_release(&c->conf->breakers[a->provider]);
+}
+
+void chat_disarm(chat *c)
+{
+    cancel_attempt(c, &c->att[0]);
+    cancel_attempt(c, &c->att[1]);
+}
+
+/* The backoff before try number a->tries + 1 at the same candidate, in ms:
+ * retry_backoff_ms doubled per try, capped, then "equal jitter" (half fixed,
+ * half random) so that clients failing together do not retry together. */
+static int64_t backoff_ms(chat *c, const attempt *a)
+{
+    const exp_config *cfg = c->conf->cfg;
+    int64_t d = cfg->retry_backoff_ms;
+    for (int i = 1; i < a->tries && d < cfg->retry_backoff_max_ms; i++)
+        d *= 2;
+    if (d > cfg->retry_backoff_max_ms)
+        d = cfg->retry_backoff_max_ms;
+    return d / 2 + (int64_t)(chat_rand(c->ctx) % (uint64_t)(d / 2 + 1));
+}
+
+static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
+{
+    attempt *a = arg;
+    chat *c = a->c;
+    (void)fd;
+    (void)what;
+    a->retry_armed = 0;
+    assert(c->state == CHAT_DISPATCH);
+    rt_breaker *b = &c->conf->breakers[a->provider];
+    if (rt_breaker_allow(b, sy_clock_mono_us(), c->conf->cfg->breaker_cooldown_ms)) {
+        rt_metrics_inc(c->ctx->metrics, RT_C_retries);
+        if (start_attempt(c, a, a->model) == 0)
+            return;
+        rt_breaker_release(b);
+    } else {
+        snprintf(c->last_error, sizeof(c->last_error), "circuit open for provider %s",
+                 c->conf->cfg->providers[a->provider].name);
+    }
+    if (start_next(c, a) == 0)
+        return;
+    chat_reply_failure(c);
+}
+
+/* Try a's candidate again after its backoff: 1 when armed, 0 to move on. */
+static int arm_retry(chat *c, attempt *a, const rt_call_result *res)
+{
+    const exp_provider *p = &c->conf->cfg->providers[a->provider];
+    if (a->tries > p->retries || !attempts_left(c) ||
+        c->conf->breakers[a->provider].state == RT_BREAKER_OPEN)
+        return 0; /* an open circuit: move on now, not after a backoff */
+    int64_t wait_ms = backoff_ms(c, a);
+    if (res->status == RT_CALL_OK && res->http_status == 429 && res->retry_after_s >= 0)
+        wait_ms = (int64_t)res->retry_after_s * 1000;
+    /* the wait must leave the attempt some of the deadline, else move on now */
+    int64_t left_ms = (c->deadline_mono - sy_clock_mono_us()) / 1000;
+    if (wait_ms >= left_ms)
+        return 0;
+    struct timeval tv = {.tv_sec = (time_t)(wait_ms / 1000),
+                         .tv_usec = (suseconds_t)(wait_ms % 1000) * 1000};
+    evtimer_assign(&a->retry_timer, c->ctx->base, on_retry_timer, a);
+    if (evtimer_add(&a->retry_timer, &tv))
+        return 0;
+    a->retry_armed = 1;
+    return 1;
+}
+
+/* A candidate is left behind: "model@provider Nx reason" joins c->tried, the
+ * list the error answer names when nothing is left (cut when full). */
+static void note_tried(chat *c, const attempt *a)
+{
+    size_t n = strlen(c->tried);
+    c->ntried++;
+    if (n + 4 >= sizeof(c->tried))
+        return;
+    snprintf(c->tried + n, sizeof(c->tried) - n, "%s%s@%s %dx %s", n ? ", " : "",
+             chat_model(c, a->model)->name, chat_provider_name(c, a->model), a->tries,
+             c->last_error);
+}
+
+/* Worth trying again at the same provider: the failures that pass. */
+static int transient(const rt_call_result *res)
+{
+    if (res->status != RT_CALL_OK)
+        return 1; /* connect error, timeout, reset before the answer */
+    switch (res->http_status) {
+    case 429: case 500: case 502: case 503: case 504:
+    case 529: /* Anthropic's overloaded_error */
+        return 1;
+    }
+    return 0;
 }
 
 static void on_attempt_done(const rt_call_result *res, void *arg)
@@ -184,27 +303,40 @@ static void on_attempt_done(const rt_call_result *res, void *arg)
         return;
     }
     if (ok || client_error) {
-        long in = 0, out = 0;
+        exp_usage u = {0};
         if (ok)
-            rt_usage_from(res->body, res->body_len, &in, &out);
-        if (other->call) {
+            rt_usage_read(res->body, res->body_len, &u);
+        if (other->call || other->retry_armed) {
             /* the race is won: stop the other transfer, and pay for its prompt */
             const exp_model *lm = chat_model(c, other->model);
+            if (other->call)
+                c->ev.cost_usd += exp_model_cost(lm, u.in, 0);
             cancel_attempt(c, other);
-            c->ev.cost_usd += exp_model_cost(lm, in, 0);
         }
-        chat_answer(c, a, res, in, out, ok);
+        chat_answer(c, a, res, &u, ok);
         return;
     }
 
-    /* a retryable failure: remember it, then fail over (or wait for the racer) */
+    /* a transient failure: bill what it consumed, remember it, then try again,
+     * fail over, or wait for the racer */
+    if (res->status == RT_CALL_OK && res->body_len) {
+        exp_usage u = {0};
+        rt_usage_read(res->body, res->body_len, &u);
+        c->ev.cost_usd += exp_usage_cost(m, &u);
+    }
     c->last_status = res->status;
     c->last_http = res->http_status;
-    snprintf(c->last_error, sizeof(c->last_error), "%s",
-             res->error ? res->error : rt_call_status_str(res->status));
+    if (res->status == RT_CALL_OK)
+        snprintf(c->last_error, sizeof(c->last_error), "HTTP %ld", res->http_status);
+    else
+        snprintf(c->last_error, sizeof(c->last_error), "%s",
+                 res->error ? res->error : rt_call_status_str(res->status));
     sy_log_kv(SY_INFO, "upstream attempt failed", "request_id", c->ev.request_id, "model",
               m->name, "provider", chat_provider_name(c, a->model), "reason", c->last_error, NULL);
-    if (other->call)
+    if (!(other->call || other->retry_armed) && transient(res) && arm_retry(c, a, res))
+        return;
+    note_tried(c, a);
+    if (other->call || other->retry_armed)
         return;
     if (start_next(c, a) == 0)
         return;
@@ -216,13 +348,14 @@ static void on_client_close(sy_http_req *req, void *arg)
     chat *c = arg;
     assert(c->state == CHAT_DISPATCH || c->state == CHAT_STREAM);
     rt_metrics_inc(c->ctx->metrics, RT_C_client_gone);
-    cancel_attempt(c, &c->att[0]);
-    cancel_attempt(c, &c->att[1]);
+    chat_disarm(c);
     c->upstream_us = sy_clock_mono_us() - c->t0_mono;
     if (c->state == CHAT_STREAM) {
         /* bill what was streamed so far: the prompt at least */
         const exp_model *m = chat_model(c, c->model);
-        c->ev.cost_usd += exp_model_cost(m, c->ev.tokens_in, c->ev.tokens_out);
+        exp_usage u = {c->ev.tokens_in, c->ev.tokens_out, c->ev.cached_tokens,
+                       c->ev.cache_write_tokens};
+        c->ev.cost_usd += exp_usage_cost(m, &u);
         sy_http_stream_end(req);
     } else {
         sy_http_reply(req, 499, NULL, NULL, 0); /* frees req; nothing is sent */

@@ -102,12 +102,14 @@ int chat_classify(chat *c)
 }
 
 /* The candidates: the chosen model, then models of the same tier on other
- * providers, in catalog order. */
-static void build_candidates(chat *c, int primary)
+ * providers, in catalog order, then (routed requests only) the default model:
+ * what the holdout gets is a better answer than an error. */
+static void build_candidates(chat *c, int primary, int routed)
 {
     const exp_config *cfg = c->conf->cfg;
     const exp_model *pm = chat_model(c, primary);
     c->ncand = 0;
+    c->cand_kind[c->ncand] = CHAT_CAND_CHOSEN;
     c->cand[c->ncand++] = primary;
     for (int i = 0; i < cfg->nmodels && c->ncand < CHAT_MAX_CANDIDATES; i++) {
         const exp_model *m = &cfg->models[i];
@@ -116,8 +118,17 @@ static void build_candidates(chat *c, int primary)
         int dup = 0;
         for (int j = 0; j < c->ncand; j++)
             dup |= chat_model(c, c->cand[j])->provider == m->provider;
-        if (!dup)
+        if (!dup) {
+            c->cand_kind[c->ncand] = CHAT_CAND_TIER;
             c->cand[c->ncand++] = i;
+        }
+    }
+    int def = cfg->default_model, have = 0;
+    for (int j = 0; j < c->ncand; j++)
+        have |= c->cand[j] == def;
+    if (routed && !have && c->ncand < CHAT_MAX_CANDIDATES) {
+        c->cand_kind[c->ncand] = CHAT_CAND_DEFAULT;
+        c->cand[c->ncand++] = def;
     }
 }
 
@@ -153,17 +164,21 @@ int chat_route(chat *c)
     rt_redis_record_user(c->ctx->redis, c->conf->cfg->experiment, c->ev.user_hash, c->ev.bucket,
                          c->ev.cohort, step_key, c->ev.ts_us);
 
-    int model = c->conf->cfg->default_model;
+    int model = c->conf->cfg->default_model, served_routed = 0;
     if (c->task >= 0) {
         int routed = c->conf->cfg->routing[c->task][c->mode];
-        if (r.serve_routed)
+        if (r.serve_routed) {
             model = routed;
-        else if (r.log_would_have)
+            served_routed = 1;
+        } else if (r.log_would_have) {
             c->ev.would_have_model = chat_model(c, routed)->name;
+        }
     }
-    if (c->prefer >= 0)
+    if (c->prefer >= 0) {
         model = c->prefer;
+        served_routed = 0; /* asked for by name: no substitute beyond its tier */
+    }
     c->model = model;
-    build_candidates(c, model);
+    build_candidates(c, model, served_routed);
     return 0;
 }

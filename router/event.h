@@ -28,8 +28,12 @@ typedef struct rt_event {
     int stream;
     int status;
     const char *error;
-    int attempts;
-    long tokens_in, tokens_out;
+    int attempts;           /* upstream attempts started: retries and failover included */
+    const char *fallback;   /* NULL: the chosen model answered; "tier": a same-tier model of
+                             * another provider; "default": the experiment's default model */
+    int sticky;             /* the model came from the conversation's first turn */
+    long tokens_in, tokens_out; /* tokens_in: every prompt token, cached ones included */
+    long cached_tokens, cache_write_tokens; /* of tokens_in: read from / written to the cache */
     double cost_usd, baseline_cost_usd;
     int64_t latency_us, upstream_us, overhead_us;
     int redis_fallback;

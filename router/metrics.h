@@ -20,6 +20,12 @@
     X(redis_fallbacks, "switchyard_redis_fallback_total",                                         \
       "Requests routed from the last known state because Redis was unreachable")                  \
     X(failovers, "switchyard_failovers_total", "Upstream attempts that moved to another provider") \
+    X(retries, "switchyard_retries_total",                                                       \
+      "Upstream attempts again at the same provider after a transient failure")                 \
+    X(fallback_default, "switchyard_fallback_default_total",                                     \
+      "Routed requests answered by the default model after every routed candidate failed")      \
+    X(sticky, "switchyard_sticky_total",                                                         \
+      "Requests that kept the model of their conversation's first turn")                        \
     X(races, "switchyard_races_total", "Requests raced on two providers")                         \
     X(client_gone, "switchyard_client_disconnects_total",                                         \
       "Requests whose client went away before the answer")                                        \

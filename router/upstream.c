@@ -100,6 +100,11 @@ static void call_done(CURL *easy, CURLcode rc, void *arg)
     rt_call_result res = {0};
     res.upstream_us = sy_clock_mono_us() - c->t_start_us;
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.http_status);
+    curl_off_t retry_after = 0;
+    res.retry_after_s = -1;
+    if (res.http_status && curl_easy_getinfo(c->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+        retry_after > 0 && retry_after <= 1000000000)
+        res.retry_after_s = (long)retry_after;
     if (rc == CURLE_OK && !c->too_large) {
         res.status = RT_CALL_OK;
     } else if (c->too_large) {
@@ -201,12 +206,17 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-/* The fixed headers plus Authorization for api_key (or none); kept with the
- * call object while the key stays the same. */
-static int set_headers(rt_call *c, const char *api_key)
+/* The fixed headers plus the credentials (Authorization: Bearer, or the
+ * Anthropic pair); kept with the call object while they stay the same. */
+static int set_headers(rt_call *c, const char *api_key, const char *anthropic_version)
 {
-    if (c->headers && (api_key ? c->headers_keyed && !strcmp(c->headers_key, api_key)
-                               : !c->headers_keyed))
+    char key[1024];
+    if (api_key || anthropic_version)
+        snprintf(key, sizeof(key), "%s\n%s", api_key ? api_key : "",
+                 anthropic_version ? anthropic_version : "");
+    if (c->headers && ((api_key || anthropic_version)
+                           ? c->headers_keyed && !strcmp(c->headers_key, key)
+                           : !c->headers_keyed))
         return 0;
     curl_slist_free_all(c->headers);
     free(c->headers_key);
@@ -219,11 +229,20 @@ static int set_headers(rt_call *c, const char *api_key)
     h = curl_slist_append(c->headers, "Expect:"); /* no 100-continue round trip */
     if (!h)
         return -1;
-    if (api_key) {
-        char auth[1024];
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
-        h = curl_slist_append(c->headers, auth);
-        c->headers_key = strdup(api_key);
+    if (api_key || anthropic_version) {
+        char line[1024];
+        if (anthropic_version) {
+            snprintf(line, sizeof(line), "anthropic-version: %s", anthropic_version);
+            h = curl_slist_append(c->headers, line);
+            if (h && api_key) {
+                snprintf(line, sizeof(line), "x-api-key: %s", api_key);
+                h = curl_slist_append(c->headers, line);
+            }
+        } else {
+            snprintf(line, sizeof(line), "Authorization: Bearer %s", api_key);
+            h = curl_slist_append(c->headers, line);
+        }
+        c->headers_key = strdup(key);
         if (!h || !c->headers_key) {
             curl_slist_free_all(c->headers);
             c->headers = NULL;
@@ -270,7 +289,7 @@ rt_call *rt_call_start(rt_upstream *up, const rt_call_spec *spec)
     }
     memcpy(c->body, spec->body, spec->body_len);
     c->body[spec->body_len] = '\0';
-    if (set_headers(c, spec->api_key))
+    if (set_headers(c, spec->api_key, spec->anthropic_version))
         goto fail;
 
     curl_easy_setopt(c->easy, CURLOPT_URL, spec->url);

@@ -30,11 +30,14 @@ typedef struct rt_call_result {
     size_t body_len;
     const char *error; /* curl's reason when status != RT_CALL_OK */
     long upstream_us;  /* from sending to completion */
+    long retry_after_s; /* the answer's Retry-After in seconds (delta-seconds form), or -1 */
 } rt_call_result;
 
 typedef struct rt_call_spec {
     const char *url;
     const char *api_key; /* Authorization: Bearer, or NULL */
+    /* Set: the Anthropic headers instead, x-api-key (api_key) and anthropic-version. */
+    const char *anthropic_version;
     const char *body;
     size_t body_len;
     int connect_timeout_ms;

@@ -57,9 +57,16 @@ static int literal(struct scan *s, const char *word, size_t n)
     return 0;
 }
 
-enum { V_INT, V_OTHER };
+enum { V_INT, V_OBJECT, V_OTHER };
 
-static int object(struct scan *s, int depth, long long *prompt, long long *completion);
+/* An object's own members that matter: the root's prompt_tokens and
+ * completion_tokens, prompt_tokens_details' cached_tokens. */
+struct members {
+    long long prompt, completion, cached;
+    long long details_cached; /* the last prompt_tokens_details member's cached_tokens */
+};
+
+static int object(struct scan *s, int depth, struct members *m);
 
 static int value(struct scan *s, int depth, int *kind, long long *v)
 {
@@ -68,8 +75,12 @@ static int value(struct scan *s, int depth, int *kind, long long *v)
     *kind = V_OTHER;
     switch (*s->p) {
     case '{': {
-        long long a, b;
-        return object(s, depth + 1, &a, &b);
+        struct members sub;
+        *kind = V_OBJECT;
+        if (object(s, depth + 1, &sub))
+            return -1;
+        *v = sub.cached;
+        return 0;
     }
     case 'n': return literal(s, "null", 4);
     case 't': return literal(s, "true", 4);
@@ -81,11 +92,11 @@ static int value(struct scan *s, int depth, int *kind, long long *v)
 }
 
 /* at '{'; the counts are those of this object's own members */
-static int object(struct scan *s, int depth, long long *prompt, long long *completion)
+static int object(struct scan *s, int depth, struct members *m)
 {
     if (depth > SIMPLE_MAX_DEPTH)
         return -1;
-    *prompt = *completion = 0;
+    memset(m, 0, sizeof(*m));
     s->p++;
     ws(s);
     if (s->p < s->lim && *s->p == '}') {
@@ -115,12 +126,16 @@ static int object(struct scan *s, int depth, long long *prompt, long long *compl
         long long v = 0;
         if (value(s, depth, &kind, &v))
             return -1;
+        if (klen == 21 && !memcmp(k, "prompt_tokens_details", 21))
+            m->details_cached = kind == V_OBJECT ? v : 0;
         if (kind != V_INT)
             v = 0; /* json_integer_value() of a non-integer */
         if (klen == 13 && !memcmp(k, "prompt_tokens", 13))
-            *prompt = v;
+            m->prompt = v;
         else if (klen == 17 && !memcmp(k, "completion_tokens", 17))
-            *completion = v;
+            m->completion = v;
+        else if (klen == 13 && !memcmp(k, "cached_tokens", 13))
+            m->cached = v;
         ws(s);
         if (s->p < s->lim && *s->p == ',') {
             s->p++;
@@ -135,19 +150,31 @@ static int object(struct scan *s, int depth, long long *prompt, long long *compl
     }
 }
 
-int rt_usage_parse_simple(const char *p, size_t len, long long *prompt, long long *completion)
+int rt_usage_parse_simple(const char *p, size_t len, long long *prompt, long long *completion,
+                          long long *cached)
 {
     struct scan s = {p, p + len};
-    long long a, b;
+    struct members m;
     ws(&s);
-    if (s.p >= s.lim || *s.p != '{' || object(&s, 1, &a, &b))
+    if (s.p >= s.lim || *s.p != '{' || object(&s, 1, &m))
         return -1;
     ws(&s);
     if (s.p != s.lim)
         return -1;
-    *prompt = a;
-    *completion = b;
+    *prompt = m.prompt;
+    *completion = m.completion;
+    *cached = m.details_cached;
     return 0;
+}
+
+/* What jansson says of a usage object (the reference the fast path matches). */
+static void from_json(json_t *u, exp_usage *out)
+{
+    out->in = (long)json_integer_value(json_object_get(u, "prompt_tokens"));
+    out->out = (long)json_integer_value(json_object_get(u, "completion_tokens"));
+    out->cached = (long)json_integer_value(
+        json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens"));
+    out->cache_write = 0;
 }
 
 /* ---------- locating the usage member ---------- */
@@ -191,7 +218,7 @@ static int usage_at_top(const char *p, const char *lim, const char **end)
 /* The root object's "usage" member, found from the tail of the answer (where
  * providers put it) and parsed alone: 1 and the counts, or 0 if that does
  * not work out. */
-static int usage_from_tail(const char *body, size_t len, long long *in, long long *out)
+static int usage_from_tail(const char *body, size_t len, exp_usage *out)
 {
     static const char key[] = "\"usage\"";
     const size_t klen = sizeof(key) - 1;
@@ -221,34 +248,29 @@ static int usage_from_tail(const char *body, size_t len, long long *in, long lon
         if (!usage_at_top(v, lim, &end))
             continue;
         /* a later duplicate wins, as in a full parse */
-        if (rt_usage_parse_simple(v, (size_t)(end - v), in, out) == 0) {
+        long long pt, ct, kt;
+        if (rt_usage_parse_simple(v, (size_t)(end - v), &pt, &ct, &kt) == 0) {
+            *out = (exp_usage){.in = (long)pt, .out = (long)ct, .cached = (long)kt};
             found = 1;
             continue;
         }
         json_t *u = json_loadb(v, (size_t)(end - v), 0, NULL);
         if (!u)
             continue;
-        *in = json_integer_value(json_object_get(u, "prompt_tokens"));
-        *out = json_integer_value(json_object_get(u, "completion_tokens"));
+        from_json(u, out);
         json_decref(u);
         found = 1;
     }
     return found;
 }
 
-void rt_usage_from(const char *body, size_t len, long *in, long *out)
+void rt_usage_read(const char *body, size_t len, exp_usage *u)
 {
-    long long a, b;
-    if (usage_from_tail(body, len, &a, &b)) {
-        *in = (long)a;
-        *out = (long)b;
+    if (usage_from_tail(body, len, u))
         return;
-    }
     json_t *root = json_loadb(body, len, 0, NULL);
-    json_t *u = root ? json_object_get(root, "usage") : NULL;
-    if (u) {
-        *in = (long)json_integer_value(json_object_get(u, "prompt_tokens"));
-        *out = (long)json_integer_value(json_object_get(u, "completion_tokens"));
-    }
+    json_t *o = root ? json_object_get(root, "usage") : NULL;
+    if (o)
+        from_json(o, u);
     json_decref(root);
 }

@@ -50,8 +50,12 @@ typedef enum {
     X(status, "status", WIRE_F_INT4, 0)                       \
     X(error, "error", WIRE_F_TEXT, 0)                         \
     X(attempts, "attempts", WIRE_F_INT4, 0)                   \
+    X(fallback, "fallback", WIRE_F_TEXT, 0)                   \
+    X(sticky, "sticky", WIRE_F_BOOL, 0)                       \
     X(tokens_in, "tokens_in", WIRE_F_INT4, 0)                 \
     X(tokens_out, "tokens_out", WIRE_F_INT4, 0)               \
+    X(cached_tokens, "cached_tokens", WIRE_F_INT4, 0)         \
+    X(cache_write_tokens, "cache_write_tokens", WIRE_F_INT4, 0) \
     X(cost_usd, "cost_usd", WIRE_F_REAL8, 0)                  \
     X(baseline_cost_usd, "baseline_cost_usd", WIRE_F_REAL8, 0) \
     X(latency_us, "latency_us", WIRE_F_INT8, 0)               \

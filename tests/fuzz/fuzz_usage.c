@@ -98,7 +98,7 @@ static json_t *usage_from_tail(const char *body, size_t len)
     return found;
 }
 
-static void usage_from(const char *body, size_t len, long *in, long *out)
+static int usage_from(const char *body, size_t len, long *in, long *out, long *cached)
 {
     json_t *root = NULL;
     json_t *u = usage_from_tail(body, len);
@@ -109,9 +109,13 @@ static void usage_from(const char *body, size_t len, long *in, long *out)
     if (u) {
         *in = (long)json_integer_value(json_object_get(u, "prompt_tokens"));
         *out = (long)json_integer_value(json_object_get(u, "completion_tokens"));
+        *cached = (long)json_integer_value(
+            json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens"));
     }
+    int found = u != NULL;
     json_decref(u);
     json_decref(root);
+    return found;
 }
 
 /* ---- the target ---- */
@@ -127,21 +131,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(body, data + 1, len);
     body[len] = '\0';
     if (data[0] & 1) {
-        long long p = -7, c = -7;
-        if (rt_usage_parse_simple(body, len, &p, &c) == 0) {
+        long long p = -7, c = -7, k = -7;
+        if (rt_usage_parse_simple(body, len, &p, &c, &k) == 0) {
             json_t *u = json_loadb(body, len, 0, NULL);
             if (!json_is_object(u) || p != json_integer_value(json_object_get(u, "prompt_tokens")) ||
-                c != json_integer_value(json_object_get(u, "completion_tokens")))
+                c != json_integer_value(json_object_get(u, "completion_tokens")) ||
+                k != json_integer_value(json_object_get(
+                         json_object_get(u, "prompt_tokens_details"), "cached_tokens")))
                 abort();
             json_decref(u);
-        } else if (p != -7 || c != -7) {
+        } else if (p != -7 || c != -7 || k != -7) {
             abort();
         }
     } else {
-        long in = -7, out = -7, rin = -7, rout = -7;
-        rt_usage_from(body, len, &in, &out);
-        usage_from(body, len, &rin, &rout);
-        if (in != rin || out != rout)
+        exp_usage u = {-7, -7, -7, -7};
+        long rin = -7, rout = -7, rcached = -7;
+        rt_usage_read(body, len, &u);
+        int found = usage_from(body, len, &rin, &rout, &rcached);
+        if (u.in != rin || u.out != rout || u.cached != rcached ||
+            u.cache_write != (found ? 0 : -7))
             abort();
     }
     free(body);

@@ -22,7 +22,8 @@ M64 = (1 << 64) - 1
 REQUEST_COLUMNS = (
     "request_id,project,user_hash,bucket,experiment,phase,cohort,task_type,task_confidence,"
     "mode,served_model,provider,would_have_model,stream,status,error,attempts,tokens_in,"
-    "tokens_out,cost_usd,baseline_cost_usd,latency_us,upstream_us,overhead_us,redis_fallback")
+    "tokens_out,cost_usd,baseline_cost_usd,latency_us,upstream_us,overhead_us,redis_fallback,"
+    "fallback,sticky,cached_tokens,cache_write_tokens")
 
 
 def _mix(data, seed):

@@ -23,7 +23,8 @@ def bucket(user, salt=SALT):
     return stack_bucket(user, salt)
 
 
-def router_config(sim_port, default_model="big", timeout_ms=5000, provider_port=None):
+def router_config(sim_port, default_model="big", timeout_ms=5000, provider_port=None,
+                  dispatch=None):
     port = provider_port or sim_port
     models = {
         "big": ("sim-instant", "premium", 2.5, 10.0),
@@ -44,6 +45,7 @@ def router_config(sim_port, default_model="big", timeout_ms=5000, provider_port=
                    for name, (up, tier, pin, pout) in models.items()},
         "api_keys": [{"key": KEY, "project": "proj-a"},
                      {"key_env": "SY_TEST_SECOND_KEY", "project": "proj-b"}],
+        "dispatch": dispatch or {"retry_backoff_ms": 10},
     }
 
 
@@ -319,17 +321,23 @@ class RouterTest(unittest.TestCase):
     def test_provider_500_is_502(self):
         r = self.failing_router("f500")
         st, h, body = self.post(chat_body(), router=r)
+        # a provider's retries (2 by default) first: three attempts, then the answer
         self.assert_error((st, h, body), 502, "upstream_error",
-                          "provider sim answered HTTP 500 for model f500", etype="api_error")
+                          "provider sim answered HTTP 500 for model f500 (after 3 attempts)",
+                          etype="api_error")
         self.assertEqual(h["x-route-model"], "f500")
         row = self.row(h["x-request-id"])
-        self.assertEqual((row["status"], row["error"]), ("502", "upstream_error"))
+        self.assertEqual((row["status"], row["error"], row["attempts"]),
+                         ("502", "upstream_error", "3"))
         self.assertEqual(float(row["cost_usd"]), 0.0)
 
     def test_provider_429_is_502(self):
-        st, h, body = self.post(chat_body(), router=self.failing_router("f429"))
+        # Retry-After (7 s) does not fit the request's deadline (3 s): no waiting, no retry
+        r = self.failing_router("f429", dispatch={"request_timeout_ms": 3000})
+        st, h, body = self.post(chat_body(), router=r)
         self.assert_error((st, h, body), 502, "upstream_rate_limited",
                           "provider sim answered HTTP 429 for model f429", etype="api_error")
+        self.assertEqual(self.row(h["x-request-id"])["attempts"], "1")
 
     def test_provider_timeout_is_504(self):
         r = self.failing_router("ftimeout", timeout_ms=300)

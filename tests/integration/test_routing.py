@@ -271,12 +271,15 @@ class DispatchTest(unittest.TestCase):
         self.assertEqual(st, 200, b)
         self.assertEqual(h["x-route-model"], "steady")
         row = self.st.row(h["x-request-id"])
-        self.assertEqual((row["attempts"], row["served_model"], row["provider"]),
-                         ("2", "steady", "b"))
+        # three tries at a (the first and its two retries), then b
+        self.assertEqual((row["attempts"], row["served_model"], row["provider"], row["fallback"]),
+                         ("4", "steady", "b", "tier"))
         resp = json.loads(b)
         want = (resp["usage"]["prompt_tokens"] * 3.0 + resp["usage"]["completion_tokens"] * 12.0) / 1e6
         self.assertAlmostEqual(float(row["cost_usd"]), want, places=9)
-        self.assertIn("switchyard_failovers_total 1", self.st.metrics(r))
+        m = self.st.metrics(r)
+        self.assertIn("switchyard_failovers_total 1", m)
+        self.assertIn("switchyard_retries_total 2", m)
 
     def test_nothing_left_is_502_with_attempts(self):
         r = self.router({"f1": model("a", "fail", "premium", 2.5, 10.0),
@@ -284,7 +287,8 @@ class DispatchTest(unittest.TestCase):
         st, h, b = self.st.chat(r, body("hello"), user="u1")
         self.assertEqual(st, 502)
         self.assertEqual(json.loads(b)["error"], {
-            "message": "provider b answered HTTP 500 for model f2 (after 2 attempts)",
+            "message": "provider b answered HTTP 500 for model f2 (after 6 attempts: "
+                       "f1@a 3x HTTP 500, f2@b 3x HTTP 500)",
             "type": "api_error", "param": None, "code": "upstream_error"})
 
     def test_circuit_breaker_opens_and_recovers(self):
@@ -300,7 +304,8 @@ class DispatchTest(unittest.TestCase):
                 self.assertEqual((st, h["x-route-model"]), (200, "steady"))
                 ids.append(h["x-request-id"])
             return [int(self.st.row(i)["attempts"]) for i in ids]
-        self.assertEqual(ask_all([f"u{i}" for i in range(4)]), [2, 2, 1, 1])  # open after 2
+        # the first request's first try and its retry open a's circuit: it moves on to b
+        self.assertEqual(ask_all([f"u{i}" for i in range(4)]), [3, 1, 1, 1])
         self.assertIn('switchyard_circuit_state{provider="a"} 1', self.st.metrics(r))
         time.sleep(1.7)  # half-open: one probe goes to a again, fails, opens again
         self.assertEqual(ask_all(["u9", "u10"]), [2, 1])

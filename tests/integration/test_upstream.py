@@ -258,10 +258,11 @@ class UpstreamClientTest(unittest.TestCase):
 
     def test_malformed_head_is_502(self):
         self.assert_error(self.ask("malformed"), 502, "upstream_error",
-                          "provider fake failed for model malformed: malformed status line")
+                          "provider fake failed for model malformed: malformed status line "
+                          "(after 3 attempts)")
 
     def test_answer_over_the_size_limit_is_502(self):
-        msg = "provider fake failed for model {}: response exceeds the size limit"
+        msg = "provider fake failed for model {}: response exceeds the size limit (after 3 attempts)"
         self.assert_error(self.ask("huge_cl"), 502, "upstream_error", msg.format("huge_cl"))
         self.assert_error(self.ask("huge"), 502, "upstream_error", msg.format("huge"))
         # the router is fine afterwards
@@ -272,9 +273,10 @@ class UpstreamClientTest(unittest.TestCase):
         port = self.pit.getsockname()[1]
         self.assert_error((st, h, body), 504, "upstream_timeout",
                           f"provider tarpit did not answer in time for model ct: connection to "
-                          f"127.0.0.1 port {port} timed out after 200 ms")
+                          f"127.0.0.1 port {port} timed out after 200 ms (after 3 attempts)")
         row = self.st.row(h["x-request-id"])
-        self.assertEqual((row["status"], row["error"]), ("504", "upstream_timeout"))
+        self.assertEqual((row["status"], row["error"], row["attempts"]),
+                         ("504", "upstream_timeout", "3"))
 
     # ---- connections ----
 

@@ -79,11 +79,15 @@ static char *ref_event_json(const rt_event *ev)
     ref_str(&b, "would_have_model", ev->would_have_model);
     sb_printf(&b, ",\"stream\":%s,\"status\":%d", ev->stream ? "true" : "false", ev->status);
     ref_str(&b, "error", ev->error);
+    sb_printf(&b, ",\"attempts\":%d", ev->attempts);
+    ref_str(&b, "fallback", ev->fallback);
     sb_printf(&b,
-              ",\"attempts\":%d,\"tokens_in\":%ld,\"tokens_out\":%ld,\"cost_usd\":%.10f,"
+              ",\"sticky\":%s,\"tokens_in\":%ld,\"tokens_out\":%ld,\"cached_tokens\":%ld,"
+              "\"cache_write_tokens\":%ld,\"cost_usd\":%.10f,"
               "\"baseline_cost_usd\":%.10f,\"latency_us\":%lld,\"upstream_us\":%lld,"
               "\"overhead_us\":%lld,\"redis_fallback\":%s}",
-              ev->attempts, ev->tokens_in, ev->tokens_out, ev->cost_usd, ev->baseline_cost_usd,
+              ev->sticky ? "true" : "false", ev->tokens_in, ev->tokens_out, ev->cached_tokens,
+              ev->cache_write_tokens, ev->cost_usd, ev->baseline_cost_usd,
               (long long)ev->latency_us, (long long)ev->upstream_us, (long long)ev->overhead_us,
               ev->redis_fallback ? "true" : "false");
     return b.p;
@@ -114,8 +118,12 @@ static void test_pinned(void **state)
         .status = 200,
         .error = NULL,
         .attempts = 2,
+        .fallback = "default",
+        .sticky = 1,
         .tokens_in = 12,
         .tokens_out = 345,
+        .cached_tokens = 8,
+        .cache_write_tokens = 0,
         .cost_usd = 0.000345,
         .baseline_cost_usd = 1.5,
         .latency_us = 1234,
@@ -133,7 +141,9 @@ static void test_pinned(void **state)
         "\"cohort\":\"routed\",\"task_type\":\"code\",\"task_confidence\":0.8765,"
         "\"mode\":\"balanced\",\"served_model\":\"small \\\"q\\\"\\u000a\",\"provider\":\"sim\","
         "\"would_have_model\":null,\"stream\":true,\"status\":200,\"error\":null,"
-        "\"attempts\":2,\"tokens_in\":12,\"tokens_out\":345,\"cost_usd\":0.0003450000,"
+        "\"attempts\":2,\"fallback\":\"default\",\"sticky\":true,\"tokens_in\":12,"
+        "\"tokens_out\":345,\"cached_tokens\":8,\"cache_write_tokens\":0,"
+        "\"cost_usd\":0.0003450000,"
         "\"baseline_cost_usd\":1.5000000000,\"latency_us\":1234,\"upstream_us\":1000,"
         "\"overhead_us\":-5,\"redis_fallback\":false}");
     assert_int_equal(len, strlen(json));
@@ -192,7 +202,11 @@ static void test_same_as_printf(void **state)
         ev.status = (int)(next() % 600);
         ev.error = names[next() % 7];
         ev.attempts = (int)(next() % 5);
+        ev.fallback = names[next() % 7];
+        ev.sticky = (int)(next() & 1);
         ev.tokens_in = (long)(next() % 200000);
+        ev.cached_tokens = (long)(next() % 200000);
+        ev.cache_write_tokens = (long)(next() % 200000);
         ev.tokens_out = i % 13 == 0 ? -(long)(next() >> 1) : (long)(next() % 200000);
         /* tokens * price: the path costs take */
         ev.cost_usd = (double)ev.tokens_in * (unit() * 20) / 1e6;

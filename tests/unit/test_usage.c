@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,22 +12,29 @@
 
 #include "router/usage.h"
 
-static void simple_ok(const char *text, long long want_p, long long want_c)
+static void simple_ok3(const char *text, long long want_p, long long want_c, long long want_k)
 {
-    long long p = -99, c = -99;
-    if (rt_usage_parse_simple(text, strlen(text), &p, &c) != 0)
+    long long p = -99, c = -99, k = -99;
+    if (rt_usage_parse_simple(text, strlen(text), &p, &c, &k) != 0)
         fail_msg("refused: %s", text);
     assert_int_equal(p, want_p);
     assert_int_equal(c, want_c);
+    assert_int_equal(k, want_k);
+}
+
+static void simple_ok(const char *text, long long want_p, long long want_c)
+{
+    simple_ok3(text, want_p, want_c, 0);
 }
 
 static void simple_refused(const char *text)
 {
-    long long p = -99, c = -99;
-    if (rt_usage_parse_simple(text, strlen(text), &p, &c) == 0)
+    long long p = -99, c = -99, k = -99;
+    if (rt_usage_parse_simple(text, strlen(text), &p, &c, &k) == 0)
         fail_msg("accepted: %s", text);
     assert_int_equal(p, -99); /* untouched */
     assert_int_equal(c, -99);
+    assert_int_equal(k, -99);
 }
 
 static void test_simple(void **state)
@@ -49,6 +57,15 @@ static void test_simple(void **state)
     simple_ok("{\"prompt_tokens\":9223372036854775807,\"completion_tokens\":-9223372036854775808}",
               INT64_MAX, INT64_MIN);
     simple_ok("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":1}}}}}},\"prompt_tokens\":2}", 2, 0);
+    /* cached prompt tokens: prompt_tokens_details.cached_tokens, nowhere else */
+    simple_ok3("{\"prompt_tokens\":2048,\"completion_tokens\":9,"
+               "\"prompt_tokens_details\":{\"cached_tokens\":1920,\"audio_tokens\":0}}",
+               2048, 9, 1920);
+    simple_ok3("{\"cached_tokens\":5,\"x\":{\"cached_tokens\":6}}", 0, 0, 0);
+    simple_ok3("{\"prompt_tokens_details\":{\"cached_tokens\":6},\"prompt_tokens_details\":null}",
+               0, 0, 0); /* the last duplicate wins */
+    simple_ok3("{\"prompt_tokens_details\":{\"cached_tokens\":true}}", 0, 0, 0);
+    simple_ok3("{\"prompt_tokens_details\":{\"cached_tokens\":1,\"cached_tokens\":3}}", 0, 0, 3);
 }
 
 static void test_simple_refused(void **state)
@@ -80,10 +97,11 @@ static void test_simple_refused(void **state)
 
 static void from(const char *body, long want_in, long want_out)
 {
-    long in = -1, out = -1;
-    rt_usage_from(body, strlen(body), &in, &out);
-    assert_int_equal(in, want_in);
-    assert_int_equal(out, want_out);
+    exp_usage u = {-1, -1, -1, -1};
+    rt_usage_read(body, strlen(body), &u);
+    assert_int_equal(u.in, want_in);
+    assert_int_equal(u.out, want_out);
+    assert_int_equal(u.cached, want_in == -1 ? -1 : 0);
 }
 
 static void test_from(void **state)
@@ -104,6 +122,35 @@ static void test_from(void **state)
     strcpy(big + n + 5000, "\"}");
     from(big, 7, 8);
     from("not json", -1, -1);
+    /* cached tokens, from the fast path and from jansson */
+    exp_usage u = {-1, -1, -1, -1};
+    const char *b = "{\"usage\":{\"prompt_tokens\":1500,\"completion_tokens\":3,"
+                    "\"prompt_tokens_details\":{\"cached_tokens\":1280}}}";
+    rt_usage_read(b, strlen(b), &u);
+    assert_int_equal(u.in, 1500);
+    assert_int_equal(u.cached, 1280);
+    assert_int_equal(u.cache_write, 0);
+    u = (exp_usage){-1, -1, -1, -1};
+    b = "{\"usage\":{\"prompt_tokens\":1500,\"completion_tokens\":3.0,"
+        "\"prompt_tokens_details\":{\"cached_tokens\":1024}}}";
+    rt_usage_read(b, strlen(b), &u);
+    assert_int_equal(u.in, 1500);
+    assert_int_equal(u.out, 0);
+    assert_int_equal(u.cached, 1024);
+}
+
+static void test_cost(void **state)
+{
+    (void)state;
+    exp_model m = {.input_usd_per_mtok = 3, .output_usd_per_mtok = 15,
+                   .cached_input_usd_per_mtok = 0.3, .cache_write_usd_per_mtok = 3.75};
+    exp_usage u = {.in = 2000, .out = 100, .cached = 1000, .cache_write = 500};
+    /* 500 plain at 3, 1000 cached at 0.3, 500 written at 3.75, 100 out at 15 */
+    assert_true(fabs(exp_usage_cost(&m, &u) - (1500 + 300 + 1875 + 1500) / 1e6) < 1e-15);
+    u = (exp_usage){.in = 10, .out = 0, .cached = 50}; /* counts that do not add up */
+    assert_true(fabs(exp_usage_cost(&m, &u) - 50 * 0.3 / 1e6) < 1e-15);
+    u = (exp_usage){.in = 1000, .out = 10};
+    assert_true(fabs(exp_usage_cost(&m, &u) - exp_model_cost(&m, 1000, 10)) < 1e-15);
 }
 
 int main(void)
@@ -112,6 +159,7 @@ int main(void)
         cmocka_unit_test(test_simple),
         cmocka_unit_test(test_simple_refused),
         cmocka_unit_test(test_from),
+        cmocka_unit_test(test_cost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
