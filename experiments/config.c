@@ -42,7 +42,7 @@ static double get_num(exp_errs *e, json_t *obj, const char *path, const char *ke
     }
     double d = json_number_value(v);
     if (!(d >= lo && d <= hi)) {
-        exp_errs_add(e, "%s.%s: must be between %g and %g", path, key, lo, hi);
+        exp_errs_add(e, "%s.%s: must be between %.15g and %.15g", path, key, lo, hi);
         return def;
     }
     return d;

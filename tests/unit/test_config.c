@@ -50,7 +50,71 @@ static void test_good_config(void **state)
     assert_string_equal(cfg->api_keys[1].key_env, "SWITCHYARD_API_KEY");
     /* 1000 in + 500 out at 2.5/10 per million = 0.0025 + 0.005 */
     assert_true(exp_model_cost(&cfg->models[big], 1000, 500) == 0.0075);
+    /* provider and dispatch defaults */
+    assert_int_equal(cfg->providers[0].type, EXP_WIRE_OPENAI);
+    assert_null(cfg->providers[0].anthropic_version);
+    assert_int_equal(cfg->providers[0].retries, 2);
+    assert_true(cfg->models[big].cached_input_usd_per_mtok == 2.5); /* the input price */
+    assert_true(cfg->models[big].cache_write_usd_per_mtok == 2.5);
+    assert_int_equal(cfg->max_attempts, 6);
+    assert_int_equal(cfg->request_timeout_ms, 120000);
+    assert_int_equal(cfg->retry_backoff_ms, 100);
+    assert_int_equal(cfg->retry_backoff_max_ms, 2000);
+    assert_int_equal(cfg->sticky_conversations, 1);
+    assert_int_equal(cfg->sticky_ttl_s, 3600);
     exp_config_free(cfg);
+}
+
+static void expect_error(const char *json, const char *want);
+
+static const char anthropic[] =
+    "{\"default_model\":\"opus\","
+    " \"providers\":{\"ant\":{\"type\":\"anthropic\",\"base_url\":\"https://api.anthropic.com/v1\","
+    "                         \"api_key_env\":\"ANTHROPIC_API_KEY\",\"retries\":4},"
+    "              \"oai\":{\"type\":\"openai\",\"base_url\":\"https://api.openai.com/v1\"}},"
+    " \"models\":{\"opus\":{\"provider\":\"ant\",\"upstream\":\"claude-opus-4-7\",\"tier\":\"premium\","
+    "                      \"input_usd_per_mtok\":5,\"output_usd_per_mtok\":25,"
+    "                      \"cached_input_usd_per_mtok\":0.5,\"cache_write_usd_per_mtok\":6.25}},"
+    " \"dispatch\":{\"request_timeout_ms\":30000,\"retry_backoff_ms\":50,\"retry_backoff_max_ms\":800,"
+    "              \"sticky_conversations\":false,\"sticky_ttl_s\":60,\"max_attempts\":12},"
+    " \"api_keys\":[{\"key\":\"sk-1\",\"project\":\"p1\"}]}";
+
+static void test_provider_types(void **state)
+{
+    (void)state;
+    exp_config *cfg;
+    char err[1024];
+    assert_int_equal(exp_config_parse(anthropic, strlen(anthropic), &cfg, err, sizeof(err)), 0);
+    int ant = strcmp(cfg->providers[0].name, "ant") ? 1 : 0;
+    assert_int_equal(cfg->providers[ant].type, EXP_WIRE_ANTHROPIC);
+    assert_string_equal(cfg->providers[ant].anthropic_version, "2023-06-01");
+    assert_int_equal(cfg->providers[ant].retries, 4);
+    assert_int_equal(cfg->providers[1 - ant].type, EXP_WIRE_OPENAI);
+    assert_true(cfg->models[0].cached_input_usd_per_mtok == 0.5);
+    assert_true(cfg->models[0].cache_write_usd_per_mtok == 6.25);
+    assert_int_equal(cfg->request_timeout_ms, 30000);
+    assert_int_equal(cfg->retry_backoff_ms, 50);
+    assert_int_equal(cfg->retry_backoff_max_ms, 800);
+    assert_int_equal(cfg->sticky_conversations, 0);
+    assert_int_equal(cfg->sticky_ttl_s, 60);
+    assert_int_equal(cfg->max_attempts, 12);
+    exp_config_free(cfg);
+
+    expect_error("{\"providers\":{\"p\":{\"base_url\":\"http://x\",\"type\":\"gemini\"}}}",
+                 "$.providers.p.type: must be \"openai\" or \"anthropic\"");
+    expect_error("{\"providers\":{\"p\":{\"base_url\":\"http://x\",\"anthropic_version\":\"1\"}}}",
+                 "$.providers.p.anthropic_version: only for \"type\": \"anthropic\"");
+    expect_error("{\"providers\":{\"p\":{\"base_url\":\"http://x\",\"type\":\"anthropic\","
+                 "\"anthropic_version\":\"a b\"}}}",
+                 "$.providers.p.anthropic_version: must be printable ASCII without spaces");
+    expect_error("{\"providers\":{\"p\":{\"base_url\":\"http://x\",\"retries\":11}}}",
+                 "$.providers.p.retries: must be between 0 and 10");
+    expect_error("{\"dispatch\":{\"retry_backoff_ms\":500,\"retry_backoff_max_ms\":100}}",
+                 "$.dispatch.retry_backoff_max_ms: must be at least retry_backoff_ms");
+    expect_error("{\"dispatch\":{\"sticky_conversations\":1}}",
+                 "$.dispatch.sticky_conversations: must be true or false");
+    expect_error("{\"dispatch\":{\"request_timeout_ms\":0}}",
+                 "$.dispatch.request_timeout_ms: must be between 1 and 3600000");
 }
 
 static void expect_error(const char *json, const char *want)
@@ -194,6 +258,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_config),
+        cmocka_unit_test(test_provider_types),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_every_error_reported),
         cmocka_unit_test(test_controller_sections),

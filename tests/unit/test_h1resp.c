@@ -468,6 +468,38 @@ static void test_spans_are_in_place(void **state)
     assert_int_equal(rt_h1resp_eof(&p), RT_H1R_DONE);
 }
 
+/* Retry-After: delta-seconds kept, anything else (an HTTP-date, junk) is -1. */
+static void test_retry_after(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *head;
+        long want;
+    } ra[] = {
+        {"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n", 7},
+        {"HTTP/1.1 429 X\r\nretry-after:  0 \r\nContent-Length: 0\r\n\r\n", 0},
+        {"HTTP/1.1 503 X\r\nRetry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\n"
+         "Content-Length: 0\r\n\r\n", -1},
+        {"HTTP/1.1 429 X\r\nRetry-After: 1234567890\r\nContent-Length: 0\r\n\r\n", -1},
+        {"HTTP/1.1 429 X\r\nRetry-After: -1\r\nContent-Length: 0\r\n\r\n", -1},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", -1},
+        /* an interim response's header is not the final one's */
+        {"HTTP/1.1 103 Early Hints\r\nRetry-After: 9\r\n\r\nHTTP/1.1 200 OK\r\n"
+         "Content-Length: 0\r\n\r\n", -1},
+    };
+    for (size_t i = 0; i < sizeof(ra) / sizeof(ra[0]); i++) {
+        rt_h1resp p;
+        rt_h1resp_init(&p);
+        size_t n;
+        const char *b = NULL;
+        size_t blen = 0;
+        assert_int_equal(rt_h1resp_parse(&p, ra[i].head, strlen(ra[i].head), &n, &b, &blen),
+                         RT_H1R_HEAD);
+        if (p.retry_after_s != ra[i].want)
+            fail_msg("case %zu: Retry-After %ld, want %ld", i, p.retry_after_s, ra[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_head_limit),
         cmocka_unit_test(test_chunk_line_and_trailer_limits),
         cmocka_unit_test(test_spans_are_in_place),
+        cmocka_unit_test(test_retry_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
