@@ -28,7 +28,8 @@ static const unsigned next_ok[] = {
     [CHAT_PARSE] = B(CHAT_COHORT) | B(CHAT_DONE),
     [CHAT_COHORT] = B(CHAT_CLASSIFY) | B(CHAT_DONE),
     [CHAT_CLASSIFY] = B(CHAT_ROUTE) | B(CHAT_DONE),
-    [CHAT_ROUTE] = B(CHAT_DISPATCH) | B(CHAT_DONE),
+    [CHAT_ROUTE] = B(CHAT_STICKY) | B(CHAT_DONE),
+    [CHAT_STICKY] = B(CHAT_DISPATCH),
     [CHAT_DISPATCH] = B(CHAT_STREAM) | B(CHAT_DONE),
     [CHAT_STREAM] = B(CHAT_DONE),
     [CHAT_DONE] = 0,
@@ -36,7 +37,8 @@ static const unsigned next_ok[] = {
 
 static const char *const state_names[] = {
     [CHAT_AUTH] = "auth",         [CHAT_PARSE] = "parse",       [CHAT_COHORT] = "cohort",
-    [CHAT_CLASSIFY] = "classify", [CHAT_ROUTE] = "route",       [CHAT_DISPATCH] = "dispatch",
+    [CHAT_CLASSIFY] = "classify", [CHAT_ROUTE] = "route",       [CHAT_STICKY] = "sticky",
+    [CHAT_DISPATCH] = "dispatch",
     [CHAT_STREAM] = "stream",     [CHAT_DONE] = "done",
 };
 
@@ -90,6 +92,7 @@ void chat_finish(chat *c, int status, const char *error)
         sy_log_kv(SY_ERROR, "event lost", "request_id", c->ev.request_id, "reason",
                   "out of memory", NULL);
     }
+    chat_sticky_record(c);
     if (status >= 500 || status == 499)
         sy_log_kv(SY_WARN, "request failed", "request_id", c->ev.request_id, "reason", error,
                   "model", c->ev.served_model, NULL);
@@ -130,6 +133,7 @@ static int (*const steps[])(chat *) = {
     [CHAT_COHORT] = chat_cohort,
     [CHAT_CLASSIFY] = chat_classify,
     [CHAT_ROUTE] = chat_route,
+    [CHAT_STICKY] = chat_sticky,
 };
 
 void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
@@ -170,7 +174,7 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
 
     while (c->state < CHAT_DISPATCH) {
         if (steps[c->state](c))
-            return; /* refused: c is gone */
+            return; /* refused (c is gone), or waiting (STICKY: its callback goes on) */
         chat_set_state(c, c->state + 1);
     }
     chat_dispatch(c);

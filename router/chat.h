@@ -9,12 +9,14 @@
  *   COHORT    who the user is and its bucket, forced users           chat_route.c
  *   CLASSIFY  the task type (every cohort: control needs it too)     chat_route.c
  *   ROUTE     the arm's decision, the model, the failover candidates chat_route.c
+ *   STICKY    a follow-up turn: its conversation's model (Redis)      chat_sticky.c
  *   DISPATCH  upstream attempts in flight: failover, sport-mode race chat_dispatch.c
  *   STREAM    an attempt's SSE bytes are going to the client         chat_answer.c
  *   DONE      answered; the event is recorded and the chat freed    chat.c
  *
- * AUTH to ROUTE run synchronously in rt_chat_handle(); each step either moves
- * on or refuses (an error answer, then DONE). From DISPATCH on, libcurl and
+ * AUTH to STICKY run in rt_chat_handle(); each step either moves on, or refuses
+ * (an error answer, then DONE), or (STICKY only) waits for Redis, whose answer
+ * or a short timer moves it on to DISPATCH. From DISPATCH on, libcurl and
  * the client drive it: an attempt's end, its first streamed byte, a drained
  * client socket, a closed client. Every callback reads the state before acting.
  * chat_set_state() allows only the transitions of the table in chat.c.
@@ -41,6 +43,7 @@
 #include "router/upstream.h"
 
 #define CHAT_MAX_USER_ID 256
+#define CHAT_MAX_CONV_ID 256
 #define CHAT_MAX_CANDIDATES 16
 
 enum chat_state {
@@ -49,6 +52,7 @@ enum chat_state {
     CHAT_COHORT,
     CHAT_CLASSIFY,
     CHAT_ROUTE,
+    CHAT_STICKY,
     CHAT_DISPATCH,
     CHAT_STREAM,
     CHAT_DONE,
@@ -100,6 +104,11 @@ typedef struct chat {
     int forced;
     int task;           /* wire_task, or -1 when not classified */
     int cohort;         /* exp_cohort */
+    int served_routed;  /* the arm serves the routing table's model */
+    int follow_up;      /* the request holds an assistant turn */
+    char conv_key[96];  /* the conversation's Redis key, or "" (chat_sticky.c) */
+    int sticky_store;   /* store the model once answered: the conversation had no record */
+    struct sticky_lookup *sticky_lookup; /* STICKY: the GETEX in flight */
 
     /* DISPATCH: the candidates in order and the attempts in flight */
     attempt att[2];     /* two only when racing */
@@ -141,12 +150,17 @@ void chat_add_route_headers(chat *c);
 /* Refuse before any upstream work (AUTH .. ROUTE); the event is recorded all the same. */
 void chat_refuse(chat *c, int status, const char *code, const char *param, const char *msg);
 
-/* The synchronous steps: 0 to move on, -1 when the chat was answered (DONE). */
+/* The steps before DISPATCH: 0 to move on, -1 when the chat was answered (DONE). */
 int chat_auth(chat *c);     /* chat_parse.c */
 int chat_parse(chat *c);    /* chat_parse.c */
 int chat_cohort(chat *c);   /* chat_route.c */
 int chat_classify(chat *c); /* chat_route.c */
 int chat_route(chat *c);    /* chat_route.c */
+/* Candidates for model (router/chat_route.c): routed adds the default model last. */
+void chat_set_candidates(chat *c, int model, int routed);
+int chat_conversation(chat *c); /* chat_sticky.c, from COHORT: the conversation key */
+int chat_sticky(chat *c);       /* chat_sticky.c: 1 when waiting for Redis */
+void chat_sticky_record(chat *c); /* chat_sticky.c, from DONE: a new conversation record */
 void chat_dispatch(chat *c); /* chat_dispatch.c: the first attempt(s), or the failure answer */
 void chat_disarm(chat *c);   /* chat_dispatch.c: no attempt or backoff left running */
 

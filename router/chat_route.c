@@ -37,7 +37,7 @@ int chat_cohort(chat *c)
     exp_user_hash(user, ulen, c->ev.user_hash);
     c->ev.bucket = exp_bucket(c->st->salt, user, ulen);
     c->forced = rt_expstate_forced(c->ctx->expstate, c->ev.user_hash);
-    return 0;
+    return chat_conversation(c);
 }
 
 /* The text the task is judged on: the last user message (text parts joined). */
@@ -104,7 +104,7 @@ int chat_classify(chat *c)
 /* The candidates: the chosen model, then models of the same tier on other
  * providers, in catalog order, then (routed requests only) the default model:
  * what the holdout gets is a better answer than an error. */
-static void build_candidates(chat *c, int primary, int routed)
+void chat_set_candidates(chat *c, int primary, int routed)
 {
     const exp_config *cfg = c->conf->cfg;
     const exp_model *pm = chat_model(c, primary);
@@ -179,6 +179,7 @@ int chat_route(chat *c)
         served_routed = 0; /* asked for by name: no substitute beyond its tier */
     }
     c->model = model;
-    build_candidates(c, model, served_routed);
+    c->served_routed = served_routed;
+    chat_set_candidates(c, model, served_routed);
     return 0;
 }

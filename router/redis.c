@@ -481,22 +481,50 @@ static void on_read_reply(redisAsyncContext *ac, void *reply, void *privdata)
     free(rc);
 }
 
-int rt_redis_hgetall(rt_redis *r, const char *key, rt_redis_reply_cb cb, void *arg)
+static struct read_ctx *read_ctx_new(rt_redis *r, rt_redis_reply_cb cb, void *arg)
 {
     if (!r->connected)
-        return -1;
+        return NULL;
     struct read_ctx *rc = malloc(sizeof(*rc));
     if (!rc)
-        return -1;
+        return NULL;
     rc->r = r;
     rc->cb = cb;
     rc->arg = arg;
-    if (redisAsyncCommand(r->ac, on_read_reply, rc, "HGETALL %s", key) != REDIS_OK) {
+    return rc;
+}
+
+static int read_sent(rt_redis *r, struct read_ctx *rc, int status)
+{
+    if (status != REDIS_OK) {
         free(rc);
         return -1;
     }
     sent_one(r);
     return 0;
+}
+
+int rt_redis_hgetall(rt_redis *r, const char *key, rt_redis_reply_cb cb, void *arg)
+{
+    struct read_ctx *rc = read_ctx_new(r, cb, arg);
+    if (!rc)
+        return -1;
+    return read_sent(r, rc, redisAsyncCommand(r->ac, on_read_reply, rc, "HGETALL %s", key));
+}
+
+int rt_redis_getex(rt_redis *r, const char *key, int ttl_s, rt_redis_reply_cb cb, void *arg)
+{
+    struct read_ctx *rc = read_ctx_new(r, cb, arg);
+    if (!rc)
+        return -1;
+    return read_sent(r, rc,
+                     redisAsyncCommand(r->ac, on_read_reply, rc, "GETEX %s EX %d", key, ttl_s));
+}
+
+void rt_redis_set_ex(rt_redis *r, const char *key, const char *value, int ttl_s)
+{
+    if (r->connected)
+        redisAsyncCommand(r->ac, NULL, NULL, "SET %s %s EX %d", key, value, ttl_s);
 }
 
 size_t rt_redis_queue_depth(const rt_redis *r) { return r->depth; }

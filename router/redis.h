@@ -45,6 +45,10 @@ void rt_redis_spool_event(rt_redis *r, char *json, size_t len);
 struct redisReply;
 typedef void (*rt_redis_reply_cb)(struct redisReply *reply, void *arg);
 int rt_redis_hgetall(rt_redis *r, const char *key, rt_redis_reply_cb cb, void *arg);
+/* GETEX key EX ttl_s: the value, its expiry pushed back. As rt_redis_hgetall. */
+int rt_redis_getex(rt_redis *r, const char *key, int ttl_s, rt_redis_reply_cb cb, void *arg);
+/* Fire and forget: SET key value EX ttl_s (nothing when not connected). */
+void rt_redis_set_ex(rt_redis *r, const char *key, const char *value, int ttl_s);
 
 size_t rt_redis_queue_depth(const rt_redis *r);  /* waiting in memory */
 size_t rt_redis_inflight(const rt_redis *r);     /* events sent, not yet confirmed */

@@ -25,6 +25,9 @@
 /* hash: a user's sticky cohort record (bucket, cohort, first/last seen, one "seen:<step>"
  * field per rollout step), expiring after 90 days */
 #define WIRE_KEY_USER "sy:{%s}:user:%s"
+/* string: the model a conversation's first turn was served (router/chat_sticky.c), by a
+ * hash of project, user and conversation; expires sticky_ttl_s after the last turn */
+#define WIRE_KEY_CONV "sy:{%s}:conv:%s"
 /* hash: "<step>:<cohort>" -> users first exposed in that rollout step, for the SRM check */
 #define WIRE_KEY_EXPOSURES "sy:{%s}:exposures"
 
