@@ -22,6 +22,7 @@ struct clf_rules {
     wire_task long_input_task;
     double min_confidence;
     wire_task fallback_task;
+    wire_task tools_task; /* a tool-bearing request judged simple becomes this (NONE: off) */
     struct pattern pat[CLF_RULES_MAX_PATTERNS];
     size_t npat;
 };
@@ -34,6 +35,7 @@ struct clf_rules *clf_rules_new(void)
     r->code_fence = true;
     r->long_input_task = WIRE_TASK_COMPLEX;
     r->fallback_task = WIRE_TASK_NONE;
+    r->tools_task = CLF_TOOLS_TASK_DEFAULT;
     return r;
 }
 
@@ -71,6 +73,11 @@ double clf_rules_min_confidence(const struct clf_rules *r)
 wire_task clf_rules_fallback_task(const struct clf_rules *r)
 {
     return r ? r->fallback_task : WIRE_TASK_NONE;
+}
+
+wire_task clf_rules_tools_task(const struct clf_rules *r)
+{
+    return r ? r->tools_task : CLF_TOOLS_TASK_DEFAULT;
 }
 
 int clf_rules_add_pattern(struct clf_rules *r, const char *regex, wire_task task, char *err,
@@ -171,6 +178,14 @@ int clf_rules_from_json(const struct json_t *obj, struct clf_rules **out, char *
                 goto fail;
             }
             r->min_confidence = json_number_value(v);
+        } else if (!strcmp(key, "tools_task")) {
+            if (json_is_string(v) && !strcmp(json_string_value(v), "none")) {
+                r->tools_task = WIRE_TASK_NONE;
+            } else if (task_of(v, "$.tools_task", false, &r->tools_task, err, errlen)) {
+                snprintf(err, errlen, "$.tools_task: must be one of simple, code, reasoning, "
+                                      "complex, none");
+                goto fail;
+            }
         } else if (!strcmp(key, "fallback_task")) {
             if (task_of(v, "$.fallback_task", true, &r->fallback_task, err, errlen))
                 goto fail;

@@ -7,7 +7,11 @@
  *    "long_input_task": "complex",
  *    "patterns": [{"regex": "\\bkubectl\\b", "task": "code"}],   POSIX ERE, case-insensitive
  *    "min_confidence": 0.5,           model confidence below this => fallback_task
- *    "fallback_task": "complex"}      a task, or "default" (the default model)
+ *    "fallback_task": "complex",      a task, or "default" (the default model)
+ *    "tools_task": "complex"}         a request offering tools (tool_choice not "none")
+ *                                     judged simple gets this task instead; "none": off.
+ *                                     Applied by the caller (the router), which sees the
+ *                                     request; default complex, rules or not.
  *
  * Every key is optional; unknown keys are errors. Precedence: patterns (in order), then long input, then
  * fenced code. Rules read only a bounded window of the text (first
@@ -45,7 +49,11 @@ void clf_rules_set_fallback(struct clf_rules *r, double min_confidence, wire_tas
 int clf_rules_add_pattern(struct clf_rules *r, const char *regex, wire_task task, char *err,
                           size_t errlen) __attribute__((warn_unused_result));
 
+#define CLF_TOOLS_TASK_DEFAULT WIRE_TASK_COMPLEX
+
 double clf_rules_min_confidence(const struct clf_rules *r);
+/* The tools rule's task (r may be NULL: the default). */
+wire_task clf_rules_tools_task(const struct clf_rules *r);
 wire_task clf_rules_fallback_task(const struct clf_rules *r);
 
 /* Estimated tokens of a text of len bytes (bytes / 4, rounded up). */

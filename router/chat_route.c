@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "classifier/classifier.h"
+#include "classifier/rules.h"
 #include "common/httpd.h"
 #include "common/numfmt.h"
 #include "experiments/cohort.h"
@@ -81,6 +82,14 @@ static const char *prompt_text(json_t *root, size_t *len, char **owned)
     return "";
 }
 
+/* tools, and a tool_choice that lets the model use them */
+static int offers_tools(json_t *root)
+{
+    json_t *choice = json_object_get(root, "tool_choice");
+    return json_array_size(json_object_get(root, "tools")) > 0 &&
+           !(json_is_string(choice) && !strcmp(json_string_value(choice), "none"));
+}
+
 /* Every request is classified, whatever its cohort: the control arm needs
  * task types too, so each task type's routed arm meets its own control. */
 int chat_classify(chat *c)
@@ -95,6 +104,10 @@ int chat_classify(chat *c)
         rt_metrics_inc(c->ctx->metrics, RT_C_classifier_failures);
         return 0; /* fail open: routed as the control arm is */
     }
+    /* an agent's turn offering tools is not small talk, whatever its words */
+    wire_task tools_task = clf_rules_tools_task(c->conf->rules);
+    if (cr.task == WIRE_TASK_SIMPLE && tools_task != WIRE_TASK_NONE && offers_tools(c->root))
+        cr.task = tools_task;
     c->task = cr.task;
     c->ev.task_type = wire_task_str((wire_task)cr.task);
     c->ev.task_confidence = cr.confidence;

@@ -177,6 +177,21 @@ class PhaseTest(unittest.TestCase):
         self.assertEqual((h["x-route-model"], h["x-route-task"]), ("big", "none"))
         self.assertIn("switchyard_classifier_failopen_total", self.st.metrics(self.r))
 
+    def test_tool_bearing_request_is_not_simple(self):
+        self.set_state(phase="full", routed_bp=10000)
+        u = users(1, lambda b: b >= 500)[0]
+        tools = [{"type": "function", "function": {"name": "get_weather",
+                                                   "parameters": {"type": "object"}}}]
+        for extra, task, m in (({"tools": tools}, "complex", "big"),
+                               ({"tools": tools, "tool_choice": "none"}, "simple", "small"),
+                               ({"tools": []}, "simple", "small")):
+            st, h, b = self.st.chat(self.r, body("#simple what is the weather?", **extra), user=u)
+            self.assertEqual(st, 200, b)
+            self.assertEqual((h["x-route-task"], h["x-route-model"]), (task, m), extra)
+        # a rule's task is the rule's: tools do not change a code prompt
+        st, h, b = self.st.chat(self.r, body("#code fix it", tools=tools), user=u)
+        self.assertEqual((h["x-route-task"], h["x-route-model"]), ("code", "mid"))
+
     def test_held_back_task_goes_default(self):
         self.set_state(phase="full", routed_bp=10000, held_back="code,complex")
         u = users(1, lambda b: b >= 500)[0]

@@ -267,6 +267,22 @@ static void test_rules_parse_errors(void **state)
     assert_int_equal(clf_rules_parse_json("{\"fallback_task\": \"big\"}", &r, err, sizeof(err)), -1);
     assert_string_equal(err,
                         "$.fallback_task: must be one of simple, code, reasoning, complex, default");
+    assert_int_equal(clf_rules_parse_json("{\"tools_task\": \"default\"}", &r, err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, "$.tools_task: must be one of simple, code, reasoning, complex, none");
+    assert_int_equal(clf_rules_parse_json("{\"tools_task\": 3}", &r, err, sizeof(err)), -1);
+    assert_string_equal(err, "$.tools_task: must be one of simple, code, reasoning, complex, none");
+    /* the tools rule: complex by default, with or without rules; "none" turns it off */
+    assert_int_equal(clf_rules_tools_task(NULL), WIRE_TASK_COMPLEX);
+    assert_int_equal(clf_rules_parse_json("{}", &r, err, sizeof(err)), 0);
+    assert_int_equal(clf_rules_tools_task(r), WIRE_TASK_COMPLEX);
+    clf_rules_free(r);
+    assert_int_equal(clf_rules_parse_json("{\"tools_task\": \"code\"}", &r, err, sizeof(err)), 0);
+    assert_int_equal(clf_rules_tools_task(r), WIRE_TASK_CODE);
+    clf_rules_free(r);
+    assert_int_equal(clf_rules_parse_json("{\"tools_task\": \"none\"}", &r, err, sizeof(err)), 0);
+    assert_int_equal(clf_rules_tools_task(r), WIRE_TASK_NONE);
+    clf_rules_free(r);
     assert_int_equal(clf_rules_parse_json("{\"patterns\": [{\"regex\": \"(\", \"task\": \"code\"}]}",
                                           &r, err, sizeof(err)),
                      -1);
