@@ -197,10 +197,10 @@ static int assistant_msg(struct o2a *b, const json_t *m, const char *path)
             json_decref(content);
             return FAIL(b, "%s.tool_calls[%zu].%s: missing or not a string", path, i, what);
         }
-        json_t *input = NULL;
-        if (args[strspn(args, " \t\r\n")] == '\0')
-            input = json_object(); /* no arguments */
-        else if (!json_is_object(input = json_loads(args, 0, NULL))) {
+        /* "" is no arguments; json_is_object() evaluates its argument twice */
+        int none = args[strspn(args, " \t\r\n")] == '\0';
+        json_t *input = none ? json_object() : json_loads(args, 0, NULL);
+        if (!none && !json_is_object(input)) {
             json_decref(input);
             json_decref(content);
             return FAIL(b, "%s.tool_calls[%zu].function.arguments: not a JSON object", path, i);
