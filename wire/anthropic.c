@@ -12,13 +12,33 @@
 
 /* ---------- shared ---------- */
 
+/* back from a cut at len to a UTF-8 sequence boundary */
+static size_t utf8_cut(const char *s, size_t len)
+{
+    while (len && ((unsigned char)s[len] & 0xC0) == 0x80)
+        len--;
+    return len;
+}
+
+const char *wa_clip(char *dst, size_t cap, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > cap - 4)
+        n = utf8_cut(s, cap - 4);
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return dst;
+}
+
 int wa_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     if (errlen) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
+        int n = vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
+        if (n >= (int)errlen) /* cut: not inside a UTF-8 sequence */
+            err[utf8_cut(err, errlen - 1)] = '\0';
     }
     return -1;
 }
@@ -259,8 +279,8 @@ static json_t *load_object(const char *body, size_t len, char *err, size_t errle
 {
     json_error_t je;
     json_t *root = json_loadb(body, len, 0, &je);
-    if (!root) {
-        wa_fail(err, errlen, "body: not JSON (%s)", je.text);
+    if (!root) { /* not je.text: it may quote bytes that are not UTF-8 */
+        wa_fail(err, errlen, "body: not JSON (line %d, column %d)", je.line, je.column);
         return NULL;
     }
     if (!json_is_object(root)) {
@@ -289,7 +309,7 @@ int wa_resp_anthropic_to_openai(const char *body, size_t len, long long created,
     const char *model = json_string_value(json_object_get(root, "model"));
     json_t *content = json_object_get(root, "content");
     if (type && strcmp(type, "message")) {
-        wa_fail(err, errlen, "type: \"%.64s\", not a message", type);
+        wa_fail(err, errlen, "type: \"%s\", not a message", WA_CLIP(type));
         goto fail;
     }
     if (!mid) {

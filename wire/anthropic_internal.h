@@ -14,6 +14,12 @@
 /* snprintf into err (when errlen > 0); returns -1 so callers can `return wa_fail(...)` */
 int wa_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Outside text quoted in a message: at most 32 bytes, cut at a UTF-8 sequence boundary
+ * so the message stays valid UTF-8 (jansson refuses anything else). WA_CLIP(s) is
+ * wa_clip into a buffer that lives to the end of the enclosing block. */
+const char *wa_clip(char *dst, size_t cap, const char *s);
+#define WA_CLIP(s) wa_clip((char[36]){0}, 36, (s))
+
 /* A token count from outside input: 0..WA_TOKENS_MAX, 0 when not an integer. */
 long long wa_tokens(const json_t *v);
 

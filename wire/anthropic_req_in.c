@@ -36,7 +36,7 @@ static int nomem(wa_error *e)
     return -1;
 }
 
-#define TAG_ERR "Input tag '%.32s' found using 'type' does not match any of the expected tags: "
+#define TAG_ERR "Input tag '%s' found using 'type' does not match any of the expected tags: "
 
 /* a block's "type": the string, or NULL after setting the error */
 static const char *block_type(wa_error *e, const json_t *blk, const char *path)
@@ -110,7 +110,7 @@ static json_t *image_part(wa_error *e, const json_t *blk, const char *path)
             return NULL;
         part = json_pack("{s:s,s:{s:s}}", "type", "image_url", "image_url", "url", url);
     } else {
-        bad(e, "%s.type: " TAG_ERR "'base64', 'url'", spath, st);
+        bad(e, "%s.type: " TAG_ERR "'base64', 'url'", spath, WA_CLIP(st));
         return NULL;
     }
     if (!part)
@@ -139,7 +139,7 @@ static json_t *system_text(wa_error *e, const json_t *sys, int *failed)
         const char *t = block_type(e, blk, path);
         json_t *s = t ? text_of(e, blk, path) : NULL;
         if (t && !is(t, "text")) {
-            bad(e, "%s.type: " TAG_ERR "'text'", path, t);
+            bad(e, "%s.type: " TAG_ERR "'text'", path, WA_CLIP(t));
             s = NULL;
         }
         if (!s || (i && wa_buf_append(&text, "\n\n", 2)) ||
@@ -320,7 +320,7 @@ static int message_a2o(wa_error *e, const json_t *m, size_t idx, json_t *out)
             continue; /* the OpenAI shape has no place for them */
         } else {
             bad(e, "%s.type: " TAG_ERR "'text', 'image', 'tool_use', 'tool_result', 'thinking', "
-                   "'redacted_thinking'", bpath, t);
+                   "'redacted_thinking'", bpath, WA_CLIP(t));
             goto fail;
         }
         if (json_array_append_new(parts, v)) {
@@ -390,8 +390,8 @@ static int tools_a2o(wa_error *e, const json_t *req, json_t *out)
             json_t *desc = json_object_get(t, "description");
             json_t *schema = json_object_get(t, "input_schema");
             if (json_object_get(t, "type") && !is(type, "custom"))
-                return bad(e, "%s.type: tool type '%.32s' is not supported here", path,
-                           type ? type : "?");
+                return bad(e, "%s.type: tool type '%s' is not supported here", path,
+                           WA_CLIP(type ? type : "?"));
             if (!need_string(e, t, "name", path))
                 return -1;
             if (desc && !json_is_null(desc) && !json_is_string(desc))
@@ -430,7 +430,8 @@ static int tools_a2o(wa_error *e, const json_t *req, json_t *out)
             return -1;
         choice = json_pack("{s:s,s:{s:s}}", "type", "function", "function", "name", name);
     } else {
-        return bad(e, "tool_choice.type: " TAG_ERR "'auto', 'any', 'tool', 'none'", type);
+        return bad(e, "tool_choice.type: " TAG_ERR "'auto', 'any', 'tool', 'none'",
+                   WA_CLIP(type));
     }
     if (json_object_set_new(out, "tool_choice", choice))
         return nomem(e);

@@ -128,8 +128,8 @@ static json_t *content_of(struct o2a *b, const json_t *content, const char *path
             if (!(blk = image_block(b, part, ppath)))
                 goto fail;
         } else {
-            FAIL(b, "%s.type: unsupported content part type \"%.32s\"", ppath,
-                 type ? type : "(missing)");
+            FAIL(b, "%s.type: unsupported content part type \"%s\"", ppath,
+                 WA_CLIP(type ? type : "(missing)"));
             goto fail;
         }
         if (json_array_append_new(blocks, blk)) {
@@ -268,7 +268,7 @@ static int messages(struct o2a *b, const json_t *msgs)
         } else if (is(role, "tool")) {
             rc = tool_msg(b, m, path);
         } else {
-            return FAIL(b, "%s.role: unsupported role \"%.32s\"", path, role);
+            return FAIL(b, "%s.role: unsupported role \"%s\"", path, WA_CLIP(role));
         }
         if (rc)
             return rc;
@@ -305,8 +305,8 @@ static int tools(struct o2a *b, const json_t *req, json_t *out)
         json_t *desc = json_object_get(fn, "description");
         json_t *params = json_object_get(fn, "parameters");
         if (!is(type, "function"))
-            return FAIL(b, "tools[%zu].type: unsupported tool type \"%.32s\"", i,
-                        type ? type : "(missing)");
+            return FAIL(b, "tools[%zu].type: unsupported tool type \"%s\"", i,
+                        WA_CLIP(type ? type : "(missing)"));
         if (!json_is_string(json_object_get(fn, "name")))
             return FAIL(b, "tools[%zu].function.name: missing or not a string", i);
         if (desc && !json_is_null(desc) && !json_is_string(desc))

@@ -313,8 +313,8 @@ static int o2a_tool_call(wa_stream_o2a *st, const json_t *tc, wa_buf *out)
                     : id                  ? st->tool_index + 1 /* no index: an id starts one */
                                           : st->tool_index;
     int rc = 0;
-    if (idx < 0 || idx < st->tool_index)
-        return 1;
+    if (idx < 0 || idx > INT_MAX || idx < st->tool_index)
+        return 1; /* (so tool_index + 1 never overflows) */
     if (idx > st->tool_index) {
         char fallback[32];
         const char *name = json_string_value(json_object_get(fn, "name"));

@@ -13,8 +13,8 @@
  *   4  an Anthropic SSE stream (blocks split at "\n\n"): wa_stream_a2o, its output
  *      fed on to wa_stream_o2a
  *   5  an OpenAI SSE stream: wa_stream_o2a
- * Invariants beyond "no crash, no leak": a refusal has a message (and inbound, status
- * 400 with invalid_request_error); a success has an object; every event a stream
+ * Invariants beyond "no crash, no leak": a refusal has a message that is valid UTF-8
+ * (and inbound, status 400 with invalid_request_error); a success has an object; every event a stream
  * writes is framed ("data: " or "event: X\ndata: ", ending in a blank line) and its
  * data is JSON (or [DONE]); nothing is written after the end; the usage counts stay
  * within 0..WA_TOKENS_MAX.
@@ -68,10 +68,19 @@ static void check_sse(const wa_buf *b, size_t from, int named)
     }
 }
 
+/* a refusal's message must fit in a JSON string: valid UTF-8 */
+static void check_message(const char *err)
+{
+    json_t *s = err && err[0] ? json_string(err) : NULL;
+    if (err && err[0] && !s)
+        abort();
+    json_decref(s);
+}
+
 static void requests(const char *in, size_t len, int inbound)
 {
     json_t *req = json_loadb(in, len, 0, NULL), *out = NULL, *back = NULL;
-    char err[256];
+    char err[256] = ""; /* set only by a refusal */
     if (!req)
         return;
     if (inbound) {
@@ -85,6 +94,11 @@ static void requests(const char *in, size_t len, int inbound)
         } else if (out || e.status != 400 || strcmp(e.type, "invalid_request_error") ||
                    !e.message[0]) {
             abort();
+        } else {
+            json_t *body = wa_error_body(&e); /* NULL if the message is not UTF-8 */
+            if (!body)
+                abort();
+            json_decref(body);
         }
     } else {
         err[0] = '\0';
@@ -96,6 +110,7 @@ static void requests(const char *in, size_t len, int inbound)
             abort();
         }
     }
+    check_message(err);
     json_decref(back);
     json_decref(out);
     json_decref(req);
@@ -110,6 +125,8 @@ static void answers(const char *in, size_t len, int anthropic)
                        : wa_resp_openai_to_anthropic(in, len, &out, &u, err, sizeof(err));
     if (rc == 0 ? !json_is_object(out) : (out != NULL || !err[0]))
         abort();
+    if (rc)
+        check_message(err);
     check_usage(&u);
     json_decref(out);
     out = NULL;

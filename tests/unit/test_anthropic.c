@@ -17,6 +17,12 @@
 
 /* ---------- helpers ---------- */
 
+/* "a" and 20 or 15 e-acutes (2 bytes each): 41 bytes of outside text, and the 31 bytes
+ * of it a message quotes (cut before the sequence that would pass 32) */
+#define E5 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+#define E15 "a" E5 E5 E5
+#define E20 E15 E5
+
 static json_t *o2a_req(const char *openai)
 {
     json_t *in = jq(openai), *out = NULL;
@@ -173,6 +179,8 @@ static void test_req_o2a_errors(void **state)
         {"{'messages':[{'content':'x'}]}", "messages[0].role: missing or not a string"},
         {"{'messages':[{'role':'function','content':'x'}]}",
          "messages[0].role: unsupported role \"function\""},
+        /* quoted outside text: at most 32 bytes, never half a UTF-8 sequence */
+        {"{'messages':[{'role':'" E20 "'}]}", "messages[0].role: unsupported role \"" E15 "\""},
         {"{'messages':[{'role':'user','content':''}]}", "messages[0].content: empty"},
         {"{'messages':[{'role':'user','content':5}]}",
          "messages[0].content: not a string, an array of parts or null"},
@@ -307,7 +315,8 @@ static void test_resp_a2o_errors(void **state)
 {
     (void)state;
     static const char *const cases[][2] = {
-        {"", "body: not JSON ('[' or '{' expected near end of file)"},
+        {"", "body: not JSON (line 1, column 0)"},
+        {"{'id':\n'\xff'}", "body: not JSON (line 2, column 1)"},
         {"[1]", "body: not a JSON object"},
         {"{'type':'error','error':{}}", "type: \"error\", not a message"},
         {"{'content':[]}", "id: missing or not a string"},
@@ -469,6 +478,10 @@ static void test_req_a2o_errors(void **state)
          "messages.0.content.0.text: Input should be a valid string"},
         {OK_HEAD "'messages':[{'role':'user','content':[{'type':'document'}]}]}",
          "messages.0.content.0.type: Input tag 'document' found using 'type' does not match any "
+         "of the expected tags: 'text', 'image', 'tool_use', 'tool_result', 'thinking', "
+         "'redacted_thinking'"},
+        {OK_HEAD "'messages':[{'role':'user','content':[{'type':'" E20 "'}]}]}",
+         "messages.0.content.0.type: Input tag '" E15 "' found using 'type' does not match any "
          "of the expected tags: 'text', 'image', 'tool_use', 'tool_result', 'thinking', "
          "'redacted_thinking'"},
         {OK_HEAD "'messages':[{'role':'user','content':[{'type':'image'}]}]}",
