@@ -28,6 +28,8 @@ struct sse {
 
 static int sse_parse(const char *p, size_t len, struct sse *ev)
 {
+    if (!len)
+        return 0; /* (p may be NULL then) */
     const char *lim = p + len;
     while (p < lim) {
         const char *nl = memchr(p, '\n', (size_t)(lim - p));

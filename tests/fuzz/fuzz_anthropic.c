@@ -42,6 +42,8 @@ static void check_usage(const wa_usage *u)
 /* every event in buf[from..len) is framed and carries JSON; named: "event: " lines */
 static void check_sse(const wa_buf *b, size_t from, int named)
 {
+    if (b->len == from)
+        return; /* nothing written (data may still be NULL) */
     const char *p = b->data + from, *lim = b->data + b->len;
     while (p < lim) {
         const char *end = memmem(p, (size_t)(lim - p), "\n\n", 2);
@@ -157,7 +159,8 @@ static void streams(const char *in, size_t len, int anthropic)
                 abort();
             check_sse(&mid, from, 0);
             /* and on to the other direction, event by event */
-            const char *q = mid.data + from, *qlim = mid.data + mid.len;
+            const char *q = mid.data ? mid.data + from : NULL;
+            const char *qlim = mid.data ? mid.data + mid.len : NULL;
             const char *qe;
             while (q < qlim && (qe = memmem(q, (size_t)(qlim - q), "\n\n", 2))) {
                 size_t ofrom = out.len;
