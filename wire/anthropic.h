@@ -13,7 +13,8 @@
  *
  * Ownership: every json_t **out is a new reference the caller json_decref()s; inputs
  * are borrowed and never changed. On failure *out is NULL. Every function that returns
- * int returns 0 on success and -1 on failure with a message (out of memory included).
+ * int returns 0 on success and -1 on failure; those with an err buffer or a wa_error say
+ * why there (out of memory included), the others fail only when memory runs out.
  *
  * Token counts read from outside input are clamped to 0..WA_TOKENS_MAX (negative,
  * missing or non-integer: 0), so sums never overflow.
