@@ -166,12 +166,21 @@ static void test_builtin_is_shipped_config(void **state)
     free(file);
 
     assert_int_equal(sim_catalog_load_file(path, &cat, err, sizeof(err)), 0);
-    static const char *const ids[] = {"sim-premium", "sim-mid", "sim-small", "sim-reasoner",
-                                      "sim-instant", "fault-500", "fault-429", "fault-timeout",
-                                      "fault-close", "fault-midstream"};
-    assert_int_equal(cat.n, 10);
-    for (int i = 0; i < cat.n; i++)
+    static const char *const ids[] = {"sim-premium", "sim-mid",        "sim-small",
+                                      "sim-reasoner", "sim-claude",     "sim-instant",
+                                      "sim-claude-instant", "fault-500", "fault-429",
+                                      "fault-timeout", "fault-close",   "fault-midstream"};
+    assert_int_equal(cat.n, 12);
+    for (int i = 0; i < cat.n; i++) {
         assert_string_equal(cat.models[i].id, ids[i]);
+        /* only the sim-claude models speak Anthropic, and only they cache */
+        int anth = !strncmp(ids[i], "sim-claude", 10);
+        assert_int_equal(cat.models[i].wire, anth ? SIM_API_ANTHROPIC : SIM_API_OPENAI);
+        assert_true((cat.models[i].cache_hit_rate > 0) == anth);
+    }
+    assert_true(sim_catalog_find(&cat, "sim-claude")->cache_hit_rate == 0.5);
+    assert_true(sim_catalog_find(&cat, "sim-claude")->cached_input_usd_per_mtok == 0.30);
+    assert_true(sim_catalog_find(&cat, "sim-claude")->error_weights[SIM_FAULT_529] == 0.3);
     assert_int_equal(sim_catalog_find(&cat, "fault-429")->retry_after_s, 7);
     assert_true(sim_catalog_find(&cat, "sim-small")->quality[SIM_TASK_COMPLEX].thumbs_down ==
                 0.30);
