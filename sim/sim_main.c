@@ -32,8 +32,9 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: switchyard sim [options]\n"
             "\n"
-            "Provider simulator speaking the OpenAI wire format: POST /v1/chat/completions\n"
-            "(plain and stream), GET /v1/models, GET /healthz.\n"
+            "Provider simulator speaking the OpenAI wire format (POST /v1/chat/completions)\n"
+            "and the Anthropic Messages wire format (POST /v1/messages), each for the\n"
+            "models whose \"wire\" it is, plain and stream; GET /v1/models, GET /healthz.\n"
             "\n"
             "options:\n"
             "  --listen HOST:PORT   address to listen on (default %s:%d; port 0 picks a free\n"
@@ -45,7 +46,7 @@ static void usage(FILE *out)
             "                       line per request\n"
             "  --help               this text\n"
             "\n"
-            "Per-request test overrides (headers): X-Sim-Fault: 500|429|timeout|close|\n"
+            "Per-request test overrides (headers): X-Sim-Fault: 500|429|529|timeout|close|\n"
             "midstream|none, X-Sim-Latency-Ms: N (time to first byte).\n"
             "Exit status: 0 after SIGINT/SIGTERM, 1 if it cannot start, 2 for bad usage.\n",
             DEFAULT_HOST, DEFAULT_PORT);

@@ -10,7 +10,8 @@
 
 static const char *const task_names[SIM_TASK_COUNT] = {"simple", "code", "reasoning", "complex"};
 static const char *const fault_names[SIM_FAULT_COUNT] = {"none", "500", "429", "timeout", "close",
-                                                         "midstream"};
+                                                         "midstream", "529"};
+static const char *const api_names[] = {"openai", "anthropic"};
 
 /* Default quality when a task type is not given: middling. */
 static const sim_quality default_quality = {0.10, 4.0};
@@ -23,6 +24,11 @@ const char *sim_task_str(enum sim_task t)
 const char *sim_fault_str(enum sim_fault f)
 {
     return (unsigned)f < SIM_FAULT_COUNT ? fault_names[f] : "unknown";
+}
+
+const char *sim_api_str(enum sim_api a)
+{
+    return (unsigned)a <= SIM_API_ANTHROPIC ? api_names[a] : "unknown";
 }
 
 int sim_fault_parse(const char *s, enum sim_fault *out)
@@ -199,7 +205,8 @@ static int parse_errors(json_t *obj, const char *path, sim_model *m, char *err, 
             continue;
         if (sim_fault_parse(key, &f) || f == SIM_FAULT_NONE)
             return fail(err, errlen, p,
-                        "unknown error kind (expected 500, 429, timeout, close or midstream)");
+                        "unknown error kind (expected 500, 429, 529, timeout, close or "
+                        "midstream)");
         if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1e6)
             return fail(err, errlen, p, "expected a number from 0 to 1e+06");
         m->error_weights[f] = json_number_value(v);
@@ -251,8 +258,9 @@ static int parse_model(json_t *obj, const char *id, const char *path, sim_model 
     static const char *const keys[] = {"tier", "latency_ms", "tokens_per_second",
                                        "tokens_per_chunk", "completion_tokens", "error_rate",
                                        "errors", "retry_after_s", "input_usd_per_mtok",
-                                       "output_usd_per_mtok", "quality", NULL};
-    json_t *sub, *tier;
+                                       "output_usd_per_mtok", "cached_input_usd_per_mtok",
+                                       "cache_hit_rate", "wire", "quality", NULL};
+    json_t *sub, *tier, *wire;
     char p[256];
 
     model_defaults(m, id);
@@ -268,6 +276,17 @@ static int parse_model(json_t *obj, const char *id, const char *path, sim_model 
             strlen(json_string_value(tier)) >= sizeof(m->tier))
             return fail(err, errlen, p, "expected a string of 1-31 characters of A-Z a-z 0-9 . _ : / -");
         snprintf(m->tier, sizeof(m->tier), "%s", json_string_value(tier));
+    }
+
+    wire = json_object_get(obj, "wire");
+    if (wire) {
+        join(p, sizeof(p), path, "wire");
+        if (json_is_string(wire) && !strcmp(json_string_value(wire), "openai"))
+            m->wire = SIM_API_OPENAI;
+        else if (json_is_string(wire) && !strcmp(json_string_value(wire), "anthropic"))
+            m->wire = SIM_API_ANTHROPIC;
+        else
+            return fail(err, errlen, p, "expected \"openai\" or \"anthropic\"");
     }
 
     if (get_object(obj, "latency_ms", path, &sub, err, errlen))
@@ -305,7 +324,10 @@ static int parse_model(json_t *obj, const char *id, const char *path, sim_model 
         get_number(obj, "input_usd_per_mtok", path, 0, 1e6, &m->input_usd_per_mtok, err,
                    errlen) ||
         get_number(obj, "output_usd_per_mtok", path, 0, 1e6, &m->output_usd_per_mtok, err,
-                   errlen))
+                   errlen) ||
+        get_number(obj, "cached_input_usd_per_mtok", path, 0, 1e6,
+                   &m->cached_input_usd_per_mtok, err, errlen) ||
+        get_number(obj, "cache_hit_rate", path, 0, 1, &m->cache_hit_rate, err, errlen))
         return -1;
 
     if (get_object(obj, "quality", path, &sub, err, errlen))

@@ -30,11 +30,20 @@ enum sim_fault {
     SIM_FAULT_TIMEOUT,   /* never answers; held until the client goes away */
     SIM_FAULT_CLOSE,     /* connection closed without any response */
     SIM_FAULT_MIDSTREAM, /* streams: closed after some chunks; otherwise as CLOSE */
+    SIM_FAULT_529,       /* overloaded, sent at once: Anthropic 529, OpenAI 503 */
     SIM_FAULT_COUNT
 };
 const char *sim_fault_str(enum sim_fault f);
-/* "none", "500", "429", "timeout", "close", "midstream". */
+/* "none", "500", "429", "timeout", "close", "midstream", "529". */
 int sim_fault_parse(const char *s, enum sim_fault *out) SIM_MUSTCHECK;
+
+/* The wire a model speaks (catalog key "wire"): which endpoint serves it,
+ * and the shape of its answers and errors. */
+enum sim_api {
+    SIM_API_OPENAI,    /* POST /v1/chat/completions */
+    SIM_API_ANTHROPIC, /* POST /v1/messages */
+};
+const char *sim_api_str(enum sim_api a); /* "openai", "anthropic" */
 
 typedef struct sim_quality {
     double thumbs_down; /* probability a user gives a thumbs-down, 0..1 */
@@ -44,6 +53,7 @@ typedef struct sim_quality {
 typedef struct sim_model {
     char id[SIM_MODEL_ID_MAX];
     char tier[32];
+    enum sim_api wire;
     double latency_median_ms; /* time to first byte: lognormal(median, p95), clamped to max */
     double latency_p95_ms;
     double latency_max_ms;
@@ -53,7 +63,8 @@ typedef struct sim_model {
     double error_rate;
     double error_weights[SIM_FAULT_COUNT]; /* index NONE unused */
     int retry_after_s;
-    double input_usd_per_mtok, output_usd_per_mtok;
+    double input_usd_per_mtok, output_usd_per_mtok, cached_input_usd_per_mtok;
+    double cache_hit_rate; /* share of a long prompt reported as cached (sim_chat_cached_tokens) */
     sim_quality quality[SIM_TASK_COUNT];
     char fingerprint[24]; /* system_fingerprint, derived from the id */
 } sim_model;

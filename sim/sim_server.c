@@ -7,17 +7,24 @@
  * event (call_run), in these states:
  *
  *   WAIT   --latency elapsed-->  reply / 500 / close, or STREAM
- *   STREAM --chunks written-->   [DONE] (done), or FLUSH for a midstream fault
+ *   STREAM --chunks written-->   the end of the stream (done), or FLUSH for a
+ *                                midstream fault
  *   FLUSH  --output empty-->     abort the connection (done)
  *   HOLD   the "timeout" fault: nothing happens until the client goes away
  *
  * httpd callbacks (on_close, on_drain) never act on the call directly: they
  * set a flag and activate the timer event, so every transition happens in
  * call_run, outside httpd's own stack frames.
+ *
+ * A call knows its wire (c->api): the state machine is the same for both,
+ * only the bytes differ (sim_wire.c for OpenAI, sim_wire_messages.c for
+ * Anthropic). A text answer streams tokens_per_chunk tokens a chunk; a tool
+ * call streams one sim_chat_args_piece() of its arguments a chunk.
  */
 #include "sim/sim_server.h"
 
 #include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +35,9 @@
 #include "common/httpd.h"
 #include "common/log.h"
 #include "sim/sim_chat.h"
+#include "sim/sim_messages.h"
 #include "sim/sim_wire.h"
+#include "sim/sim_wire_messages.h"
 
 #define STREAM_HIGH_WATER (64 * 1024) /* stop writing chunks above this much pending output */
 #define STREAM_LOW_WATER (16 * 1024)  /* resume below this */
@@ -45,10 +54,12 @@ typedef struct sim_call {
     struct event *ev;
     enum call_state state;
     enum sim_fault fault;
+    enum sim_api api;
     int stream;
     sim_wire_meta meta;
     sim_chat_plan plan;
-    int next_token;
+    int next_token;   /* text: the next content token */
+    size_t args_off;  /* tool call: the next argument byte */
     int chunks;       /* content chunks written */
     int abort_after;  /* midstream: content chunks before the close */
     double chunk_ms;  /* pacing per chunk; 0 = unpaced */
@@ -131,42 +142,93 @@ static void timer_ms(sim_call *c, double ms)
 
 /* ---------- replies ---------- */
 
-static void new_meta(sim_server *s, const sim_model *m, int include_usage, sim_wire_meta *meta)
+static void new_meta(sim_server *s, const sim_model *m, enum sim_api api, int include_usage,
+                     sim_wire_meta *meta)
 {
     uint64_t a = sim_prng_next(&s->prng), b = sim_prng_next(&s->prng);
-    snprintf(meta->id, sizeof(meta->id), "chatcmpl-%016llx%08llx", (unsigned long long)a,
-             (unsigned long long)(b & 0xffffffffULL));
+    uint64_t c = sim_prng_next(&s->prng), d = sim_prng_next(&s->prng);
+    int anth = api == SIM_API_ANTHROPIC;
+    snprintf(meta->id, sizeof(meta->id), "%s%016llx%08llx", anth ? "msg_" : "chatcmpl-",
+             (unsigned long long)a, (unsigned long long)(b & 0xffffffffULL));
+    snprintf(meta->tool_id, sizeof(meta->tool_id), "%s%016llx%08llx", anth ? "toolu_" : "call_",
+             (unsigned long long)c, (unsigned long long)(d & 0xffffffffULL));
     meta->created = (long long)time(NULL);
     meta->model = m;
     meta->include_usage = include_usage;
     sim_wire_meta_prepare(meta);
 }
 
-static void reply_500(sim_server *s, sy_http_req *req)
+/* An Anthropic error: {"type":"error","error":{"type","message"}}. */
+static void reply_anthropic_error(sim_server *s, sy_http_req *req, int status, const char *type,
+                                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void reply_anthropic_error(sim_server *s, sy_http_req *req, int status, const char *type,
+                                  const char *fmt, ...)
 {
-    s->stats.fault_500++;
-    sy_http_reply_error(req, 500, "server_error", NULL, NULL,
-                        "The server had an error while processing your request. Sorry about "
-                        "that! (simulated)");
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    sim_buf_reset(&s->out);
+    sim_wire_msg_error(&s->out, type, msg);
+    if (s->out.failed) {
+        sy_http_reply_error(req, 500, "server_error", NULL, NULL, "Out of memory.");
+        return;
+    }
+    sy_http_reply(req, status, "application/json", s->out.data, s->out.len);
 }
 
-static void reply_429(sim_server *s, sy_http_req *req, const sim_model *m)
+static void reply_500(sim_server *s, sy_http_req *req, enum sim_api api)
+{
+    s->stats.fault_500++;
+    if (api == SIM_API_ANTHROPIC)
+        reply_anthropic_error(s, req, 500, "api_error", "Internal server error");
+    else
+        sy_http_reply_error(req, 500, "server_error", NULL, NULL,
+                            "The server had an error while processing your request. Sorry "
+                            "about that! (simulated)");
+}
+
+static void reply_429(sim_server *s, sy_http_req *req, const sim_model *m, enum sim_api api)
 {
     char ra[16];
     s->stats.fault_429++;
     snprintf(ra, sizeof(ra), "%d", m->retry_after_s);
     sy_http_add_header(req, "Retry-After", ra);
-    sy_http_reply_error(req, 429, "requests", "rate_limit_exceeded", NULL,
-                        "Rate limit reached for %s (simulated) on requests per min (RPM). Please "
-                        "try again in %ds.",
-                        m->id, m->retry_after_s);
+    if (api == SIM_API_ANTHROPIC)
+        reply_anthropic_error(s, req, 429, "rate_limit_error",
+                              "Number of requests has exceeded your per-minute rate limit for "
+                              "%s (simulated). Please try again in %ds.",
+                              m->id, m->retry_after_s);
+    else
+        sy_http_reply_error(req, 429, "requests", "rate_limit_exceeded", NULL,
+                            "Rate limit reached for %s (simulated) on requests per min (RPM). "
+                            "Please try again in %ds.",
+                            m->id, m->retry_after_s);
 }
 
-static void reply_completion(sim_server *s, sy_http_req *req, const sim_wire_meta *meta,
-                             const sim_chat_plan *plan)
+/* Overloaded: Anthropic's own 529; OpenAI has none and says 503. */
+static void reply_529(sim_server *s, sy_http_req *req, enum sim_api api)
+{
+    s->stats.fault_529++;
+    if (api == SIM_API_ANTHROPIC)
+        reply_anthropic_error(s, req, 529, "overloaded_error", "Overloaded");
+    else
+        sy_http_reply_error(req, 503, "server_error", NULL, NULL,
+                            "That model is currently overloaded with other requests. You can "
+                            "retry your request, or contact us through our help center at "
+                            "help.openai.com if the error persists. (simulated)");
+}
+
+static void reply_completion(sim_server *s, sy_http_req *req, enum sim_api api,
+                             const sim_wire_meta *meta, const sim_chat_plan *plan)
 {
     sim_buf_reset(&s->out);
-    sim_wire_completion(&s->out, meta, plan);
+    if (api == SIM_API_ANTHROPIC)
+        sim_wire_msg_message(&s->out, meta, plan);
+    else
+        sim_wire_completion(&s->out, meta, plan);
     if (s->out.failed) {
         sy_log(SY_ERROR, "out of memory building a reply", "model=%s", meta->model->id);
         sy_http_reply_error(req, 500, "server_error", NULL, NULL, "Out of memory.");
@@ -203,11 +265,16 @@ static int stream_pump(sim_call *c)
                 call_wake(c);
             return 0;
         }
-        if (c->next_token >= c->plan.completion_tokens) {
-            sim_wire_chunk_finish(&s->out, &c->meta, &c->plan);
-            if (c->meta.include_usage)
-                sim_wire_chunk_usage(&s->out, &c->meta, &c->plan);
-            sim_wire_done(&s->out);
+        if (c->plan.tool_call ? c->args_off >= c->plan.tool_args_len
+                              : c->next_token >= c->plan.completion_tokens) {
+            if (c->api == SIM_API_ANTHROPIC) {
+                sim_wire_msg_finish(&s->out, &c->plan);
+            } else {
+                sim_wire_chunk_finish(&s->out, &c->meta, &c->plan);
+                if (c->meta.include_usage)
+                    sim_wire_chunk_usage(&s->out, &c->meta, &c->plan);
+                sim_wire_done(&s->out);
+            }
             stream_flush(c);
             sy_http_stream_end(c->req);
             c->req = NULL;
@@ -215,11 +282,23 @@ static int stream_pump(sim_call *c)
             s->stats.streams++;
             return 1;
         }
-        int to = c->next_token + m->tokens_per_chunk;
-        if (to > c->plan.completion_tokens)
-            to = c->plan.completion_tokens;
-        sim_wire_chunk_content(&s->out, &c->meta, &c->plan, c->next_token, to);
-        c->next_token = to;
+        if (c->plan.tool_call) {
+            size_t len = sim_chat_args_piece(&c->plan, c->args_off);
+            if (c->api == SIM_API_ANTHROPIC)
+                sim_wire_msg_json_delta(&s->out, &c->plan, c->args_off, len);
+            else
+                sim_wire_chunk_tool_args(&s->out, &c->meta, &c->plan, c->args_off, len);
+            c->args_off += len;
+        } else {
+            int to = c->next_token + m->tokens_per_chunk;
+            if (to > c->plan.completion_tokens)
+                to = c->plan.completion_tokens;
+            if (c->api == SIM_API_ANTHROPIC)
+                sim_wire_msg_text_delta(&s->out, &c->plan, c->next_token, to);
+            else
+                sim_wire_chunk_content(&s->out, &c->meta, &c->plan, c->next_token, to);
+            c->next_token = to;
+        }
         c->chunks++;
 
         if (c->chunk_ms > 0) {
@@ -248,7 +327,13 @@ static void stream_begin(sim_call *c)
     sy_http_stream_start(c->req, 200, "text/event-stream");
     sy_http_on_drain(c->req, STREAM_LOW_WATER, on_client_drain, c);
     sim_buf_reset(&s->out);
-    sim_wire_chunk_role(&s->out, &c->meta); /* written with the first batch */
+    /* written with the first batch */
+    if (c->api == SIM_API_ANTHROPIC)
+        sim_wire_msg_start(&s->out, &c->meta, &c->plan);
+    else if (c->plan.tool_call)
+        sim_wire_chunk_tool_start(&s->out, &c->meta, &c->plan);
+    else
+        sim_wire_chunk_role(&s->out, &c->meta);
     call_set_state(c, CALL_STREAM);
 }
 
@@ -270,7 +355,7 @@ static void call_run(evutil_socket_t fd, short what, void *arg)
     switch (c->state) {
     case CALL_WAIT:
         if (c->fault == SIM_FAULT_500) {
-            reply_500(s, c->req);
+            reply_500(s, c->req, c->api);
             call_free(c);
             return;
         }
@@ -284,7 +369,7 @@ static void call_run(evutil_socket_t fd, short what, void *arg)
             return;
         }
         if (!c->stream) {
-            reply_completion(s, c->req, &c->meta, &c->plan);
+            reply_completion(s, c->req, c->api, &c->meta, &c->plan);
             call_free(c);
             return;
         }
@@ -315,7 +400,8 @@ static void call_run(evutil_socket_t fd, short what, void *arg)
 
 /* ---------- endpoints ---------- */
 
-static int header_latency(sy_http_req *req, double *ms)
+/* X-Sim-Latency-Ms: 0 absent, 1 and *ms, or -1 and msg. */
+static int header_latency(sy_http_req *req, double *ms, char *msg, size_t msglen)
 {
     const char *v = sy_http_header(req, "X-Sim-Latency-Ms");
     char *end;
@@ -325,32 +411,46 @@ static int header_latency(sy_http_req *req, double *ms)
     n = strtol(v, &end, 10);
     if (end == v || *end || n < 0 || n > MAX_LATENCY_MS || v[0] == '-' || v[0] == '+' ||
         v[0] == ' ') {
-        sy_http_reply_error(req, 400, "invalid_request_error", "invalid_sim_header", NULL,
-                            "Invalid X-Sim-Latency-Ms header: '%.32s'. Expected an integer from "
-                            "0 to %d.",
-                            v, MAX_LATENCY_MS);
+        snprintf(msg, msglen,
+                 "Invalid X-Sim-Latency-Ms header: '%.32s'. Expected an integer from 0 to %d.", v,
+                 MAX_LATENCY_MS);
         return -1;
     }
     *ms = (double)n;
     return 1;
 }
 
-static int header_fault(sy_http_req *req, enum sim_fault *f)
+/* X-Sim-Fault: 0 absent, 1 and *f, or -1 and msg. */
+static int header_fault(sy_http_req *req, enum sim_fault *f, char *msg, size_t msglen)
 {
     const char *v = sy_http_header(req, "X-Sim-Fault");
     if (!v)
         return 0;
     if (sim_fault_parse(v, f)) {
-        sy_http_reply_error(req, 400, "invalid_request_error", "invalid_sim_header", NULL,
-                            "Invalid X-Sim-Fault header: '%.32s'. Supported values are: '500', "
-                            "'429', 'timeout', 'close', 'midstream', and 'none'.",
-                            v);
+        snprintf(msg, msglen,
+                 "Invalid X-Sim-Fault header: '%.32s'. Supported values are: '500', '429', "
+                 "'529', 'timeout', 'close', 'midstream', and 'none'.",
+                 v);
         return -1;
     }
     return 1;
 }
 
-static void chat(sim_server *s, sy_http_req *req)
+/* A refusal of the request in the shape of api's provider. */
+static void refuse(sim_server *s, sy_http_req *req, enum sim_api api, const sim_chat_error *err)
+{
+    s->stats.invalid++;
+    sy_log(SY_DEBUG, "request refused", "api=%s status=%d code=%s param=%s", sim_api_str(api),
+           err->status, err->code ? err->code : "null", err->param[0] ? err->param : "null");
+    if (api == SIM_API_ANTHROPIC)
+        reply_anthropic_error(s, req, err->status, err->type, "%s", err->message);
+    else
+        sy_http_reply_error(req, err->status, err->type, err->code,
+                            err->param[0] ? err->param : NULL, "%s", err->message);
+}
+
+/* POST /v1/chat/completions (api OPENAI) and POST /v1/messages (ANTHROPIC). */
+static void serve(sim_server *s, sy_http_req *req, enum sim_api api)
 {
     sim_chat_req creq;
     sim_chat_error err;
@@ -361,30 +461,43 @@ static void chat(sim_server *s, sy_http_req *req)
     double latency_ms = 0;
     size_t len;
     const char *body = sy_http_body(req, &len);
-    int fault_set, latency_set;
+    int fault_set, latency_set, parsed;
     sim_call *c;
 
-    if ((fault_set = header_fault(req, &fault)) < 0 ||
-        (latency_set = header_latency(req, &latency_ms)) < 0) {
-        s->stats.invalid++;
-        sy_log(SY_DEBUG, "request refused", "status=400 code=invalid_sim_header");
+    memset(&err, 0, sizeof(err));
+    err.status = 400;
+    err.type = "invalid_request_error";
+    if ((fault_set = header_fault(req, &fault, err.message, sizeof(err.message))) < 0 ||
+        (latency_set = header_latency(req, &latency_ms, err.message, sizeof(err.message))) < 0) {
+        err.code = "invalid_sim_header";
+        refuse(s, req, api, &err);
         return;
     }
-    if (sim_chat_parse(body, len, &creq, &err)) {
-        s->stats.invalid++;
-        sy_log(SY_DEBUG, "request refused", "status=%d code=%s param=%s", err.status,
-               err.code ? err.code : "null", err.param[0] ? err.param : "null");
-        sy_http_reply_error(req, err.status, err.type, err.code, err.param[0] ? err.param : NULL,
-                            "%s", err.message);
+    if (api == SIM_API_ANTHROPIC && !sy_http_header(req, "anthropic-version")) {
+        /* neither wire checks keys (Authorization, x-api-key): the simulator has none */
+        snprintf(err.message, sizeof(err.message), "anthropic-version: header is required");
+        refuse(s, req, api, &err);
+        return;
+    }
+    parsed = api == SIM_API_ANTHROPIC ? sim_messages_parse(body, len, &creq, &err)
+                                      : sim_chat_parse(body, len, &creq, &err);
+    if (parsed) {
+        refuse(s, req, api, &err);
         return;
     }
     m = sim_catalog_find(s->cat, creq.model);
-    if (!m) {
-        s->stats.invalid++;
-        sy_log(SY_DEBUG, "request refused", "status=404 code=model_not_found");
-        sy_http_reply_error(req, 404, "invalid_request_error", "model_not_found", NULL,
-                            "The model `%s` does not exist or you do not have access to it.",
-                            creq.model);
+    if (!m || m->wire != api) { /* the other wire's model is unknown to this provider */
+        err.status = 404;
+        if (api == SIM_API_ANTHROPIC) {
+            err.type = "not_found_error";
+            snprintf(err.message, sizeof(err.message), "model: %s", creq.model);
+        } else {
+            err.code = "model_not_found";
+            snprintf(err.message, sizeof(err.message),
+                     "The model `%s` does not exist or you do not have access to it.",
+                     creq.model);
+        }
+        refuse(s, req, api, &err);
         return;
     }
     sim_chat_plan_make(&creq, m, &plan);
@@ -395,17 +508,23 @@ static void chat(sim_server *s, sy_http_req *req)
     if (!creq.stream && m->tokens_per_second > 0 && fault == SIM_FAULT_NONE)
         latency_ms += 1000.0 * plan.completion_tokens / m->tokens_per_second;
 
-    sy_log(SY_DEBUG, "request", "model=%s stream=%s fault=%s latency_ms=%.1f prompt_tokens=%d "
-           "completion_tokens=%d", m->id, creq.stream ? "true" : "false", sim_fault_str(fault),
-           latency_ms, plan.prompt_tokens, plan.completion_tokens);
+    sy_log(SY_DEBUG, "request", "api=%s model=%s stream=%s fault=%s latency_ms=%.1f "
+           "prompt_tokens=%d cached_tokens=%d completion_tokens=%d tool_call=%s",
+           sim_api_str(api), m->id, creq.stream ? "true" : "false", sim_fault_str(fault),
+           latency_ms, plan.prompt_tokens, plan.cached_tokens, plan.completion_tokens,
+           plan.tool_call ? plan.tool_name : "null");
 
     if (fault == SIM_FAULT_429) {
-        reply_429(s, req, m);
+        reply_429(s, req, m, api);
         return;
     }
-    new_meta(s, m, creq.stream && creq.include_usage, &meta);
+    if (fault == SIM_FAULT_529) {
+        reply_529(s, req, api);
+        return;
+    }
+    new_meta(s, m, api, creq.stream && creq.include_usage, &meta);
     if (fault == SIM_FAULT_NONE && !creq.stream && latency_ms <= 0) {
-        reply_completion(s, req, &meta, &plan);
+        reply_completion(s, req, api, &meta, &plan);
         return;
     }
 
@@ -422,10 +541,12 @@ static void chat(sim_server *s, sy_http_req *req)
     c->req = req;
     c->state = CALL_WAIT;
     c->fault = fault;
+    c->api = api;
     c->stream = creq.stream;
     c->meta = meta;
     c->plan = plan;
-    c->abort_after = (plan.completion_tokens / m->tokens_per_chunk) / 2;
+    c->abort_after = (plan.tool_call ? sim_chat_args_pieces(&plan)
+                                     : plan.completion_tokens / m->tokens_per_chunk) / 2;
     if (c->abort_after < 1)
         c->abort_after = 1;
     if (m->tokens_per_second > 0)
@@ -500,11 +621,11 @@ static void method_not_allowed(sim_server *s, sy_http_req *req, const char *allo
                         sy_http_path(req), allowed);
 }
 
-enum route { ROUTE_CHAT, ROUTE_MODELS, ROUTE_MODEL, ROUTE_HEALTH, ROUTE_NOT_FOUND };
+enum route { ROUTE_CHAT, ROUTE_MESSAGES, ROUTE_MODELS, ROUTE_MODEL, ROUTE_HEALTH, ROUTE_NOT_FOUND };
 
 static void on_request(sy_http_req *req, void *arg)
 {
-    static const char *const allow[] = {"POST", "GET", "GET", "GET", NULL};
+    static const char *const allow[] = {"POST", "POST", "GET", "GET", "GET", NULL};
     sim_server *s = arg;
     const char *method = sy_http_method(req), *path = sy_http_path(req);
     enum route r;
@@ -512,6 +633,8 @@ static void on_request(sy_http_req *req, void *arg)
     s->stats.requests++;
     if (!strcmp(path, "/v1/chat/completions"))
         r = ROUTE_CHAT;
+    else if (!strcmp(path, "/v1/messages"))
+        r = ROUTE_MESSAGES;
     else if (!strcmp(path, "/v1/models"))
         r = ROUTE_MODELS;
     else if (!strncmp(path, "/v1/models/", 11) && path[11])
@@ -521,8 +644,8 @@ static void on_request(sy_http_req *req, void *arg)
     else
         r = ROUTE_NOT_FOUND;
 
-    if (r == ROUTE_CHAT && !strcmp(method, "POST")) {
-        chat(s, req); /* logs its own line */
+    if ((r == ROUTE_CHAT || r == ROUTE_MESSAGES) && !strcmp(method, "POST")) {
+        serve(s, req, r == ROUTE_CHAT ? SIM_API_OPENAI : SIM_API_ANTHROPIC); /* logs its line */
         return;
     }
     /* method and path live in req: log before the reply frees it */
@@ -550,6 +673,7 @@ static void on_request(sy_http_req *req, void *arg)
         health(s, req);
         break;
     case ROUTE_CHAT:
+    case ROUTE_MESSAGES:
     case ROUTE_NOT_FOUND:
         break;
     }

@@ -1,10 +1,15 @@
 /*
  * sim_server: the simulator's HTTP endpoints on common/httpd.
  *
- *   POST /v1/chat/completions  plain or stream (SSE), faults, pacing
+ *   POST /v1/chat/completions  OpenAI wire: plain or stream (SSE), faults, pacing
+ *   POST /v1/messages          Anthropic Messages wire, the same for its models
  *   GET  /v1/models            catalog with quality profiles and tier hints
  *   GET  /v1/models/{id}       one model
  *   GET  /healthz              {"status":"ok", counters}
+ *
+ * A model answers on the endpoint of its catalog "wire" only; the other one
+ * refuses it as that provider refuses a model it does not have (404).
+ * Faults and errors take the shape of the endpoint's provider.
  *
  * A completion that cannot be answered inside the handler (latency, a
  * stream, a held "timeout") becomes a sim_call, a small state machine driven
@@ -31,6 +36,7 @@ typedef struct sim_server sim_server;
     X(fault_timeout)                                                                            \
     X(fault_close)                                                                              \
     X(fault_midstream)                                                                          \
+    X(fault_529)                                                                                \
     X(client_gone)     /* client left before the answer was complete */
 
 typedef struct sim_stats {

@@ -7,15 +7,21 @@
  * invalid_request_error with a non-empty message; an accepted request has a
  * terminated model name, at least one message, prompt_tokens of at least
  * 3 + 4 per message, a cap in range, include_usage only with stream; the plan
- * respects the cap and every token text fits its 32 bytes.
+ * respects the cap and every token text fits its 32 bytes; a tool call has a
+ * name of [a-zA-Z0-9_-] and arguments that are a JSON object, never after a
+ * tool result; the completion object built from the plan is valid JSON.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "sim/sim_chat.h"
 #include "sim/sim_model.h"
+#include "sim/sim_tool.h"
+#include "sim/sim_wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -49,6 +55,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if ((req.stream != 0 && req.stream != 1) || (req.include_usage && !req.stream))
         abort();
+    if (req.tool_call) {
+        json_t *args = json_loads(req.tool_args, 0, NULL);
+        if (!sim_tool_name_chars_ok(req.tool_name) || !json_is_object(args) ||
+            req.last_tool_result)
+            abort();
+        json_decref(args);
+    }
 
     /* the model the request names if the catalog has it, else the first */
     const sim_model *m = sim_catalog_find(&cat, req.model);
@@ -57,11 +70,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sim_chat_plan plan;
     sim_chat_plan_make(&req, m, &plan);
     if (plan.completion_tokens < 0 || plan.prompt_tokens != req.prompt_tokens ||
-        (req.max_tokens && plan.completion_tokens > req.max_tokens) ||
+        (req.max_tokens && !plan.tool_call && plan.completion_tokens > req.max_tokens) ||
         (plan.truncated && plan.completion_tokens != req.max_tokens))
         abort();
     const char *fr = sim_chat_finish_reason(&plan);
-    if (strcmp(fr, plan.truncated ? "length" : "stop"))
+    if (strcmp(fr, plan.tool_call ? "tool_calls" : plan.truncated ? "length" : "stop"))
         abort();
     for (int i = 0; i < plan.completion_tokens && i < 40; i++) {
         char buf[40];
@@ -70,5 +83,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n == 0 || n > 32 || strlen(buf) != n)
             abort();
     }
+    if (plan.completion_tokens > 64)
+        plan.completion_tokens = 64;
+    sim_wire_meta meta;
+    sim_buf b = {0};
+    memset(&meta, 0, sizeof(meta));
+    strcpy(meta.id, "chatcmpl-0123456789abcdef01234567");
+    strcpy(meta.tool_id, "call_0123456789abcdef01234567");
+    meta.model = m;
+    sim_wire_meta_prepare(&meta);
+    sim_wire_completion(&b, &meta, &plan);
+    json_t *j = b.failed ? NULL : json_loadb(b.data, b.len, 0, NULL);
+    if (!j)
+        abort();
+    json_decref(j);
+    sim_buf_free(&b);
     return 0;
 }

@@ -455,7 +455,7 @@ class TestFaults(SimTestCase):
         self.assertEqual(status, 400)
         self.assertEqual(error_of(data), {
             "message": "Invalid X-Sim-Fault header: '502'. Supported values are: '500', '429', "
-                       "'timeout', 'close', 'midstream', and 'none'.",
+                       "'529', 'timeout', 'close', 'midstream', and 'none'.",
             "type": "invalid_request_error", "param": None, "code": "invalid_sim_header"})
         status, _, data = self.sim.chat({"model": "sim-instant", "messages": msgs()},
                                         {"X-Sim-Latency-Ms": "-5"})
@@ -580,8 +580,8 @@ class TestModels(SimTestCase):
         self.assertEqual(obj["object"], "list")
         ids = [m["id"] for m in obj["data"]]
         self.assertEqual(ids, ["sim-premium", "sim-mid", "sim-small", "sim-reasoner",
-                               "sim-instant", "fault-500", "fault-429", "fault-timeout",
-                               "fault-close", "fault-midstream"])
+                               "sim-claude", "sim-instant", "sim-claude-instant", "fault-500",
+                               "fault-429", "fault-timeout", "fault-close", "fault-midstream"])
         for m in obj["data"]:
             self.assertEqual(m["object"], "model")
             self.assertEqual(m["owned_by"], "switchyard-sim")
@@ -591,8 +591,17 @@ class TestModels(SimTestCase):
             for t in q.values():
                 self.assertTrue(0 <= t["thumbs_down"] <= 1)
                 self.assertTrue(1 <= t["rating"] <= 5)
+        for m in obj["data"]:
+            anth = m["id"].startswith("sim-claude")
+            self.assertEqual(m["switchyard"]["wire"], "anthropic" if anth else "openai")
+            self.assertEqual(m["switchyard"]["cache_hit_rate"] > 0, anth)
+        claude = obj["data"][4]["switchyard"]
+        self.assertEqual((claude["tier"], claude["input_usd_per_mtok"],
+                          claude["cached_input_usd_per_mtok"], claude["cache_hit_rate"]),
+                         ("premium", 3.0, 0.3, 0.5))
         small = obj["data"][2]["switchyard"]
         self.assertEqual(small["tier"], "economy")
+        self.assertEqual(small["cached_input_usd_per_mtok"], 0)
         self.assertEqual(small["quality"]["complex"], {"thumbs_down": 0.3, "rating": 3.0})
         self.assertEqual(small["input_usd_per_mtok"], 0.1)
         status, _, data = self.sim.request("GET", "/v1/models/sim-small")
@@ -604,7 +613,560 @@ class TestModels(SimTestCase):
         self.assertEqual(status, 200)
         obj = json.loads(data)
         self.assertEqual(obj["status"], "ok")
-        self.assertEqual(obj["models"], 10)
+        self.assertEqual(obj["models"], 12)
+
+
+# ---------- Anthropic Messages wire, tool calls, cached tokens ----------
+
+M64 = (1 << 64) - 1
+WORDS = ("the model answer is a simple result of routing each request to cheaper tier when "
+         "quality holds and latency stays low we compute tokens from prompt hash so same input "
+         "gives output switch yard sends traffic through cohorts shadow canary ramp full holdout "
+         "control arm metric cost savings error rate stream chunk delta finish usage provider "
+         "gateway simulated reply with clear steps in order").split()
+AV = {"anthropic-version": "2023-06-01"}
+
+
+def mix64(x):
+    """splitmix64's finaliser, as common/hash.h."""
+    x = (x + 0x9e3779b97f4a7c15) & M64
+    x = ((x ^ (x >> 30)) * 0xbf58476d1ce4e5b9) & M64
+    x = ((x ^ (x >> 27)) * 0x94d049bb133111eb) & M64
+    return x ^ (x >> 31)
+
+
+def prompt_hash(msgs):
+    """The documented prompt hash of (role, text) messages: FNV-1a 64 over role NUL text NUL."""
+    h = 0xcbf29ce484222325
+    for role, text in msgs:
+        for c in role.encode() + b"\0" + text.encode() + b"\0":
+            h = ((h ^ c) * 0x100000001b3) & M64
+    return h
+
+
+def auto_calls(text):
+    """The documented auto rule for a one-user-message prompt: splitmix64(hash) odd."""
+    return mix64(prompt_hash([("user", text)])) & 1 == 1
+
+
+def arg_word(text, k=0):
+    return WORDS[mix64((prompt_hash([("user", text)]) + k) & M64) & 63]
+
+
+def prompts_by_auto():
+    """A prompt 'auto' answers with a tool call, and one it answers with text."""
+    call = next("q%d" % i for i in range(100) if auto_calls("q%d" % i))
+    text = next("q%d" % i for i in range(100) if not auto_calls("q%d" % i))
+    return call, text
+
+
+def parse_named_sse(data):
+    """'event: NAME\\ndata: JSON\\n\\n' blocks -> [(NAME, obj)]; NAME is also obj["type"]."""
+    text = data.decode()
+    assert text.endswith("\n\n"), text[-200:]
+    out = []
+    for block in text.split("\n\n")[:-1]:
+        ev, _, payload = block.partition("\n")
+        assert ev.startswith("event: "), block
+        assert payload.startswith("data: "), block
+        obj = json.loads(payload[len("data: "):])
+        assert obj["type"] == ev[len("event: "):], block
+        out.append((ev[len("event: "):], obj))
+    return out
+
+
+def anthropic_error_of(data):
+    obj = json.loads(data)
+    assert set(obj) == {"type", "error"} and obj["type"] == "error", obj
+    assert set(obj["error"]) == {"type", "message"}, obj
+    return obj["error"]
+
+
+WEATHER_ANTHROPIC = [{"name": "get_weather", "description": "weather in a place",
+                      "input_schema": {"type": "object",
+                                       "properties": {"location": {"type": "string"},
+                                                      "days": {"type": "integer"}},
+                                       "required": ["location", "days"]}},
+                     {"name": "get_time", "input_schema": {"type": "object"}}]
+WEATHER_OPENAI = [{"type": "function", "function": {"name": t["name"],
+                                                    "parameters": t["input_schema"]}}
+                  for t in WEATHER_ANTHROPIC]
+
+
+def messages_request(sim, body, headers=None, version=True, timeout=10):
+    hdrs = dict(AV) if version else {}
+    hdrs.update(headers or {})
+    return sim.request("POST", "/v1/messages", body, hdrs, timeout)
+
+
+class TestAnthropic(SimTestCase):
+    def msg(self, body, headers=None):
+        return messages_request(self.sim, body, headers)
+
+    def test_plain(self):
+        status, resp, data = self.msg({"model": "sim-claude-instant", "max_tokens": 100,
+                                       "messages": msgs()})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(resp.getheader("Content-Type"), "application/json")
+        obj = json.loads(data)
+        self.assertEqual(set(obj), {"id", "type", "role", "model", "content", "stop_reason",
+                                    "stop_sequence", "usage"})
+        self.assertRegex(obj["id"], r"^msg_[0-9a-f]{24}$")
+        self.assertEqual((obj["type"], obj["role"], obj["model"]),
+                         ("message", "assistant", "sim-claude-instant"))
+        self.assertEqual(obj["stop_reason"], "end_turn")
+        self.assertIsNone(obj["stop_sequence"])
+        # pinned in tests/unit/test_sim_messages.c: 10 prompt tokens, 32 output tokens
+        self.assertEqual(obj["usage"], {"input_tokens": 10, "cache_creation_input_tokens": 0,
+                                        "cache_read_input_tokens": 0, "output_tokens": 32})
+        self.assertEqual(len(obj["content"]), 1)
+        self.assertEqual(obj["content"][0]["type"], "text")
+        text = obj["content"][0]["text"]
+        self.assertEqual(len(text.split(" ")), 32)
+        self.assertTrue(text.startswith("the gives each compute cheaper"), text)
+
+        # max_tokens caps with stop_reason max_tokens
+        status, _, data = self.msg({"model": "sim-claude-instant", "max_tokens": 3,
+                                    "messages": msgs()})
+        obj = json.loads(data)
+        self.assertEqual(obj["stop_reason"], "max_tokens")
+        self.assertEqual(obj["usage"]["output_tokens"], 3)
+        self.assertEqual(obj["content"][0]["text"], "the gives each")
+        self.assertEqual(self.sim.stats()["completions"], 2)
+
+    def test_stream(self):
+        body = {"model": "sim-claude-instant", "max_tokens": 100, "messages": msgs()}
+        plain = json.loads(self.msg(body)[2])
+        status, resp, data = self.msg(dict(body, stream=True))
+        self.assertEqual(status, 200, data)
+        self.assertEqual(resp.getheader("Content-Type"), "text/event-stream")
+        self.assertEqual(resp.getheader("Transfer-Encoding"), "chunked")
+        events = parse_named_sse(data)
+        names = [n for n, _ in events]
+        self.assertEqual(names[:3], ["message_start", "content_block_start", "ping"])
+        self.assertEqual(names[-3:], ["content_block_stop", "message_delta", "message_stop"])
+        deltas = events[3:-3]
+        self.assertEqual({n for n, _ in deltas}, {"content_block_delta"})
+        self.assertEqual(len(deltas), 8)  # 32 tokens, 4 a chunk
+        start = events[0][1]["message"]
+        self.assertRegex(start["id"], r"^msg_[0-9a-f]{24}$")
+        self.assertEqual((start["content"], start["stop_reason"], start["stop_sequence"]),
+                         ([], None, None))
+        self.assertEqual(start["usage"], {"input_tokens": 10, "cache_creation_input_tokens": 0,
+                                          "cache_read_input_tokens": 0, "output_tokens": 1})
+        self.assertEqual(events[1][1], {"type": "content_block_start", "index": 0,
+                                        "content_block": {"type": "text", "text": ""}})
+        text = ""
+        for _, d in deltas:
+            self.assertEqual(d["index"], 0)
+            self.assertEqual(d["delta"]["type"], "text_delta")
+            text += d["delta"]["text"]
+        self.assertEqual(text, plain["content"][0]["text"])
+        self.assertEqual(events[-3][1], {"type": "content_block_stop", "index": 0})
+        self.assertEqual(events[-2][1], {"type": "message_delta",
+                                         "delta": {"stop_reason": "end_turn",
+                                                   "stop_sequence": None},
+                                         "usage": {"output_tokens": 32}})
+        self.assertEqual(len(text.split(" ")), events[-2][1]["usage"]["output_tokens"])
+        self.assertEqual(self.sim.stats()["streams"], 1)
+
+    def test_paced_stream(self):
+        # sim-claude: 70 tokens/s, 4 a chunk -> one delta every 57 ms
+        t0 = time.monotonic()
+        status, _, data = self.msg({"model": "sim-claude", "max_tokens": 20, "stream": True,
+                                    "messages": msgs()},
+                                   {"X-Sim-Latency-Ms": "0", "X-Sim-Fault": "none"})
+        self.assertEqual(status, 200)
+        self.assertEqual(len(parse_named_sse(data)), 3 + 5 + 3)
+        self.assertGreaterEqual(time.monotonic() - t0, 4 * 0.057 * 0.9)
+
+    def test_same_prompt_costs_the_same_on_both_wires(self):
+        convo = [{"role": "user", "content": "Explain TCP"},
+                 {"role": "assistant", "content": "A stream protocol."},
+                 {"role": "user", "content": [{"type": "text", "text": "And UDP?"}]}]
+        o = json.loads(self.sim.chat({"model": "sim-instant", "messages":
+                                      [{"role": "system", "content": "be brief"}] + convo})[2])
+        a = json.loads(self.msg({"model": "sim-claude-instant", "max_tokens": 1000,
+                                 "system": [{"type": "text", "text": "be brief"}],
+                                 "messages": convo})[2])
+        u = a["usage"]
+        self.assertEqual(o["usage"]["prompt_tokens"],
+                         u["input_tokens"] + u["cache_read_input_tokens"])
+        self.assertEqual(o["usage"]["prompt_tokens"], 3 + 6 + 7 + 9 + 6)
+
+    def test_tool_use(self):
+        body = {"model": "sim-claude-instant", "max_tokens": 100, "messages": msgs(),
+                "tools": WEATHER_ANTHROPIC, "tool_choice": {"type": "any"}}
+        status, _, data = self.msg(body)
+        self.assertEqual(status, 200, data)
+        obj = json.loads(data)
+        self.assertEqual(obj["stop_reason"], "tool_use")
+        self.assertEqual(len(obj["content"]), 1)
+        block = obj["content"][0]
+        self.assertEqual(set(block), {"type", "id", "name", "input"})
+        self.assertEqual(block["type"], "tool_use")
+        self.assertRegex(block["id"], r"^toolu_[0-9a-f]{24}$")
+        self.assertEqual(block["name"], "get_weather")
+        self.assertEqual(block["input"], {"location": arg_word("Say hello"), "days": 1})
+        args = json.dumps(block["input"], separators=(",", ":"))
+        self.assertEqual(obj["usage"]["output_tokens"], 1 + (len("get_weather") + len(args) + 3) // 4)
+
+        # streamed: tool_use block start, input_json_delta pieces that make the same input
+        status, _, data = self.msg(dict(body, stream=True))
+        events = parse_named_sse(data)
+        self.assertEqual([n for n, _ in events[:3]], ["message_start", "content_block_start",
+                                                      "ping"])
+        cb = events[1][1]["content_block"]
+        self.assertEqual((cb["type"], cb["name"], cb["input"]), ("tool_use", "get_weather", {}))
+        self.assertRegex(cb["id"], r"^toolu_[0-9a-f]{24}$")
+        deltas = events[3:-3]
+        self.assertGreaterEqual(len(deltas), 3)
+        for n, d in deltas:
+            self.assertEqual(n, "content_block_delta")
+            self.assertEqual(d["delta"]["type"], "input_json_delta")
+        partial = "".join(d["delta"]["partial_json"] for _, d in deltas)
+        self.assertEqual(json.loads(partial), block["input"])
+        self.assertEqual(events[-2][1]["delta"]["stop_reason"], "tool_use")
+        self.assertEqual(events[-2][1]["usage"]["output_tokens"], obj["usage"]["output_tokens"])
+
+        # a named tool; none; a tool result last
+        obj = json.loads(self.msg(dict(body, tool_choice={"type": "tool",
+                                                          "name": "get_time"}))[2])
+        self.assertEqual((obj["content"][0]["name"], obj["content"][0]["input"]),
+                         ("get_time", {}))
+        obj = json.loads(self.msg(dict(body, tool_choice={"type": "none"}))[2])
+        self.assertEqual((obj["stop_reason"], obj["content"][0]["type"]), ("end_turn", "text"))
+        after = msgs() + [
+            {"role": "assistant", "content": [{"type": "tool_use", "id": block["id"],
+                                               "name": "get_weather", "input": block["input"]}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": block["id"],
+                                          "content": "sunny"}]}]
+        obj = json.loads(self.msg(dict(body, messages=after))[2])
+        self.assertEqual((obj["stop_reason"], obj["content"][0]["type"]), ("end_turn", "text"))
+
+    def test_tool_use_auto(self):
+        call, text = prompts_by_auto()
+        for prompt, want in ((call, "tool_use"), (text, "end_turn")):
+            for choice in (None, {"type": "auto"}):
+                body = {"model": "sim-claude-instant", "max_tokens": 100,
+                        "messages": msgs(prompt), "tools": WEATHER_ANTHROPIC}
+                if choice:
+                    body["tool_choice"] = choice
+                obj = json.loads(self.msg(body)[2])
+                self.assertEqual(obj["stop_reason"], want, prompt)
+
+    def test_cached_tokens(self):
+        long_prompt = msgs("a" * 4400)  # 3 + 4 + 1100 = 1107 prompt tokens
+        body = {"model": "sim-claude-instant", "max_tokens": 5, "messages": long_prompt}
+        obj = json.loads(self.msg(body)[2])
+        # cache_hit_rate 0.5: floor(553.5) = 553, down to a multiple of 128: 512
+        self.assertEqual(obj["usage"], {"input_tokens": 1107 - 512,
+                                        "cache_creation_input_tokens": 0,
+                                        "cache_read_input_tokens": 512, "output_tokens": 5})
+        events = parse_named_sse(self.msg(dict(body, stream=True))[2])
+        self.assertEqual(events[0][1]["message"]["usage"]["cache_read_input_tokens"], 512)
+        self.assertEqual(events[0][1]["message"]["usage"]["input_tokens"], 595)
+        # below 1024 prompt tokens nothing is cached
+        obj = json.loads(self.msg(dict(body, messages=msgs("a" * 4000)))[2])
+        self.assertEqual((obj["usage"]["input_tokens"], obj["usage"]["cache_read_input_tokens"]),
+                         (1007, 0))
+
+    def test_no_key_needed(self):
+        # as with Authorization on the OpenAI side, x-api-key is not checked
+        status, _, _ = self.msg({"model": "sim-claude-instant", "max_tokens": 5,
+                                 "messages": msgs()}, {"x-api-key": "anything"})
+        self.assertEqual(status, 200)
+
+
+class TestAnthropicBadInput(SimTestCase):
+    def check(self, body, want_status, want_type, message, headers=None, version=True):
+        status, _, data = messages_request(self.sim, body, headers, version)
+        self.assertEqual(status, want_status, data)
+        self.assertEqual(anthropic_error_of(data), {"type": want_type, "message": message})
+
+    def test_missing_version_header(self):
+        self.check({"model": "sim-claude-instant", "max_tokens": 5, "messages": msgs()}, 400,
+                   "invalid_request_error", "anthropic-version: header is required",
+                   version=False)
+
+    def test_malformed_json(self):
+        self.check('{"model": "sim-claude-instant", "messages": [', 400,
+                   "invalid_request_error",
+                   "The request body is not valid JSON: ']' expected near end of file: "
+                   "line 1 column 45 (char 45)")
+
+    def test_fields(self):
+        ok = {"model": "sim-claude-instant", "max_tokens": 5, "messages": msgs()}
+        cases = [
+            ({k: v for k, v in ok.items() if k != "max_tokens"}, "max_tokens: Field required"),
+            (dict(ok, max_tokens=0), "max_tokens: Input should be greater than or equal to 1"),
+            (dict(ok, max_tokens="5"), "max_tokens: Input should be a valid integer"),
+            ({k: v for k, v in ok.items() if k != "model"}, "model: Field required"),
+            (dict(ok, messages=[]), "messages: at least one message is required"),
+            (dict(ok, messages=[{"role": "robot", "content": "x"}]),
+             "messages.0.role: Input should be 'user' or 'assistant'"),
+            (dict(ok, messages=[{"role": "system", "content": "x"}]),
+             "messages: Unexpected role \"system\". The Messages API accepts a top-level "
+             "`system` parameter, not \"system\" as an input message role."),
+            (dict(ok, messages=[{"role": "user", "content": [{"type": "text"}]}]),
+             "messages.0.content.0.text.text: Field required"),
+            (dict(ok, stream="yes"), "stream: Input should be a valid boolean"),
+            (dict(ok, stream_options={"include_usage": True}),
+             "stream_options: Extra inputs are not permitted"),
+            (dict(ok, tools=[{"name": "f"}]), "tools.0.input_schema: Field required"),
+            (dict(ok, tools=WEATHER_ANTHROPIC, tool_choice={"type": "required"}),
+             "tool_choice: Input tag 'required' found using 'type' does not match any of the "
+             "expected tags: 'auto', 'any', 'tool', 'none'"),
+        ]
+        for body, message in cases:
+            self.check(body, 400, "invalid_request_error", message)
+        self.assertEqual(self.sim.stats()["invalid"], len(cases))
+
+    def test_unknown_and_wrong_wire_models(self):
+        self.check({"model": "gpt-9", "max_tokens": 5, "messages": msgs()}, 404,
+                   "not_found_error", "model: gpt-9")
+        # an OpenAI-wire model is unknown to the Anthropic endpoint ...
+        self.check({"model": "sim-instant", "max_tokens": 5, "messages": msgs()}, 404,
+                   "not_found_error", "model: sim-instant")
+        # ... and an Anthropic-wire one to the OpenAI endpoint
+        status, _, data = self.sim.chat({"model": "sim-claude-instant", "messages": msgs()})
+        self.assertEqual(status, 404)
+        self.assertEqual(error_of(data), {
+            "message": "The model `sim-claude-instant` does not exist or you do not have access "
+                       "to it.", "type": "invalid_request_error", "param": None,
+            "code": "model_not_found"})
+
+    def test_bad_sim_header_in_anthropic_shape(self):
+        self.check({"model": "sim-claude-instant", "max_tokens": 5, "messages": msgs()}, 400,
+                   "invalid_request_error",
+                   "Invalid X-Sim-Fault header: '502'. Supported values are: '500', '429', "
+                   "'529', 'timeout', 'close', 'midstream', and 'none'.",
+                   headers={"X-Sim-Fault": "502"})
+
+    def test_wrong_method(self):
+        status, resp, data = self.sim.request("GET", "/v1/messages")
+        self.assertEqual(status, 405)
+        self.assertEqual(resp.getheader("Allow"), "POST")
+
+
+class TestAnthropicFaults(unittest.TestCase):
+    """Every fault kind from the catalog (error_rate 1, one weight), in Anthropic's shape."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        models = {}
+        for kind in ("500", "429", "529", "timeout", "close", "midstream"):
+            models["a-" + kind] = {"wire": "anthropic", "error_rate": 1, "errors": {kind: 1},
+                                   "retry_after_s": 3, "completion_tokens": {"min": 40,
+                                                                             "max": 80}}
+        models["o-529"] = {"error_rate": 1, "errors": {"529": 1}}
+        cls.path = os.path.join(cls.tmp.name, "faults.json")
+        with open(cls.path, "w") as f:
+            json.dump({"models": models}, f)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self.sim = Sim("--models", self.path)
+
+    def tearDown(self):
+        self.assertEqual(self.sim.stop(), 0)
+
+    def body(self, model, stream=False):
+        return {"model": model, "max_tokens": 100, "messages": msgs(), "stream": stream}
+
+    def raw(self, body):
+        data = json.dumps(body).encode()
+        head = ("POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                "anthropic-version: 2023-06-01\r\nContent-Length: %d\r\n\r\n" % len(data))
+        return self.sim.raw(head.encode() + data)
+
+    def test_error_replies(self):
+        for model, status, etype, message in (
+                ("a-500", 500, "api_error", "Internal server error"),
+                ("a-429", 429, "rate_limit_error",
+                 "Number of requests has exceeded your per-minute rate limit for a-429 "
+                 "(simulated). Please try again in 3s."),
+                ("a-529", 529, "overloaded_error", "Overloaded")):
+            for stream in (False, True):
+                st, resp, data = messages_request(self.sim, self.body(model, stream))
+                self.assertEqual(st, status, data)
+                self.assertEqual(anthropic_error_of(data), {"type": etype, "message": message})
+                if status == 429:
+                    self.assertEqual(resp.getheader("Retry-After"), "3")
+        st = self.sim.stats()
+        self.assertEqual((st["fault_500"], st["fault_429"], st["fault_529"]), (2, 2, 2))
+
+    def test_529_on_the_openai_wire_is_503(self):
+        status, _, data = self.sim.chat({"model": "o-529", "messages": msgs()})
+        self.assertEqual(status, 503)
+        self.assertEqual(error_of(data), {
+            "message": "That model is currently overloaded with other requests. You can retry "
+                       "your request, or contact us through our help center at help.openai.com "
+                       "if the error persists. (simulated)",
+            "type": "server_error", "param": None, "code": None})
+
+    def test_close_timeout_midstream(self):
+        out, closed = self.raw(self.body("a-close"))
+        self.assertTrue(closed)
+        self.assertEqual(out, b"")
+        with self.assertRaises(socket.timeout):
+            messages_request(self.sim, self.body("a-timeout"), timeout=0.5)
+        out, closed = self.raw(self.body("a-midstream", stream=True))
+        self.assertTrue(closed)
+        head, _, body = out.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 OK"), head)
+        self.assertIn(b"event: message_start", body)
+        self.assertIn(b"event: content_block_delta", body)
+        self.assertNotIn(b"event: message_stop", body)
+        self.assertFalse(body.endswith(b"0\r\n\r\n"), "stream must not end cleanly")
+        st = self.sim.stats()
+        self.assertEqual((st["fault_close"], st["fault_timeout"], st["fault_midstream"]),
+                         (1, 1, 1))
+
+    def test_header_overrides_the_catalog(self):
+        status, _, data = messages_request(self.sim, self.body("a-500"), {"X-Sim-Fault": "none"})
+        self.assertEqual(status, 200, data)
+        status, _, data = messages_request(self.sim, self.body("a-500"), {"X-Sim-Fault": "529"})
+        self.assertEqual(status, 529)
+
+
+class TestOpenAITools(SimTestCase):
+    def body(self, prompt="Say hello", **kw):
+        b = {"model": "sim-instant", "messages": msgs(prompt), "tools": WEATHER_OPENAI}
+        b.update(kw)
+        return b
+
+    def test_tool_calls_plain(self):
+        status, _, data = self.sim.chat(self.body(tool_choice="required"))
+        self.assertEqual(status, 200, data)
+        obj = json.loads(data)
+        choice = obj["choices"][0]
+        self.assertEqual(choice["finish_reason"], "tool_calls")
+        msg = choice["message"]
+        self.assertEqual(set(msg), {"role", "content", "tool_calls"})
+        self.assertIsNone(msg["content"])
+        self.assertEqual(len(msg["tool_calls"]), 1)
+        call = msg["tool_calls"][0]
+        self.assertRegex(call["id"], r"^call_[0-9a-f]{24}$")
+        self.assertEqual(call["type"], "function")
+        self.assertEqual(call["function"]["name"], "get_weather")
+        args = call["function"]["arguments"]
+        self.assertIsInstance(args, str)
+        self.assertEqual(json.loads(args), {"location": arg_word("Say hello"), "days": 1})
+        self.assertEqual(obj["usage"]["completion_tokens"], 1 + (11 + len(args) + 3) // 4)
+        self.assertEqual(obj["usage"]["prompt_tokens"], 10)  # tools add no prompt tokens
+
+        forced = json.loads(self.sim.chat(self.body(tool_choice={
+            "type": "function", "function": {"name": "get_time"}}))[2])
+        call = forced["choices"][0]["message"]["tool_calls"][0]
+        self.assertEqual((call["function"]["name"], call["function"]["arguments"]),
+                         ("get_time", "{}"))
+        none = json.loads(self.sim.chat(self.body(tool_choice="none"))[2])
+        self.assertEqual(none["choices"][0]["message"]["content"],
+                         "stream ramp so low we and quality tokens")
+
+    def test_tool_calls_streamed(self):
+        plain = json.loads(self.sim.chat(self.body(tool_choice="required"))[2])
+        status, _, data = self.sim.chat(self.body(tool_choice="required", stream=True,
+                                                  stream_options={"include_usage": True}))
+        self.assertEqual(status, 200, data)
+        events, done = parse_sse(data)
+        self.assertTrue(done)
+        first = events[0]["choices"][0]["delta"]
+        self.assertEqual(first["role"], "assistant")
+        self.assertIsNone(first["content"])
+        head = first["tool_calls"][0]
+        self.assertEqual((head["index"], head["type"], head["function"]),
+                         (0, "function", {"name": "get_weather", "arguments": ""}))
+        self.assertRegex(head["id"], r"^call_[0-9a-f]{24}$")
+        pieces = events[1:-2]
+        self.assertGreaterEqual(len(pieces), 3, "arguments must come in several deltas")
+        args = ""
+        for e in pieces:
+            tc = e["choices"][0]["delta"]["tool_calls"][0]
+            self.assertEqual(set(tc), {"index", "function"})
+            self.assertEqual(tc["index"], 0)
+            args += tc["function"]["arguments"]
+        want = plain["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+        self.assertEqual(args, want)
+        self.assertEqual(json.loads(args)["days"], 1)
+        finish = events[-2]["choices"][0]
+        self.assertEqual((finish["delta"], finish["finish_reason"]), ({}, "tool_calls"))
+        self.assertEqual(events[-1]["usage"], plain["usage"])
+
+    def test_auto_and_tool_result(self):
+        call, text = prompts_by_auto()
+        obj = json.loads(self.sim.chat(self.body(call))[2])
+        self.assertEqual(obj["choices"][0]["finish_reason"], "tool_calls")
+        obj = json.loads(self.sim.chat(self.body(text, tool_choice="auto"))[2])
+        self.assertEqual(obj["choices"][0]["finish_reason"], "stop")
+        tc = json.loads(self.sim.chat(self.body(call))[2])["choices"][0]["message"]["tool_calls"]
+        after = msgs(call) + [{"role": "assistant", "content": None, "tool_calls": tc},
+                              {"role": "tool", "tool_call_id": tc[0]["id"], "content": "sunny"}]
+        obj = json.loads(self.sim.chat(self.body(call, messages=after, tool_choice="required"))[2])
+        self.assertEqual(obj["choices"][0]["finish_reason"], "stop")
+        self.assertIsInstance(obj["choices"][0]["message"]["content"], str)
+
+    def test_images_count_85_tokens(self):
+        obj = json.loads(self.sim.chat({"model": "sim-instant", "messages": [{"role": "user",
+            "content": [{"type": "text", "text": "Say hello"},
+                        {"type": "image_url", "image_url": {"url": "https://x/a.png"}}]}]})[2])
+        self.assertEqual(obj["usage"]["prompt_tokens"], 10 + 85)
+
+    def test_bad_tool_input(self):
+        cases = [
+            (self.body(messages=msgs() + [{"role": "tool", "content": "x"}]),
+             "Missing required parameter: 'messages[1].tool_call_id'.",
+             "messages[1].tool_call_id", "missing_required_parameter"),
+            (self.body(tools=[{"type": "function", "function": {"name": "get weather"}}]),
+             "Invalid 'tools[0].function.name': string does not match pattern. Expected a "
+             "string that matches the pattern '^[a-zA-Z0-9_-]+$'.", "tools[0].function.name",
+             "invalid_value"),
+            ({"model": "sim-instant", "messages": msgs(), "tool_choice": "auto"},
+             "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are "
+             "specified.", "tool_choice", None),
+            (self.body(tool_choice="always"),
+             "Invalid value: 'always'. Supported values are: 'none', 'auto', and 'required'.",
+             "tool_choice", "invalid_value"),
+        ]
+        for body, message, param, code in cases:
+            status, _, data = self.sim.chat(body)
+            self.assertEqual(status, 400, data)
+            self.assertEqual(error_of(data), {"message": message, "type": "invalid_request_error",
+                                              "param": param, "code": code})
+
+
+class TestOpenAICache(unittest.TestCase):
+    def test_cached_tokens(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "m.json")
+            with open(path, "w") as f:
+                json.dump({"models": {"cached": {"cache_hit_rate": 0.25,
+                                                 "completion_tokens": {"min": 4, "max": 4}},
+                                      "plain": {}}}, f)
+            sim = Sim("--models", path)
+            try:
+                long_prompt = msgs("a" * 8000)  # 3 + 4 + 2000 = 2007 tokens
+                obj = json.loads(sim.chat({"model": "cached", "messages": long_prompt})[2])
+                # floor(2007 * 0.25) = 501, down to a multiple of 128: 384
+                self.assertEqual(obj["usage"], {"prompt_tokens": 2007, "completion_tokens": 4,
+                                                "total_tokens": 2011,
+                                                "prompt_tokens_details": {"cached_tokens": 384}})
+                _, _, data = sim.chat({"model": "cached", "messages": long_prompt,
+                                       "stream": True, "stream_options": {"include_usage": True}})
+                events, _ = parse_sse(data)
+                self.assertEqual(events[-1]["usage"], obj["usage"])
+                # short prompts: details present, nothing cached; no cache_hit_rate: no details
+                obj = json.loads(sim.chat({"model": "cached", "messages": msgs()})[2])
+                self.assertEqual(obj["usage"]["prompt_tokens_details"], {"cached_tokens": 0})
+                obj = json.loads(sim.chat({"model": "plain", "messages": long_prompt})[2])
+                self.assertNotIn("prompt_tokens_details", obj["usage"])
+            finally:
+                self.assertEqual(sim.stop(), 0)
 
 
 class TestCli(unittest.TestCase):
@@ -684,7 +1246,7 @@ class TestCli(unittest.TestCase):
         path = os.path.join(_source_dir(), "config", "sim-models.json")
         sim = Sim("--models", path)
         try:
-            self.assertEqual(len(json.loads(sim.request("GET", "/v1/models")[2])["data"]), 10)
+            self.assertEqual(len(json.loads(sim.request("GET", "/v1/models")[2])["data"]), 12)
         finally:
             self.assertEqual(sim.stop(), 0)
 

@@ -46,7 +46,7 @@ static const struct cfg_case bad_configs[] = {
     {"{\"models\":{\"a\":{\"tokens_per_chunk\":1.5}}}",
      "$.models.a.tokens_per_chunk: expected an integer from 1 to 256"},
     {"{\"models\":{\"a\":{\"errors\":{\"503\":1}}}}",
-     "$.models.a.errors.503: unknown error kind (expected 500, 429, timeout, close or "
+     "$.models.a.errors.503: unknown error kind (expected 500, 429, 529, timeout, close or "
      "midstream)"},
     {"{\"models\":{\"a\":{\"errors\":{\"500\":-1}}}}",
      "$.models.a.errors.500: expected a number from 0 to 1e+06"},
@@ -61,6 +61,15 @@ static const struct cfg_case bad_configs[] = {
      "$.models.a.tier: expected a string of 1-31 characters of A-Z a-z 0-9 . _ : / -"},
     {"{\"models\":{\"a\":{\"retry_after_s\":-1}}}",
      "$.models.a.retry_after_s: expected an integer from 0 to 3600"},
+    {"{\"models\":{\"a\":{\"wire\":\"grpc\"}}}",
+     "$.models.a.wire: expected \"openai\" or \"anthropic\""},
+    {"{\"models\":{\"a\":{\"wire\":1}}}", "$.models.a.wire: expected \"openai\" or \"anthropic\""},
+    {"{\"models\":{\"a\":{\"cache_hit_rate\":1.01}}}",
+     "$.models.a.cache_hit_rate: expected a number from 0 to 1"},
+    {"{\"models\":{\"a\":{\"cache_hit_rate\":true}}}",
+     "$.models.a.cache_hit_rate: expected a number from 0 to 1"},
+    {"{\"models\":{\"a\":{\"cached_input_usd_per_mtok\":-0.5}}}",
+     "$.models.a.cached_input_usd_per_mtok: expected a number from 0 to 1e+06"},
 };
 
 static void test_bad_configs(void **state)
@@ -102,6 +111,19 @@ static void test_defaults(void **state)
     assert_true(b->error_weights[SIM_FAULT_500] == 1); /* default kind */
     assert_true(b->latency_p95_ms == 100 && b->latency_max_ms == 400);
     assert_string_equal(a->fingerprint, "fp_4c8601ec8c");
+    assert_int_equal(a->wire, SIM_API_OPENAI);
+    assert_true(a->cache_hit_rate == 0 && a->cached_input_usd_per_mtok == 0);
+    sim_catalog_free(&cat);
+
+    json = "{\"models\":{\"c\":{\"wire\":\"anthropic\",\"cache_hit_rate\":0.25,"
+           "\"cached_input_usd_per_mtok\":0.3,\"error_rate\":1,\"errors\":{\"529\":2}}}}";
+    assert_int_equal(sim_catalog_parse(json, strlen(json), &cat, err, sizeof(err)), 0);
+    a = sim_catalog_find(&cat, "c");
+    assert_int_equal(a->wire, SIM_API_ANTHROPIC);
+    assert_string_equal(sim_api_str(a->wire), "anthropic");
+    assert_string_equal(sim_api_str(SIM_API_OPENAI), "openai");
+    assert_true(a->cache_hit_rate == 0.25 && a->cached_input_usd_per_mtok == 0.3);
+    assert_true(a->error_weights[SIM_FAULT_529] == 2 && a->error_weights[SIM_FAULT_500] == 0);
     sim_catalog_free(&cat);
 }
 
@@ -144,12 +166,21 @@ static void test_builtin_is_shipped_config(void **state)
     free(file);
 
     assert_int_equal(sim_catalog_load_file(path, &cat, err, sizeof(err)), 0);
-    static const char *const ids[] = {"sim-premium", "sim-mid", "sim-small", "sim-reasoner",
-                                      "sim-instant", "fault-500", "fault-429", "fault-timeout",
-                                      "fault-close", "fault-midstream"};
-    assert_int_equal(cat.n, 10);
-    for (int i = 0; i < cat.n; i++)
+    static const char *const ids[] = {"sim-premium", "sim-mid",        "sim-small",
+                                      "sim-reasoner", "sim-claude",     "sim-instant",
+                                      "sim-claude-instant", "fault-500", "fault-429",
+                                      "fault-timeout", "fault-close",   "fault-midstream"};
+    assert_int_equal(cat.n, 12);
+    for (int i = 0; i < cat.n; i++) {
         assert_string_equal(cat.models[i].id, ids[i]);
+        /* only the sim-claude models speak Anthropic, and only they cache */
+        int anth = !strncmp(ids[i], "sim-claude", 10);
+        assert_int_equal(cat.models[i].wire, anth ? SIM_API_ANTHROPIC : SIM_API_OPENAI);
+        assert_true((cat.models[i].cache_hit_rate > 0) == anth);
+    }
+    assert_true(sim_catalog_find(&cat, "sim-claude")->cache_hit_rate == 0.5);
+    assert_true(sim_catalog_find(&cat, "sim-claude")->cached_input_usd_per_mtok == 0.30);
+    assert_true(sim_catalog_find(&cat, "sim-claude")->error_weights[SIM_FAULT_529] == 0.3);
     assert_int_equal(sim_catalog_find(&cat, "fault-429")->retry_after_s, 7);
     assert_true(sim_catalog_find(&cat, "sim-small")->quality[SIM_TASK_COMPLEX].thumbs_down ==
                 0.30);
@@ -235,7 +266,8 @@ static void test_fault_names(void **state)
 {
     enum sim_fault f;
     (void)state;
-    static const char *const names[] = {"none", "500", "429", "timeout", "close", "midstream"};
+    static const char *const names[] = {"none",  "500",       "429", "timeout",
+                                        "close", "midstream", "529"};
     for (int i = 0; i < SIM_FAULT_COUNT; i++) {
         assert_int_equal(sim_fault_parse(names[i], &f), 0);
         assert_int_equal(f, i);
