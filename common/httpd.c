@@ -393,6 +393,11 @@ sy_httpd *sy_httpd_new(struct event_base *base, const sy_httpd_limits *lim,
     return srv;
 }
 
+void sy_httpd_set_error_fn(sy_httpd *srv, sy_http_error_fn fn)
+{
+    srv->error_fn = fn;
+}
+
 int sy_httpd_listen(sy_httpd *srv, const char *host, int port, int reuseport, int *bound_port)
 {
     struct addrinfo hints = {0}, *res = NULL;

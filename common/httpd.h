@@ -40,9 +40,15 @@ typedef struct sy_httpd_limits {
 void sy_httpd_limits_default(sy_httpd_limits *lim);
 
 typedef void (*sy_http_handler)(sy_http_req *req, void *arg);
+/* The server's own refusals (400, 408, 411, 413, 431, ...) are OpenAI-shaped error
+ * bodies unless this says otherwise: it must answer req (sy_http_reply...). path is ""
+ * when the request line was not parsed. arg is sy_httpd_new's. */
+typedef void (*sy_http_error_fn)(sy_http_req *req, const char *path, int status,
+                                 const char *code, const char *msg, void *arg);
 
 sy_httpd *sy_httpd_new(struct event_base *base, const sy_httpd_limits *lim,
                        sy_http_handler handler, void *arg);
+void sy_httpd_set_error_fn(sy_httpd *s, sy_http_error_fn fn);
 /* Bind and listen. port 0 picks a free port; *bound_port (if not NULL) gets it.
  * reuseport sets SO_REUSEPORT so several processes can share the port. */
 int sy_httpd_listen(sy_httpd *srv, const char *host, int port, int reuseport, int *bound_port)

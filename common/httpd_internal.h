@@ -82,6 +82,7 @@ struct sy_httpd {
     sy_httpd_limits lim;
     sy_http_handler handler;
     void *arg;
+    sy_http_error_fn error_fn; /* shapes the server's own refusals, or NULL */
     struct evconnlistener *listener;
     int accepting;
     int nconns;

@@ -407,5 +407,10 @@ void httpd_framework_error(struct conn *c, int status, const char *code, const c
     c->srv->nactive++; /* balanced by req_finish */
     c->keepalive = 0;
     sy_log(SY_INFO, "http request refused", "peer=%s status=%d reason=%s", c->peer, status, code);
+    if (c->srv->error_fn) {
+        const char *path = sy_http_path(req);
+        c->srv->error_fn(req, path ? path : "", status, code, msg, c->srv->arg);
+        return;
+    }
     sy_http_reply_error(req, status, "invalid_request_error", code, NULL, "%s", msg);
 }

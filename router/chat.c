@@ -99,6 +99,8 @@ void chat_finish(chat *c, int status, const char *error)
     chat_disarm(c);
     json_decref(c->root);
     free(c->sse);
+    wa_buf_free(&c->a2o_out);
+    wa_buf_free(&c->o2a_out);
     rt_conf_unref(c->conf);
     free(c);
 }
@@ -114,15 +116,37 @@ void chat_add_route_headers(chat *c)
                        c->ev.served_model ? c->ev.served_model : chat_model(c, c->model)->name);
 }
 
+void chat_reply_error(chat *c, int status, const char *type, const char *code, const char *param,
+                      const char *msg)
+{
+    if (c->inbound == EXP_WIRE_OPENAI) {
+        sy_http_reply_error(c->http, status, type, code, param, "%s", msg);
+        return;
+    }
+    wa_error e = {.status = status, .type = wa_error_type_for_status(status)};
+    snprintf(e.message, sizeof(e.message), "%s", msg);
+    json_t *body = wa_error_body(&e);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) {
+        sy_http_reply(c->http, 503, "application/json",
+                      "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+                      "\"message\":\"out of memory\"}}", 78);
+        return;
+    }
+    sy_http_reply(c->http, status, "application/json", text, strlen(text));
+    free(text);
+}
+
 void chat_refuse(chat *c, int status, const char *code, const char *param, const char *msg)
 {
     assert(c->state < CHAT_DISPATCH);
     sy_http_add_header(c->http, "X-Request-Id", c->ev.request_id);
-    sy_http_reply_error(c->http, status,
-                        status == 401   ? "authentication_error"
-                        : status == 403 ? "permission_error"
-                                        : "invalid_request_error",
-                        code, param, "%s", msg);
+    chat_reply_error(c, status,
+                     status == 401   ? "authentication_error"
+                     : status == 403 ? "permission_error"
+                                     : "invalid_request_error",
+                     code, param, msg);
     chat_finish(c, status, code);
 }
 
@@ -136,7 +160,7 @@ static int (*const steps[])(chat *) = {
     [CHAT_STICKY] = chat_sticky,
 };
 
-void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
+static void chat_start(rt_ctx *ctx, sy_http_req *req, exp_wire inbound)
 {
     chat *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -144,6 +168,7 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
         return;
     }
     c->ctx = ctx;
+    c->inbound = inbound;
     c->conf = rt_conf_ref(ctx->conf);
     c->http = req;
     c->state = CHAT_AUTH;
@@ -178,4 +203,14 @@ void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
         chat_set_state(c, c->state + 1);
     }
     chat_dispatch(c);
+}
+
+void rt_chat_handle(rt_ctx *ctx, sy_http_req *req)
+{
+    chat_start(ctx, req, EXP_WIRE_OPENAI);
+}
+
+void rt_messages_handle(rt_ctx *ctx, sy_http_req *req)
+{
+    chat_start(ctx, req, EXP_WIRE_ANTHROPIC);
 }

@@ -41,6 +41,7 @@
 #include "router/reqbody.h"
 #include "router/rt.h"
 #include "router/upstream.h"
+#include "wire/anthropic.h"
 
 #define CHAT_MAX_USER_ID 256
 #define CHAT_MAX_CONV_ID 256
@@ -73,6 +74,7 @@ typedef struct attempt {
     int model;
     int provider;
     int kind;      /* enum chat_cand_kind of the candidate */
+    exp_wire wire; /* the provider's wire */
     int tries;     /* attempts started at this candidate */
     struct event retry_timer; /* the backoff before the next try (retry_armed) */
     int retry_armed;
@@ -80,6 +82,7 @@ typedef struct attempt {
 
 typedef struct chat {
     rt_ctx *ctx;
+    exp_wire inbound;   /* the client's wire: /v1/chat/completions or /v1/messages */
     rt_conf *conf;      /* the configuration generation this request started with */
     sy_http_req *http;
     enum chat_state state;
@@ -130,6 +133,11 @@ typedef struct chat {
     attempt *streaming;     /* the attempt whose bytes go to the client */
     char *sse;              /* partial SSE event carried between upstream reads */
     size_t sse_len, sse_cap;
+    /* the wires translated on the way (wire/anthropic.h): an Anthropic provider's
+     * events to OpenAI ones (a2o), OpenAI events to an Anthropic client's (o2a) */
+    wa_stream_a2o a2o;
+    wa_stream_o2a o2a;
+    wa_buf a2o_out, o2a_out;
 } chat;
 
 static inline const exp_model *chat_model(const chat *c, int idx)
@@ -147,6 +155,10 @@ uint64_t chat_rand(rt_ctx *ctx); /* xorshift64*: ids and jitter, not secrets */
 void chat_set_state(chat *c, enum chat_state next);
 void chat_finish(chat *c, int status, const char *error); /* -> DONE: the event, then free */
 void chat_add_route_headers(chat *c);
+/* An error answer in the client's wire: OpenAI's {"error":{...}} with type, code and
+ * param, or Anthropic's {"type":"error","error":{type, message}} (the type from status). */
+void chat_reply_error(chat *c, int status, const char *type, const char *code, const char *param,
+                      const char *msg);
 /* Refuse before any upstream work (AUTH .. ROUTE); the event is recorded all the same. */
 void chat_refuse(chat *c, int status, const char *code, const char *param, const char *msg);
 
@@ -167,8 +179,10 @@ void chat_disarm(chat *c);   /* chat_dispatch.c: no attempt or backoff left runn
 /* chat_answer.c */
 int chat_on_upstream_data(const char *data, size_t len, void *arg); /* rt_call_spec.on_data */
 void chat_stream_done(chat *c, const rt_call_result *res);
-/* The upstream's answer as it came (a success, or a client error: ok = 0), with its usage. */
-void chat_answer(chat *c, const attempt *a, const rt_call_result *res, const exp_usage *u, int ok);
+/* The upstream's answer (a success, or a client error: ok = 0) in OpenAI's wire, with its
+ * usage; sent in the client's wire. */
+void chat_answer(chat *c, const attempt *a, int status, const char *body, size_t len,
+                 const exp_usage *u, int ok);
 void chat_reply_failure(chat *c); /* nothing left to try */
 
 #endif

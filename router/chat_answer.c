@@ -1,13 +1,19 @@
 /*
- * chat answers (router/chat.h): an upstream's answer as it came, a stream
- * relayed event by event (STREAM), and the error when nothing is left to try.
- * Every path ends in chat_finish().
+ * chat answers (router/chat.h): an upstream's answer, a stream relayed event by
+ * event (STREAM), and the error when nothing is left to try, each in the client's
+ * wire. Every path ends in chat_finish().
+ *
+ * Inside, answers are OpenAI's: an Anthropic provider's answer was translated in
+ * DISPATCH, its stream events are translated here (a2o) before the OpenAI stage
+ * (usage, the usage chunk a client did not ask for); for an Anthropic client the
+ * OpenAI answer and events are translated last (o2a), just before they are sent.
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/httpd.h"
 #include "router/chat.h"
 #include "router/metrics.h"
@@ -42,22 +48,62 @@ static void bill(chat *c, const exp_usage *u)
     c->ev.baseline_cost_usd = exp_usage_cost(chat_model(c, c->conf->cfg->default_model), u);
 }
 
-void chat_answer(chat *c, const attempt *a, const rt_call_result *res, const exp_usage *u, int ok)
+/* An OpenAI answer (or error) body in Anthropic's wire, malloc'd; NULL if it cannot be. */
+static char *to_anthropic(int status, const char *body, size_t len, int ok)
+{
+    json_t *out;
+    char err[256];
+    int rc = ok ? wa_resp_openai_to_anthropic(body, len, &out, NULL, err, sizeof(err))
+                : wa_error_openai_to_anthropic(body, len, status, &out);
+    if (rc)
+        return NULL;
+    char *text = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    return text;
+}
+
+void chat_answer(chat *c, const attempt *a, int status, const char *body, size_t len,
+                 const exp_usage *u, int ok)
 {
     served_by(c, a);
     set_usage(c, u);
     bill(c, u);
     chat_add_route_headers(c);
-    sy_http_reply(c->http, (int)res->http_status, "application/json", res->body, res->body_len);
-    chat_finish(c, (int)res->http_status, ok ? NULL : "provider_rejected_request");
+    if (c->inbound == EXP_WIRE_ANTHROPIC) {
+        char *text = to_anthropic(status, body, len, ok);
+        if (!text) {
+            chat_reply_error(c, 502, "api_error", "upstream_error", NULL,
+                             "the provider's answer cannot be given in the Messages format");
+            chat_finish(c, 502, "untranslatable_answer");
+            return;
+        }
+        sy_http_reply(c->http, status, "application/json", text, strlen(text));
+        free(text);
+    } else {
+        sy_http_reply(c->http, status, "application/json", body, len);
+    }
+    chat_finish(c, status, ok ? NULL : "provider_rejected_request");
 }
 
 /* ---------- streaming ---------- */
 
-/* One complete SSE event (without its blank-line terminator). Usage is
- * captured for cost; the usage-only chunk is dropped if the client did not
+/* To the client: one OpenAI SSE event, or what it becomes in Anthropic's wire. */
+static void client_event(chat *c, const char *ev, size_t len)
+{
+    if (c->inbound == EXP_WIRE_OPENAI) {
+        sy_http_stream_write(c->http, ev, len);
+        sy_http_stream_write(c->http, "\n\n", 2);
+        return;
+    }
+    if (wa_stream_o2a_event(&c->o2a, ev, len, &c->o2a_out) == 0 && c->o2a_out.len)
+        sy_http_stream_write(c->http, c->o2a_out.data, c->o2a_out.len);
+    c->o2a_out.len = 0;
+}
+
+/* One complete OpenAI SSE event (without its blank-line terminator). Usage is
+ * captured for cost; the usage-only chunk is dropped if an OpenAI client did not
  * ask for it (we always ask the provider, so cost is never unknown). */
-static void stream_event(chat *c, const char *ev, size_t len)
+static void openai_event(chat *c, const char *ev, size_t len)
 {
     int forward = 1;
     if (len > 6 && !memcmp(ev, "data: ", 6) && memmem(ev, len, "\"usage\"", 7)) {
@@ -69,15 +115,39 @@ static void stream_event(chat *c, const char *ev, size_t len)
             c->ev.cached_tokens = (long)json_integer_value(
                 json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens"));
             json_t *choices = json_object_get(root, "choices");
-            if (!c->client_wants_usage && json_is_array(choices) && json_array_size(choices) == 0)
+            if (!c->client_wants_usage && c->inbound == EXP_WIRE_OPENAI &&
+                json_is_array(choices) && json_array_size(choices) == 0)
                 forward = 0;
         }
         json_decref(root);
     }
-    if (forward) {
-        sy_http_stream_write(c->http, ev, len);
-        sy_http_stream_write(c->http, "\n\n", 2);
+    if (forward)
+        client_event(c, ev, len);
+}
+
+/* One complete SSE event of the streaming attempt, in its provider's wire. */
+static void stream_event(chat *c, const char *ev, size_t len)
+{
+    if (c->streaming->wire == EXP_WIRE_OPENAI) {
+        openai_event(c, ev, len);
+        return;
     }
+    if (wa_stream_a2o_event(&c->a2o, ev, len, &c->a2o_out) == 0) {
+        /* the translation's events, each ending in a blank line */
+        size_t start = 0;
+        char *end;
+        while ((end = memmem(c->a2o_out.data + start, c->a2o_out.len - start, "\n\n", 2))) {
+            size_t elen = (size_t)(end - (c->a2o_out.data + start));
+            openai_event(c, c->a2o_out.data + start, elen);
+            start += elen + 2;
+        }
+    }
+    c->a2o_out.len = 0;
+    /* Anthropic's counts are exact, cache writes included: they win over the chunk's */
+    c->ev.tokens_in = (long)wa_usage_prompt_tokens(&c->a2o.usage);
+    c->ev.tokens_out = (long)c->a2o.usage.output_tokens;
+    c->ev.cached_tokens = (long)c->a2o.usage.cache_read_tokens;
+    c->ev.cache_write_tokens = (long)c->a2o.usage.cache_write_tokens;
 }
 
 static void on_client_drained(sy_http_req *req, void *arg)
@@ -97,6 +167,8 @@ int chat_on_upstream_data(const char *data, size_t len, void *arg)
     if (c->state == CHAT_DISPATCH) { /* the first bytes: the answer starts */
         chat_set_state(c, CHAT_STREAM);
         c->streaming = a;
+        wa_stream_a2o_init(&c->a2o, sy_clock_wall_us() / 1000000, 1);
+        wa_stream_o2a_init(&c->o2a);
         served_by(c, a);
         chat_add_route_headers(c);
         sy_http_add_header(c->http, "Cache-Control", "no-cache");
@@ -146,17 +218,29 @@ void chat_stream_done(chat *c, const rt_call_result *res)
     exp_usage u = {c->ev.tokens_in, c->ev.tokens_out, c->ev.cached_tokens,
                    c->ev.cache_write_tokens};
     bill(c, &u);
-    if (res->status == RT_CALL_OK) {
+    int failed_in_band = c->streaming->wire == EXP_WIRE_ANTHROPIC && c->a2o.failed;
+    if (res->status == RT_CALL_OK && !failed_in_band) {
         sy_http_stream_end(c->http);
         chat_finish(c, 200, NULL);
         return;
     }
+    if (failed_in_band) { /* the provider's error event was passed on, translated */
+        sy_http_stream_end(c->http);
+        chat_finish(c, 502, "upstream_failed_mid_stream");
+        return;
+    }
     /* The status line is gone; tell the client in-band, as providers do. */
     char msg[512];
-    snprintf(msg, sizeof(msg),
-             "data: {\"error\":{\"message\":\"provider %s failed mid-stream for model %s\","
-             "\"type\":\"api_error\",\"param\":null,\"code\":\"upstream_error\"}}\n\n",
-             chat_provider_name(c, c->model), m->name);
+    if (c->inbound == EXP_WIRE_OPENAI)
+        snprintf(msg, sizeof(msg),
+                 "data: {\"error\":{\"message\":\"provider %s failed mid-stream for model %s\","
+                 "\"type\":\"api_error\",\"param\":null,\"code\":\"upstream_error\"}}\n\n",
+                 chat_provider_name(c, c->model), m->name);
+    else
+        snprintf(msg, sizeof(msg),
+                 "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\","
+                 "\"message\":\"provider %s failed mid-stream for model %s\"}}\n\n",
+                 chat_provider_name(c, c->model), m->name);
     sy_http_stream_write(c->http, msg, strlen(msg));
     sy_http_stream_end(c->http);
     chat_finish(c, 502, res->status == RT_CALL_TIMEOUT ? "upstream_timeout_mid_stream"
@@ -195,7 +279,7 @@ void chat_reply_failure(chat *c)
     else if (c->ev.attempts > 1)
         snprintf(msg + n, sizeof(msg) - n, " (after %d attempts)", c->ev.attempts);
     chat_add_route_headers(c);
-    sy_http_reply_error(c->http, status, "api_error", code, NULL, "%s", msg);
+    chat_reply_error(c, status, "api_error", code, NULL, msg);
     chat_finish(c, status, code);
 }
 

@@ -86,6 +86,25 @@ static char *attempt_body(chat *c, const exp_model *m, char *stack, size_t cap, 
     return db.p;
 }
 
+/* The Messages request for model m, malloc'd; NULL with c->last_error when the
+ * request cannot be said in Anthropic's wire (or memory ran out). */
+static char *anthropic_body(chat *c, const exp_model *m, size_t *len)
+{
+    json_t *req;
+    char err[256];
+    if (wa_req_openai_to_anthropic(c->root, m->upstream, &req, err, sizeof(err))) {
+        snprintf(c->last_error, sizeof(c->last_error),
+                 "the request cannot be sent to an Anthropic provider: %.180s", err);
+        return NULL;
+    }
+    char *text = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (!text)
+        snprintf(c->last_error, sizeof(c->last_error), "out of memory");
+    *len = text ? strlen(text) : 0;
+    return text;
+}
+
 static int start_attempt(chat *c, attempt *a, int model)
 {
     rt_ctx *ctx = c->ctx;
@@ -99,25 +118,28 @@ static int start_attempt(chat *c, attempt *a, int model)
 
     char stack[8192];
     size_t len;
-    char *body = attempt_body(c, m, stack, sizeof(stack), &len);
+    char *body = p->type == EXP_WIRE_ANTHROPIC ? anthropic_body(c, m, &len)
+                                               : attempt_body(c, m, stack, sizeof(stack), &len);
     if (!body)
         return -1;
 
-    /* base_url + "/chat/completions", cut at sizeof(url) - 1 as snprintf would */
+    /* base_url + the wire's path, cut at sizeof(url) - 1 as snprintf would */
     char url[1024];
-    static const char path[] = "/chat/completions";
+    const char *path = p->type == EXP_WIRE_ANTHROPIC ? "/messages" : "/chat/completions";
     size_t blen = strlen(p->base_url), n = blen < sizeof(url) - 1 ? blen : sizeof(url) - 1;
     memcpy(url, p->base_url, n);
     size_t rest = sizeof(url) - 1 - n;
-    size_t plen = sizeof(path) - 1 < rest ? sizeof(path) - 1 : rest;
+    size_t plen = strlen(path) < rest ? strlen(path) : rest;
     memcpy(url + n, path, plen);
     url[n + plen] = '\0';
     a->c = c;
     a->model = model;
     a->provider = m->provider;
+    a->wire = p->type;
     rt_call_spec spec = {
         .url = url,
         .api_key = c->conf->provider_keys[m->provider],
+        .anthropic_version = p->anthropic_version,
         .body = body,
         .body_len = len,
         .connect_timeout_ms = p->connect_timeout_ms < left_ms ? p->connect_timeout_ms : (int)left_ms,
@@ -304,8 +326,36 @@ static void on_attempt_done(const rt_call_result *res, void *arg)
     }
     if (ok || client_error) {
         exp_usage u = {0};
-        if (ok)
+        json_t *translated = NULL;
+        const char *body = res->body;
+        size_t blen = res->body_len;
+        if (a->wire == EXP_WIRE_ANTHROPIC) {
+            /* the provider's Messages answer (or error) in OpenAI's wire */
+            wa_usage wu = {0};
+            char err[256];
+            int rc = ok ? wa_resp_anthropic_to_openai(res->body, res->body_len,
+                                                      sy_clock_wall_us() / 1000000, &translated,
+                                                      &wu, err, sizeof(err))
+                        : wa_error_anthropic_to_openai(res->body, res->body_len,
+                                                       (int)res->http_status, &translated);
+            char *text = rc == 0 ? json_dumps(translated, JSON_COMPACT) : NULL;
+            json_decref(translated);
+            if (!text) { /* as a provider failure: the next candidate may do */
+                snprintf(c->last_error, sizeof(c->last_error),
+                         "malformed Messages answer: %.200s", rc ? err : "out of memory");
+                c->last_status = RT_CALL_ERROR;
+                c->last_http = 0;
+                goto failed;
+            }
+            u = (exp_usage){.in = (long)wa_usage_prompt_tokens(&wu),
+                            .out = (long)wu.output_tokens,
+                            .cached = (long)wu.cache_read_tokens,
+                            .cache_write = (long)wu.cache_write_tokens};
+            body = text;
+            blen = strlen(text);
+        } else if (ok) {
             rt_usage_read(res->body, res->body_len, &u);
+        }
         if (other->call || other->retry_armed) {
             /* the race is won: stop the other transfer, and pay for its prompt */
             const exp_model *lm = chat_model(c, other->model);
@@ -313,26 +363,30 @@ static void on_attempt_done(const rt_call_result *res, void *arg)
                 c->ev.cost_usd += exp_model_cost(lm, u.in, 0);
             cancel_attempt(c, other);
         }
-        chat_answer(c, a, res, &u, ok);
+        chat_answer(c, a, (int)res->http_status, body, blen, &u, ok);
+        if (body != res->body)
+            free((char *)body);
         return;
     }
 
-    /* a transient failure: bill what it consumed, remember it, then try again,
+    /* a failure: bill what it consumed, remember it, then try again,
      * fail over, or wait for the racer */
-    if (res->status == RT_CALL_OK && res->body_len) {
+    if (res->status == RT_CALL_OK && res->body_len && a->wire == EXP_WIRE_OPENAI) {
         exp_usage u = {0};
         rt_usage_read(res->body, res->body_len, &u);
         c->ev.cost_usd += exp_usage_cost(m, &u);
     }
-    c->last_status = res->status;
-    c->last_http = res->http_status;
     if (res->status == RT_CALL_OK)
         snprintf(c->last_error, sizeof(c->last_error), "HTTP %ld", res->http_status);
     else
         snprintf(c->last_error, sizeof(c->last_error), "%s",
                  res->error ? res->error : rt_call_status_str(res->status));
+    c->last_status = res->status;
+    c->last_http = res->http_status;
+failed:
     sy_log_kv(SY_INFO, "upstream attempt failed", "request_id", c->ev.request_id, "model",
               m->name, "provider", chat_provider_name(c, a->model), "reason", c->last_error, NULL);
+    /* (a 2xx that could not be translated is not transient: no retry) */
     if (!(other->call || other->retry_armed) && transient(res) && arm_retry(c, a, res))
         return;
     note_tried(c, a);

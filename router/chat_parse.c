@@ -1,7 +1,9 @@
 /*
  * chat AUTH and PARSE (router/chat.h): the API key, then the body and the
- * headers that steer the request. Each refusal names the field, in OpenAI's
- * error shape.
+ * headers that steer the request. Each refusal names the field, in the client's
+ * wire (chat_reply_error). A POST /v1/messages body is validated as Anthropic's
+ * Messages API does and translated to the OpenAI request the rest of the chat
+ * works on (wire/anthropic.h).
  */
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -12,14 +14,21 @@
 #include "common/httpd.h"
 #include "router/chat.h"
 
-static int authenticate(const rt_conf *conf, sy_http_req *req, const exp_api_key **out)
+/* Authorization: Bearer, or for Anthropic's clients x-api-key */
+static int authenticate(const rt_conf *conf, sy_http_req *req, exp_wire wire,
+                        const exp_api_key **out)
 {
     const char *auth = sy_http_header(req, "Authorization");
-    if (!auth || strncasecmp(auth, "Bearer ", 7))
+    const char *key = NULL;
+    if (auth && !strncasecmp(auth, "Bearer ", 7)) {
+        key = auth + 7;
+        while (*key == ' ')
+            key++;
+    } else if (wire == EXP_WIRE_ANTHROPIC) {
+        key = sy_http_header(req, "x-api-key");
+    }
+    if (!key)
         return -1;
-    const char *key = auth + 7;
-    while (*key == ' ')
-        key++;
     size_t klen = strlen(key);
     int found = -1;
     /* constant time per key, and every key is compared */
@@ -38,10 +47,12 @@ static int authenticate(const rt_conf *conf, sy_http_req *req, const exp_api_key
 
 int chat_auth(chat *c)
 {
-    int a = authenticate(c->conf, c->http, &c->key);
+    int a = authenticate(c->conf, c->http, c->inbound, &c->key);
     if (a == -1) {
         chat_refuse(c, 401, "missing_api_key", NULL,
-                    "missing API key: send it as 'Authorization: Bearer <key>'");
+                    c->inbound == EXP_WIRE_ANTHROPIC
+                        ? "missing API key: send it as 'x-api-key: <key>'"
+                        : "missing API key: send it as 'Authorization: Bearer <key>'");
         return -1;
     }
     if (a == -2) {
@@ -142,6 +153,16 @@ int chat_parse(chat *c)
         chat_refuse(c, 400, "invalid_json", NULL, msg);
         return -1;
     }
+    if (c->inbound == EXP_WIRE_ANTHROPIC) {
+        json_t *oai;
+        wa_error werr;
+        if (wa_req_anthropic_to_openai(c->root, &oai, &werr)) {
+            chat_refuse(c, werr.status, "invalid_request", NULL, werr.message);
+            return -1;
+        }
+        json_decref(c->root);
+        c->root = oai; /* re-serialised for each attempt: splice_ok stays 0 */
+    }
     const char *code, *param;
     if (validate(c->root, &code, &param, msg, sizeof(msg))) {
         chat_refuse(c, 400, code, param, msg);
@@ -150,7 +171,8 @@ int chat_parse(chat *c)
     /* splice the model into the body only when that is exact (router/reqbody.h) */
     c->body = body;
     c->body_len = blen;
-    c->splice_ok = rt_body_find_model(body, blen, &c->span) == 0 &&
+    c->splice_ok = c->inbound == EXP_WIRE_OPENAI &&
+                   rt_body_find_model(body, blen, &c->span) == 0 &&
                    c->span.members == rt_body_tree_members(c->root);
 
     const char *mode_hdr = sy_http_header(c->http, "X-Route-Mode");

@@ -45,6 +45,7 @@
 #include "router/redis.h"
 #include "router/expstate.h"
 #include "router/upstream.h"
+#include "wire/anthropic.h"
 
 #define MAX_WORKERS 64
 #define WORKER_CANNOT_START 3 /* a worker's exit status when it failed before listening */
@@ -120,8 +121,8 @@ static void usage(FILE *out)
             "  -h, --help               this text\n"
             "\n"
             "signals: SIGTERM/SIGINT drain and exit; SIGHUP reloads the config and classifier.\n"
-            "endpoints: POST /v1/chat/completions, /v1/feedback, /v1/labels; GET /v1/models,\n"
-            "           /metrics, /healthz, /readyz\n");
+            "endpoints: POST /v1/chat/completions, /v1/messages, /v1/feedback, /v1/labels;\n"
+            "           GET /v1/models, /metrics, /healthz, /readyz\n");
 }
 
 static const sy_opts router_cmd = {"switchyard router", "--help", SY_OPTS_BARE_MISSING};
@@ -199,6 +200,29 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 /* ---------- small endpoints ---------- */
 
+/* An error answer in the wire of the endpoint asked for: Anthropic's
+ * {"type":"error","error":{type, message}} on /v1/messages, else OpenAI's. Also the
+ * server's own refusals (sy_httpd_set_error_fn). */
+static void shape_error(sy_http_req *req, const char *path, int status, const char *code,
+                        const char *msg, void *arg)
+{
+    (void)arg;
+    if (strcmp(path, "/v1/messages")) {
+        sy_http_reply_error(req, status, "invalid_request_error", code, NULL, "%s", msg);
+        return;
+    }
+    wa_error e = {.status = status, .type = wa_error_type_for_status(status)};
+    snprintf(e.message, sizeof(e.message), "%s", msg);
+    json_t *body = wa_error_body(&e);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text)
+        sy_http_reply(req, status, "application/json", text, strlen(text));
+    else
+        sy_http_reply(req, status, NULL, NULL, 0);
+    free(text);
+}
+
 static void handle_models(rt_ctx *ctx, sy_http_req *req)
 {
     const exp_config *cfg = ctx->conf->cfg;
@@ -273,10 +297,17 @@ static void handle(sy_http_req *req, void *arg)
         allow = "POST";
     } else if (sy_http_body(req, &body_len) && body_len > ctx->max_body_bytes) {
         /* httpd's limit is the larger feedback one; same refusal as httpd's own 413 */
-        sy_http_reply_error(req, 413, "invalid_request_error", "request_too_large", NULL,
-                            "request body of %zu bytes exceeds the limit of %zu bytes", body_len,
-                            ctx->max_body_bytes);
+        char msg[160];
+        snprintf(msg, sizeof(msg), "request body of %zu bytes exceeds the limit of %zu bytes",
+                 body_len, ctx->max_body_bytes);
+        shape_error(req, path, 413, "request_too_large", msg, ctx);
         return;
+    } else if (!strcmp(path, "/v1/messages")) {
+        if (!strcmp(method, "POST")) {
+            rt_messages_handle(ctx, req);
+            return;
+        }
+        allow = "POST";
     } else if (!strcmp(path, "/v1/chat/completions")) {
         if (!strcmp(method, "POST")) {
             rt_chat_handle(ctx, req);
@@ -436,6 +467,8 @@ static int run_worker(const struct opts *o, rt_conf *conf, rt_metrics *metrics, 
     lim.header_timeout_ms = (int)o->header_timeout_ms;
     lim.idle_timeout_ms = (int)o->idle_timeout_ms;
     ctx->httpd = sy_httpd_new(ctx->base, &lim, handle, ctx);
+    if (ctx->httpd)
+        sy_httpd_set_error_fn(ctx->httpd, shape_error);
     ctx->up = rt_upstream_new(ctx->base);
     ctx->redis = rt_redis_new(ctx->base, raddr, (size_t)o->event_queue, (int)o->redis_timeout_ms);
     exp_state initial = {.phase = EXP_PHASE_OFF, .holdout_bp = conf->cfg->holdout_bp};

@@ -38,5 +38,7 @@ typedef struct rt_ctx {
 
 /* POST /v1/chat/completions */
 void rt_chat_handle(rt_ctx *ctx, struct sy_http_req *req);
+/* POST /v1/messages: the same machine, Anthropic's wire at the client's side */
+void rt_messages_handle(rt_ctx *ctx, struct sy_http_req *req);
 
 #endif
