@@ -23,6 +23,7 @@ from stack import Stack
 KEY = "sk-test-openai-node"
 USER = "node-sdk-user@example.com"
 FAILING_MODEL = "always-500"
+TOOL_MODELS = ("big", "claude")  # an OpenAI-wire and an Anthropic-wire provider
 
 
 def router_config(sim_port):
@@ -32,6 +33,8 @@ def router_config(sim_port):
         "experiment": {"name": "exp-node", "salt": "salt-node", "holdout_pct": 5},
         "providers": {
             "sim": {"base_url": sim, "connect_timeout_ms": 1000, "timeout_ms": 5000},
+            # the simulator on Anthropic's wire: tool calls translated both ways
+            "anthropic": {"type": "anthropic", "base_url": sim, "timeout_ms": 5000},
             # a provider whose only model always answers 500: no failover candidate
             # (other tier, other provider), so the client must see the router's 502
             "broken": {"base_url": sim, "connect_timeout_ms": 1000, "timeout_ms": 5000},
@@ -41,6 +44,9 @@ def router_config(sim_port):
                     "input_usd_per_mtok": 2.5, "output_usd_per_mtok": 10.0},
             FAILING_MODEL: {"provider": "broken", "upstream": "fault-500", "tier": "broken",
                             "input_usd_per_mtok": 1.0, "output_usd_per_mtok": 1.0},
+            "claude": {"provider": "anthropic", "upstream": "sim-claude-instant",
+                       "tier": "anthropic", "input_usd_per_mtok": 3.0,
+                       "output_usd_per_mtok": 15.0},
         },
         "api_keys": [{"key": KEY, "project": "proj-node", "allow_model_prefer": True}],
     }
@@ -90,7 +96,8 @@ class OpenAIClientTest(unittest.TestCase):
     def run_client(cls):
         script = os.path.join(node_dir(), "openai_client.mjs")
         argv = [cls.node, script, "--base-url", f"http://127.0.0.1:{cls.router.port}/v1",
-                "--api-key", KEY, "--user", USER, "--failing-model", FAILING_MODEL]
+                "--api-key", KEY, "--user", USER, "--failing-model", FAILING_MODEL,
+                "--tool-models", ",".join(TOOL_MODELS)]
         env = dict(os.environ)
         for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
             env.pop(k, None)
@@ -233,11 +240,47 @@ class OpenAIClientTest(unittest.TestCase):
         self.assertEqual(e["type"], "api_error")
         self.assertEqual(e["code"], "upstream_error")
         self.assertEqual(e["error"]["message"],
-                         f"provider broken answered HTTP 500 for model {FAILING_MODEL}")
+                         f"provider broken answered HTTP 500 for model {FAILING_MODEL} "
+                         "(after 3 attempts)")
         # served_model/provider are what answered: nothing did (NULL, '' from psql)
         row = self.row(e["request_id"])
         self.assertEqual((row["status"], row["error"], row["served_model"], row["provider"],
-                          row["attempts"]), ("502", "upstream_error", "", "", "1"))
+                          row["attempts"]), ("502", "upstream_error", "", "", "3"))
+
+    # ---- tools and content parts ----
+
+    def test_tool_calls_plain_streamed_and_answered(self):
+        for m in TOOL_MODELS:
+            r = self.case(f"tools_{m}")
+            p = r["plain"]
+            self.assertEqual((p["finish_reason"], p["headers"]["x-route-model"]),
+                             ("tool_calls", m), m)
+            self.assertEqual(len(p["tool_calls"]), 1, m)
+            call = p["tool_calls"][0]
+            self.assertEqual((call["type"], call["function"]["name"]), ("function", "get_weather"))
+            self.assertTrue(call["id"], m)
+            # the simulator's rule: the required keys, enums take their first value
+            self.assertEqual(sorted(p["arguments"]), ["city", "unit"], m)
+            self.assertEqual(p["arguments"]["unit"], "c", m)
+            s = r["stream"]
+            self.assertEqual(s["finish_reason"], "tool_calls", m)
+            self.assertGreater(s["deltas"], 2, m)  # arguments came in pieces
+            self.assertEqual(len(s["calls"]), 1, m)
+            self.assertEqual(s["calls"][0]["name"], "get_weather", m)
+            self.assertTrue(s["calls"][0]["id"], m)
+            self.assertEqual(s["calls"][0]["arguments"], p["arguments"], m)
+            f = r["follow_up"]
+            self.assertEqual(f["finish_reason"], "stop", m)
+            self.assertTrue(f["content"], m)
+
+    def test_content_parts_with_an_image(self):
+        r = self.case("multimodal")
+        self.assertEqual(r["http_status"], 200)
+        self.assertTrue(r["content"])
+        # the classifier read the text part (a coding request), not the image
+        self.assertEqual(r["headers"]["x-route-task"], "code")
+        row = self.row(r["headers"]["x-request-id"])
+        self.assertEqual(int(row["tokens_in"]), r["usage"]["prompt_tokens"])
 
 
 if __name__ == "__main__":

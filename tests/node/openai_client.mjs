@@ -13,6 +13,10 @@
 //   stream_no_usage stream without include_usage: deltas, and no chunk may carry usage
 //   errors          wrong key (AuthenticationError 401), malformed messages
 //                   (BadRequestError 400), failing provider (APIError 502)
+//   tools_<m>       for each --tool-models model (asked for with X-Model-Prefer): a forced
+//                   tool call plain and streamed (argument deltas reassembled), then the
+//                   tool's result sent back and the text answer
+//   multimodal      content parts: text and an image (data: URL)
 // and prints one JSON object with the results on stdout. Client retries are off
 // (maxRetries 0) so every case is exactly one HTTP request. Exit status 0 when every
 // case ran (the caller asserts the values), 1 when one threw something unexpected
@@ -24,7 +28,7 @@ function usage(msg) {
   if (msg) process.stderr.write(`openai_client: ${msg}\n`);
   process.stderr.write(
     'usage: node openai_client.mjs --base-url URL --api-key KEY --user USER ' +
-      '[--failing-model NAME] [--model NAME]\n',
+      '[--failing-model NAME] [--model NAME] [--tool-models A,B]\n',
   );
   process.exit(2);
 }
@@ -36,6 +40,7 @@ function parseArgs(argv) {
     user: process.env.SY_USER_ID,
     failingModel: process.env.SY_FAILING_MODEL,
     model: process.env.SY_MODEL || 'auto',
+    toolModels: process.env.SY_TOOL_MODELS || '',
   };
   const flags = {
     '--base-url': 'baseURL',
@@ -43,6 +48,7 @@ function parseArgs(argv) {
     '--user': 'user',
     '--failing-model': 'failingModel',
     '--model': 'model',
+    '--tool-models': 'toolModels',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -191,6 +197,109 @@ async function errors() {
   return out;
 }
 
+const tools = [
+  {
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      description: 'Current weather of a city',
+      parameters: {
+        type: 'object',
+        properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['c', 'f'] } },
+        required: ['city', 'unit'],
+      },
+    },
+  },
+];
+const toolAsk = [{ role: 'user', content: 'What is the weather in Paris?' }];
+
+async function toolsCase(model) {
+  const opt = { headers: { 'X-Model-Prefer': model } };
+  const plainCall = await client()
+    .chat.completions.create({ model: opts.model, messages: toolAsk, tools, tool_choice: 'required' }, opt)
+    .withResponse();
+  const msg = plainCall.data.choices[0].message;
+  const call = msg.tool_calls?.[0] ?? null;
+  // streamed: the SDK hands over the deltas; they are reassembled here by index
+  const stream = await client().chat.completions.create(
+    { model: opts.model, messages: toolAsk, tools, tool_choice: 'required', stream: true },
+    opt,
+  );
+  const acc = {};
+  let finish = null;
+  let deltas = 0;
+  for await (const chunk of stream) {
+    for (const ch of chunk.choices ?? []) {
+      if (ch.finish_reason) finish = ch.finish_reason;
+      for (const tc of ch.delta?.tool_calls ?? []) {
+        deltas++;
+        const a = (acc[tc.index] ??= { id: null, name: null, arguments: '' });
+        if (tc.id) a.id = tc.id;
+        if (tc.function?.name) a.name = tc.function.name;
+        if (tc.function?.arguments) a.arguments += tc.function.arguments;
+      }
+    }
+  }
+  // the tool's result goes back; the model answers in text
+  const followUp = await client().chat.completions.create(
+    {
+      model: opts.model,
+      tools,
+      messages: [
+        ...toolAsk,
+        { role: 'assistant', content: msg.content ?? null, tool_calls: msg.tool_calls },
+        { role: 'tool', tool_call_id: call?.id, content: 'sunny, 21 C' },
+      ],
+    },
+    opt,
+  );
+  return {
+    plain: {
+      finish_reason: plainCall.data.choices[0].finish_reason,
+      content: msg.content ?? null,
+      tool_calls: msg.tool_calls ?? null,
+      arguments: call ? JSON.parse(call.function.arguments) : null,
+      headers: routeHeaders(plainCall.response.headers),
+    },
+    stream: {
+      finish_reason: finish,
+      deltas,
+      calls: Object.values(acc).map((a) => ({ ...a, arguments: JSON.parse(a.arguments) })),
+    },
+    follow_up: {
+      finish_reason: followUp.choices[0].finish_reason,
+      content: followUp.choices[0].message.content,
+    },
+  };
+}
+
+// 1x1 transparent PNG
+const pixel =
+  'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
+
+async function multimodal() {
+  const { data, response } = await client()
+    .chat.completions.create({
+      model: opts.model,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Write a Python function that returns the width of this image.' },
+            { type: 'image_url', image_url: { url: pixel } },
+          ],
+        },
+      ],
+    })
+    .withResponse();
+  return {
+    http_status: response.status,
+    content: data.choices?.[0]?.message?.content ?? null,
+    usage: data.usage ?? null,
+    headers: routeHeaders(response.headers),
+  };
+}
+
 const result = {
   node: process.version,
   openai_version: VERSION,
@@ -201,6 +310,11 @@ for (const [name, fn] of [
   ['stream_usage', () => streamed(true)],
   ['stream_no_usage', () => streamed(false)],
   ['errors', errors],
+  ['multimodal', multimodal],
+  ...opts.toolModels
+    .split(',')
+    .filter(Boolean)
+    .map((m) => [`tools_${m}`, () => toolsCase(m)]),
 ]) {
   try {
     result[name] = await fn();
