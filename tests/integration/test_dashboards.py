@@ -78,6 +78,23 @@ class DashboardsTest(unittest.TestCase):
             else:
                 os.environ["PGOPTIONS"] = old
 
+    def test_cached_tokens_and_fallbacks_in_savings_view(self):
+        # 10 routed requests: 2048 prompt tokens each, half of them read from the cache on
+        # the even ones; one answered by a same-tier model, two by the default model
+        self.q("INSERT INTO requests (request_id, ts, experiment, phase, routed_bp, cohort, "
+               "task_type, status, tokens_in, cached_tokens, fallback, cost_usd, "
+               "baseline_cost_usd) "
+               "SELECT 'cache-' || i, '2026-11-21 00:00Z'::timestamptz + i * interval '1 second',"
+               " 'cache', 'full', 10000, 'routed', 'code', 200, 2048, "
+               "CASE WHEN i % 2 = 0 THEN 1024 ELSE 0 END, "
+               "CASE i WHEN 3 THEN 'tier' WHEN 4 THEN 'default' WHEN 5 THEN 'default' END, "
+               "0.001, 0.002 FROM generate_series(0, 9) i")
+        self.assertEqual(self.q("SELECT task_type, requests, prompt_tokens, cached_tokens, "
+                                "cached_pct, fallback_tier, fallback_default FROM dash_savings "
+                                "WHERE experiment = 'cache' ORDER BY task_type"),
+                         [["all", "10", "20480", "5120", "25.0", "1", "2"],
+                          ["code", "10", "20480", "5120", "25.0", "1", "2"]])
+
     def test_article_arithmetic_in_savings_view(self):
         # 50,000 requests in one day in the article's mix: the view's totals are the article's
         self.q(article_rows_sql("article", 50000))
