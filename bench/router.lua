@@ -4,10 +4,12 @@
 --   BENCH_USERS distinct X-User-Id values cycled through (default 10000): each new user
 --               is a cohort record in Redis for the router
 --   BENCH_MODEL the body's model (default sim-instant; the router replaces it)
+--   BENCH_PREFER an X-Model-Prefer header (bench/wires.sh), none when unset
 -- Requests are formatted once per thread in init(), so request() costs only a table read.
 local key = os.getenv("BENCH_KEY") or "sk-bench"
 local users = tonumber(os.getenv("BENCH_USERS") or "10000")
 local model = os.getenv("BENCH_MODEL") or "sim-instant"
+local prefer = os.getenv("BENCH_PREFER")
 
 -- two prompt shapes so the router's classifier and rules both have work:
 -- a plain question and one with a fenced code block (the code_fence rule)
@@ -35,11 +37,13 @@ function init(args)
     local body = '{"model":"' .. model .. '","messages":[' ..
       '{"role":"system","content":"You are a helpful assistant."},' ..
       '{"role":"user","content":"' .. prompts[(j % #prompts) + 1] .. '"}]}'
-    reqs[j + 1] = wrk.format("POST", "/v1/chat/completions", {
+    local headers = {
       ["Content-Type"] = "application/json",
       ["Authorization"] = "Bearer " .. key,
       ["X-User-Id"] = "user-" .. u,
-    }, body)
+    }
+    if prefer then headers["X-Model-Prefer"] = prefer end
+    reqs[j + 1] = wrk.format("POST", "/v1/chat/completions", headers, body)
   end
   n = count
 end
