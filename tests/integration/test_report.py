@@ -70,12 +70,12 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(r.stderr, "")
         self.assertEqual(r.stdout, """\
 == dash_savings ==
-experiment  phase   routed_pct  cohort   task_type  requests  share_pct  baseline_usd  cost_usd  savings_usd  savings_pct  baseline_per_request  cost_per_request    days  requests_per_day  baseline_usd_per_day  cost_usd_per_day  savings_usd_per_day
-----------  ------  ----------  -------  ---------  --------  ---------  ------------  --------  -----------  -----------  --------------------  ----------------  ------  ----------------  --------------------  ----------------  -------------------
-tiny        canary        5.00  control  code              4      100.0        0.0300    0.0300       0.0000          0.0              0.007500          0.007500  0.0007            5760.0                 43.20             43.20                 0.00
-tiny        canary        5.00  control  all               4      100.0        0.0300    0.0300       0.0000          0.0              0.007500          0.007500  0.0007            5760.0                 43.20             43.20                 0.00
-tiny        canary        5.00  routed   code              2      100.0        0.0200    0.0032       0.0168         84.0              0.010000          0.001600  0.0042             480.0                  4.80              0.77                 4.03
-tiny        canary        5.00  routed   all               2      100.0        0.0200    0.0032       0.0168         84.0              0.010000          0.001600  0.0042             480.0                  4.80              0.77                 4.03
+experiment  phase   routed_pct  cohort   task_type  requests  share_pct  baseline_usd  cost_usd  savings_usd  savings_pct  baseline_per_request  cost_per_request    days  requests_per_day  baseline_usd_per_day  cost_usd_per_day  savings_usd_per_day  prompt_tokens  cached_tokens  cached_pct  fallback_tier  fallback_default
+----------  ------  ----------  -------  ---------  --------  ---------  ------------  --------  -----------  -----------  --------------------  ----------------  ------  ----------------  --------------------  ----------------  -------------------  -------------  -------------  ----------  -------------  ----------------
+tiny        canary        5.00  control  code              4      100.0        0.0300    0.0300       0.0000          0.0              0.007500          0.007500  0.0007            5760.0                 43.20             43.20                 0.00              0              0           -              0                 0
+tiny        canary        5.00  control  all               4      100.0        0.0300    0.0300       0.0000          0.0              0.007500          0.007500  0.0007            5760.0                 43.20             43.20                 0.00              0              0           -              0                 0
+tiny        canary        5.00  routed   code              2      100.0        0.0200    0.0032       0.0168         84.0              0.010000          0.001600  0.0042             480.0                  4.80              0.77                 4.03              0              0           -              0                 0
+tiny        canary        5.00  routed   all               2      100.0        0.0200    0.0032       0.0168         84.0              0.010000          0.001600  0.0042             480.0                  4.80              0.77                 4.03              0              0           -              0                 0
 (4 rows)
 """)
 

@@ -183,8 +183,7 @@ class PhaseTest(unittest.TestCase):
         tools = [{"type": "function", "function": {"name": "get_weather",
                                                    "parameters": {"type": "object"}}}]
         for extra, task, m in (({"tools": tools}, "complex", "big"),
-                               ({"tools": tools, "tool_choice": "none"}, "simple", "small"),
-                               ({"tools": []}, "simple", "small")):
+                               ({"tools": tools, "tool_choice": "none"}, "simple", "small")):
             st, h, b = self.st.chat(self.r, body("#simple what is the weather?", **extra), user=u)
             self.assertEqual(st, 200, b)
             self.assertEqual((h["x-route-task"], h["x-route-model"]), (task, m), extra)
