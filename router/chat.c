@@ -116,11 +116,11 @@ void chat_add_route_headers(chat *c)
                        c->ev.served_model ? c->ev.served_model : chat_model(c, c->model)->name);
 }
 
-void chat_reply_error(chat *c, int status, const char *type, const char *code, const char *param,
-                      const char *msg)
+void rt_reply_wire_error(sy_http_req *req, exp_wire wire, int status, const char *type,
+                         const char *code, const char *param, const char *msg)
 {
-    if (c->inbound == EXP_WIRE_OPENAI) {
-        sy_http_reply_error(c->http, status, type, code, param, "%s", msg);
+    if (wire == EXP_WIRE_OPENAI) {
+        sy_http_reply_error(req, status, type, code, param, "%s", msg);
         return;
     }
     wa_error e = {.status = status, .type = wa_error_type_for_status(status)};
@@ -129,13 +129,19 @@ void chat_reply_error(chat *c, int status, const char *type, const char *code, c
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!text) {
-        sy_http_reply(c->http, 503, "application/json",
+        sy_http_reply(req, 503, "application/json",
                       "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
                       "\"message\":\"out of memory\"}}", 78);
         return;
     }
-    sy_http_reply(c->http, status, "application/json", text, strlen(text));
+    sy_http_reply(req, status, "application/json", text, strlen(text));
     free(text);
+}
+
+void chat_reply_error(chat *c, int status, const char *type, const char *code, const char *param,
+                      const char *msg)
+{
+    rt_reply_wire_error(c->http, c->inbound, status, type, code, param, msg);
 }
 
 void chat_refuse(chat *c, int status, const char *code, const char *param, const char *msg)

@@ -45,7 +45,6 @@
 #include "router/redis.h"
 #include "router/expstate.h"
 #include "router/upstream.h"
-#include "wire/anthropic.h"
 
 #define MAX_WORKERS 64
 #define WORKER_CANNOT_START 3 /* a worker's exit status when it failed before listening */
@@ -200,27 +199,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 /* ---------- small endpoints ---------- */
 
-/* An error answer in the wire of the endpoint asked for: Anthropic's
- * {"type":"error","error":{type, message}} on /v1/messages, else OpenAI's. Also the
- * server's own refusals (sy_httpd_set_error_fn). */
+/* The server's own refusals (sy_httpd_set_error_fn) and the 413 below, in the wire of
+ * the endpoint asked for. */
 static void shape_error(sy_http_req *req, const char *path, int status, const char *code,
                         const char *msg, void *arg)
 {
     (void)arg;
-    if (strcmp(path, "/v1/messages")) {
-        sy_http_reply_error(req, status, "invalid_request_error", code, NULL, "%s", msg);
-        return;
-    }
-    wa_error e = {.status = status, .type = wa_error_type_for_status(status)};
-    snprintf(e.message, sizeof(e.message), "%s", msg);
-    json_t *body = wa_error_body(&e);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (text)
-        sy_http_reply(req, status, "application/json", text, strlen(text));
-    else
-        sy_http_reply(req, status, NULL, NULL, 0);
-    free(text);
+    rt_reply_wire_error(req, strcmp(path, "/v1/messages") ? EXP_WIRE_OPENAI : EXP_WIRE_ANTHROPIC,
+                        status, "invalid_request_error", code, NULL, msg);
 }
 
 static void handle_models(rt_ctx *ctx, sy_http_req *req)

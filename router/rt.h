@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "experiments/config.h"
+
 struct event_base;
 struct rt_conf;
 struct sy_http_req;
@@ -40,5 +42,9 @@ typedef struct rt_ctx {
 void rt_chat_handle(rt_ctx *ctx, struct sy_http_req *req);
 /* POST /v1/messages: the same machine, Anthropic's wire at the client's side */
 void rt_messages_handle(rt_ctx *ctx, struct sy_http_req *req);
+/* An error answer in a wire: OpenAI's {"error":{message, type, param, code}}, or
+ * Anthropic's {"type":"error","error":{type, message}} with the type from the status. */
+void rt_reply_wire_error(struct sy_http_req *req, exp_wire wire, int status, const char *type,
+                         const char *code, const char *param, const char *msg);
 
 #endif

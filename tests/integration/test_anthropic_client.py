@@ -18,7 +18,7 @@ import unittest
 
 from harness import wait_for
 from stack import Stack
-from test_openai_client import node_dir, require_node
+from test_openai_client import ensure_node_modules, node_dir, require_node
 
 KEY = "sk-test-anthropic-node"
 USER = "anthropic-sdk-user@example.com"
@@ -50,22 +50,11 @@ def router_config(sim_port):
     }
 
 
-def ensure_sdk(npm):
-    d = node_dir()
-    if os.path.isfile(os.path.join(d, "node_modules", "@anthropic-ai", "sdk", "package.json")):
-        return
-    r = subprocess.run([npm, "ci", "--prefix", d, "--no-audit", "--no-fund"],
-                       capture_output=True, text=True, timeout=600)
-    if r.returncode != 0:
-        raise AssertionError(f"npm ci --prefix tests/node failed ({r.returncode}):\n"
-                             f"{r.stdout}\n{r.stderr}")
-
-
 class AnthropicClientTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.node, npm = require_node()
-        ensure_sdk(npm)
+        ensure_node_modules(npm, "@anthropic-ai/sdk")
         cls.st = Stack().start()
         try:
             cls.router = cls.st.router(router_config(cls.st.sim.port))

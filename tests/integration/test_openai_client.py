@@ -67,9 +67,10 @@ def require_node():
     return node, npm
 
 
-def ensure_node_modules(npm):
+def ensure_node_modules(npm, package="openai"):
+    """npm ci in tests/node unless node_modules already holds package."""
     d = node_dir()
-    if os.path.isfile(os.path.join(d, "node_modules", "openai", "package.json")):
+    if os.path.isfile(os.path.join(d, "node_modules", package, "package.json")):
         return
     r = subprocess.run([npm, "ci", "--prefix", d, "--no-audit", "--no-fund"],
                        capture_output=True, text=True, timeout=600)
