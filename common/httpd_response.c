@@ -51,6 +51,7 @@ const char *sy_http_status_text(int status)
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 529: return "Overloaded"; /* Anthropic's, not in the IANA registry */
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
     }
