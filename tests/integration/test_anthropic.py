@@ -24,6 +24,8 @@ SIM = {
             "cache_hit_rate": 0.5},
     "ant-529": {"wire": "anthropic", "error_rate": 1, "errors": {"529": 1}},
     "oai-500": {"error_rate": 1, "errors": {"500": 1}},
+    "ant-mid": {"wire": "anthropic", "error_rate": 1, "errors": {"midstream": 1},
+                "completion_tokens": {"min": 200, "max": 200}},
 }
 
 PRICES = {"in": 3.0, "out": 15.0, "cached": 0.3}
@@ -50,6 +52,7 @@ def config(sim_url, default_model="claude", models=None):
             "gpt": model("openai", "oai", "standard"),
             "claude-down": model("anthropic", "ant-529", "flaky"),
             "gpt-down": model("openai", "oai-500", "broken"),
+            "claude-mid": model("anthropic", "ant-mid", "dies"),
         },
         "dispatch": {"retry_backoff_ms": 10},
         "api_keys": [{"key": KEY, "project": "p", "allow_model_prefer": True}],
@@ -217,6 +220,26 @@ class AnthropicTest(unittest.TestCase):
                          "no provider available for model claude: the request cannot be sent "
                          "to an Anthropic provider: messages[1].tool_calls[0].function.arguments: "
                          "not a JSON object")
+
+    def test_a_stream_that_dies_is_not_retried_and_says_so_in_band(self):
+        body = {"model": "auto", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+        st, h, b = self.chat(body, X_Model_Prefer="claude-mid")
+        self.assertEqual(st, 200, b)  # the status line went before the provider died
+        last = sse_events(b)[-1][1]
+        self.assertEqual(last["error"], {
+            "message": "provider anthropic failed mid-stream for model claude-mid",
+            "type": "api_error", "param": None, "code": "upstream_error"})
+        row = self.st.row(h["x-request-id"])
+        self.assertEqual((row["status"], row["error"], row["attempts"]),
+                         ("502", "upstream_failed_mid_stream", "1"))
+        # an Anthropic client gets Anthropic's error event
+        st, h, b = self.messages({"model": "auto", "max_tokens": 300, "stream": True,
+                                  "messages": [{"role": "user", "content": "x"}]},
+                                 headers={"X-Model-Prefer": "claude-mid"})
+        self.assertEqual(st, 200, b)
+        self.assertEqual(sse_events(b)[-1], ("error", {"type": "error", "error": {
+            "type": "api_error",
+            "message": "provider anthropic failed mid-stream for model claude-mid"}}))
 
     # ---- inbound: POST /v1/messages ----
 

@@ -377,7 +377,9 @@ class RouterTest(unittest.TestCase):
         last = json.loads(events[-1][len("data: "):])
         self.assertEqual(last["error"]["code"], "upstream_error")
         row = self.row(h["x-request-id"])
-        self.assertEqual((row["status"], row["error"]), ("502", "upstream_failed_mid_stream"))
+        # never retried once a byte reached the client: one attempt
+        self.assertEqual((row["status"], row["error"], row["attempts"]),
+                         ("502", "upstream_failed_mid_stream", "1"))
 
 
 class CapturingProvider:
