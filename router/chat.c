@@ -99,8 +99,12 @@ void chat_finish(chat *c, int status, const char *error)
     chat_disarm(c);
     json_decref(c->root);
     free(c->sse);
-    wa_buf_free(&c->a2o_out);
-    wa_buf_free(&c->o2a_out);
+    if (c->wires) {
+        wa_buf_free(&c->wires->a2o_out);
+        wa_buf_free(&c->wires->o2a_out);
+        free(c->wires);
+    }
+    free(c->tried);
     rt_conf_unref(c->conf);
     free(c);
 }

@@ -28,7 +28,6 @@
 #ifndef SY_RT_CHAT_H
 #define SY_RT_CHAT_H
 
-#include <event2/event_struct.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,7 +42,10 @@
 #include "router/upstream.h"
 #include "wire/anthropic.h"
 
+struct event;
+
 #define CHAT_MAX_USER_ID 256
+#define CHAT_TRIED_MAX 320
 #define CHAT_MAX_CONV_ID 256
 #define CHAT_MAX_CANDIDATES 16
 
@@ -76,9 +78,18 @@ typedef struct attempt {
     int kind;      /* enum chat_cand_kind of the candidate */
     exp_wire wire; /* the provider's wire */
     int tries;     /* attempts started at this candidate */
-    struct event retry_timer; /* the backoff before the next try (retry_armed) */
+    struct event *retry_timer; /* the backoff before the next try, made on first use */
     int retry_armed;
 } attempt;
+
+/* The stream translators, only for a stream whose wires differ (made on its first byte):
+ * an Anthropic provider's events to OpenAI ones (a2o), OpenAI events to an Anthropic
+ * client's (o2a). */
+struct chat_wires {
+    wa_stream_a2o a2o;
+    wa_stream_o2a o2a;
+    wa_buf a2o_out, o2a_out;
+};
 
 typedef struct chat {
     rt_ctx *ctx;
@@ -108,8 +119,7 @@ typedef struct chat {
     int task;           /* wire_task, or -1 when not classified */
     int cohort;         /* exp_cohort */
     int served_routed;  /* the arm serves the routing table's model */
-    int follow_up;      /* the request holds an assistant turn */
-    char conv_key[96];  /* the conversation's Redis key, or "" (chat_sticky.c) */
+    char *sticky_key;   /* STICKY: the conversation's Redis key (malloc'd), or NULL */
     int sticky_store;   /* store the model once answered: the conversation had no record */
     struct sticky_lookup *sticky_lookup; /* STICKY: the GETEX in flight */
 
@@ -125,7 +135,7 @@ typedef struct chat {
     rt_call_status last_status;
     long last_http;
     char last_error[256];
-    char tried[320];    /* "model@provider 3x reason, ..." for the error answer */
+    char *tried;        /* "model@provider 3x reason, ..." for the error answer, or NULL */
     int ntried;         /* candidates left behind */
 
     /* STREAM */
@@ -133,11 +143,7 @@ typedef struct chat {
     attempt *streaming;     /* the attempt whose bytes go to the client */
     char *sse;              /* partial SSE event carried between upstream reads */
     size_t sse_len, sse_cap;
-    /* the wires translated on the way (wire/anthropic.h): an Anthropic provider's
-     * events to OpenAI ones (a2o), OpenAI events to an Anthropic client's (o2a) */
-    wa_stream_a2o a2o;
-    wa_stream_o2a o2a;
-    wa_buf a2o_out, o2a_out;
+    struct chat_wires *wires; /* NULL unless the stream's wires differ */
 } chat;
 
 static inline const exp_model *chat_model(const chat *c, int idx)
@@ -170,9 +176,11 @@ int chat_classify(chat *c); /* chat_route.c */
 int chat_route(chat *c);    /* chat_route.c */
 /* Candidates for model (router/chat_route.c): routed adds the default model last. */
 void chat_set_candidates(chat *c, int model, int routed);
-int chat_conversation(chat *c); /* chat_sticky.c, from COHORT: the conversation key */
+int chat_conversation(chat *c); /* chat_sticky.c, from COHORT: X-Conversation-Id checked */
 int chat_sticky(chat *c);       /* chat_sticky.c: 1 when waiting for Redis */
-void chat_sticky_record(chat *c); /* chat_sticky.c, from DONE: a new conversation record */
+/* chat_sticky.c, from DONE (the HTTP request is gone): a new conversation record; frees
+ * what STICKY kept */
+void chat_sticky_record(chat *c);
 void chat_dispatch(chat *c); /* chat_dispatch.c: the first attempt(s), or the failure answer */
 void chat_disarm(chat *c);   /* chat_dispatch.c: no attempt or backoff left running */
 

@@ -95,9 +95,10 @@ static void client_event(chat *c, const char *ev, size_t len)
         sy_http_stream_write(c->http, "\n\n", 2);
         return;
     }
-    if (wa_stream_o2a_event(&c->o2a, ev, len, &c->o2a_out) == 0 && c->o2a_out.len)
-        sy_http_stream_write(c->http, c->o2a_out.data, c->o2a_out.len);
-    c->o2a_out.len = 0;
+    struct chat_wires *w = c->wires;
+    if (wa_stream_o2a_event(&w->o2a, ev, len, &w->o2a_out) == 0 && w->o2a_out.len)
+        sy_http_stream_write(c->http, w->o2a_out.data, w->o2a_out.len);
+    w->o2a_out.len = 0;
 }
 
 /* One complete OpenAI SSE event (without its blank-line terminator). Usage is
@@ -132,22 +133,23 @@ static void stream_event(chat *c, const char *ev, size_t len)
         openai_event(c, ev, len);
         return;
     }
-    if (wa_stream_a2o_event(&c->a2o, ev, len, &c->a2o_out) == 0) {
+    struct chat_wires *w = c->wires;
+    if (wa_stream_a2o_event(&w->a2o, ev, len, &w->a2o_out) == 0) {
         /* the translation's events, each ending in a blank line */
         size_t start = 0;
         char *end;
-        while ((end = memmem(c->a2o_out.data + start, c->a2o_out.len - start, "\n\n", 2))) {
-            size_t elen = (size_t)(end - (c->a2o_out.data + start));
-            openai_event(c, c->a2o_out.data + start, elen);
+        while ((end = memmem(w->a2o_out.data + start, w->a2o_out.len - start, "\n\n", 2))) {
+            size_t elen = (size_t)(end - (w->a2o_out.data + start));
+            openai_event(c, w->a2o_out.data + start, elen);
             start += elen + 2;
         }
     }
-    c->a2o_out.len = 0;
+    w->a2o_out.len = 0;
     /* Anthropic's counts are exact, cache writes included: they win over the chunk's */
-    c->ev.tokens_in = (long)wa_usage_prompt_tokens(&c->a2o.usage);
-    c->ev.tokens_out = (long)c->a2o.usage.output_tokens;
-    c->ev.cached_tokens = (long)c->a2o.usage.cache_read_tokens;
-    c->ev.cache_write_tokens = (long)c->a2o.usage.cache_write_tokens;
+    c->ev.tokens_in = (long)wa_usage_prompt_tokens(&w->a2o.usage);
+    c->ev.tokens_out = (long)w->a2o.usage.output_tokens;
+    c->ev.cached_tokens = (long)w->a2o.usage.cache_read_tokens;
+    c->ev.cache_write_tokens = (long)w->a2o.usage.cache_write_tokens;
 }
 
 static void on_client_drained(sy_http_req *req, void *arg)
@@ -165,10 +167,14 @@ int chat_on_upstream_data(const char *data, size_t len, void *arg)
     chat *c = a->c;
     rt_ctx *ctx = c->ctx;
     if (c->state == CHAT_DISPATCH) { /* the first bytes: the answer starts */
+        if (a->wire != EXP_WIRE_OPENAI || c->inbound != EXP_WIRE_OPENAI) {
+            if (!(c->wires = calloc(1, sizeof(*c->wires))))
+                return -1; /* the attempt fails before any byte went out */
+            wa_stream_a2o_init(&c->wires->a2o, sy_clock_wall_us() / 1000000, 1);
+            wa_stream_o2a_init(&c->wires->o2a);
+        }
         chat_set_state(c, CHAT_STREAM);
         c->streaming = a;
-        wa_stream_a2o_init(&c->a2o, sy_clock_wall_us() / 1000000, 1);
-        wa_stream_o2a_init(&c->o2a);
         served_by(c, a);
         chat_add_route_headers(c);
         sy_http_add_header(c->http, "Cache-Control", "no-cache");
@@ -218,7 +224,7 @@ void chat_stream_done(chat *c, const rt_call_result *res)
     exp_usage u = {c->ev.tokens_in, c->ev.tokens_out, c->ev.cached_tokens,
                    c->ev.cache_write_tokens};
     bill(c, &u);
-    int failed_in_band = c->streaming->wire == EXP_WIRE_ANTHROPIC && c->a2o.failed;
+    int failed_in_band = c->streaming->wire == EXP_WIRE_ANTHROPIC && c->wires->a2o.failed;
     if (res->status == RT_CALL_OK && !failed_in_band) {
         sy_http_stream_end(c->http);
         chat_finish(c, 200, NULL);

@@ -192,8 +192,9 @@ static int start_next(chat *c, attempt *a)
 
 static void cancel_attempt(chat *c, attempt *a)
 {
-    if (a->retry_armed) {
-        event_del(&a->retry_timer);
+    if (a->retry_timer) {
+        event_free(a->retry_timer); /* deletes it when pending */
+        a->retry_timer = NULL;
         a->retry_armed = 0;
     }
     if (!a->call)
@@ -262,8 +263,9 @@ static int arm_retry(chat *c, attempt *a, const rt_call_result *res)
         return 0;
     struct timeval tv = {.tv_sec = (time_t)(wait_ms / 1000),
                          .tv_usec = (suseconds_t)(wait_ms % 1000) * 1000};
-    evtimer_assign(&a->retry_timer, c->ctx->base, on_retry_timer, a);
-    if (evtimer_add(&a->retry_timer, &tv))
+    if (!a->retry_timer && !(a->retry_timer = evtimer_new(c->ctx->base, on_retry_timer, a)))
+        return 0;
+    if (evtimer_add(a->retry_timer, &tv))
         return 0;
     a->retry_armed = 1;
     return 1;
@@ -273,11 +275,13 @@ static int arm_retry(chat *c, attempt *a, const rt_call_result *res)
  * list the error answer names when nothing is left (cut when full). */
 static void note_tried(chat *c, const attempt *a)
 {
-    size_t n = strlen(c->tried);
     c->ntried++;
-    if (n + 4 >= sizeof(c->tried))
+    if (!c->tried && !(c->tried = calloc(1, CHAT_TRIED_MAX)))
         return;
-    snprintf(c->tried + n, sizeof(c->tried) - n, "%s%s@%s %dx %s", n ? ", " : "",
+    size_t n = strlen(c->tried);
+    if (n + 4 >= CHAT_TRIED_MAX)
+        return;
+    snprintf(c->tried + n, CHAT_TRIED_MAX - n, "%s%s@%s %dx %s", n ? ", " : "",
              chat_model(c, a->model)->name, chat_provider_name(c, a->model), a->tries,
              c->last_error);
 }

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <hiredis/hiredis.h>
 
 #include "common/httpd.h"
@@ -77,6 +78,7 @@ static const char *first_user_text(json_t *msgs, size_t *len)
     return NULL;
 }
 
+/* COHORT: a bad X-Conversation-Id is the client's error whatever the arm */
 int chat_conversation(chat *c)
 {
     const char *id = sy_http_header(c->http, "X-Conversation-Id");
@@ -86,29 +88,37 @@ int chat_conversation(chat *c)
         chat_refuse(c, 400, "invalid_conversation_id", NULL, msg);
         return -1;
     }
-    json_t *msgs = json_object_get(c->root, "messages");
+    return 0;
+}
+
+/* A follow-up turn: the request holds an assistant message. */
+static int is_follow_up(json_t *root)
+{
     size_t i;
     json_t *m;
-    json_array_foreach(msgs, i, m) {
+    json_array_foreach(json_object_get(root, "messages"), i, m) {
         const char *role = json_string_value(json_object_get(m, "role"));
         if (role && !strcmp(role, "assistant"))
-            c->follow_up = 1;
+            return 1;
     }
-    if (!c->conf->cfg->sticky_conversations)
-        return 0;
+    return 0;
+}
+
+/* The conversation's Redis key: sy:{exp}:conv:<FNV-1a 64 hex of project, user hash,
+ * and X-Conversation-Id or the first user message>. */
+static void conv_key(chat *c, char *out, size_t cap)
+{
+    const char *id = sy_http_header(c->http, "X-Conversation-Id");
     size_t len = id ? strlen(id) : 0;
-    const char *text = id ? id : first_user_text(msgs, &len);
-    if (!text)
-        return 0;
+    const char *text = id ? id : first_user_text(json_object_get(c->root, "messages"), &len);
     uint64_t h = exp_hash64(c->key->project, strlen(c->key->project) + 1, 0x636f6e76u);
     h = exp_hash64(c->ev.user_hash, sizeof(c->ev.user_hash), h);
     h = exp_hash64(id ? "id" : "text", id ? 3 : 5, h);
-    h = exp_hash64(text, len, h);
+    h = exp_hash64(text ? text : "", len, h);
     char hex[17];
     sy_fmt_hex_fixed(hex, h, 16);
     hex[16] = '\0';
-    snprintf(c->conv_key, sizeof(c->conv_key), WIRE_KEY_CONV, c->conf->cfg->experiment, hex);
-    return 0;
+    snprintf(out, cap, WIRE_KEY_CONV, c->conf->cfg->experiment, hex);
 }
 
 /* The model the first turn was routed to: its first user message classified. */
@@ -178,13 +188,19 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 
 int chat_sticky(chat *c)
 {
-    if (!c->conv_key[0] || !c->follow_up || !c->served_routed)
+    size_t len;
+    if (!c->conf->cfg->sticky_conversations || !c->served_routed || !is_follow_up(c->root) ||
+        (!sy_http_header(c->http, "X-Conversation-Id") &&
+         !first_user_text(json_object_get(c->root, "messages"), &len)))
         return 0;
+    char key[160];
+    conv_key(c, key, sizeof(key));
+    c->sticky_key = strdup(key); /* kept for the record: c->http is gone by then */
     struct sticky_lookup *l = calloc(1, sizeof(*l));
     if (l)
         l->c = c;
     if (!l ||
-        rt_redis_getex(c->ctx->redis, c->conv_key, c->conf->cfg->sticky_ttl_s, on_reply, l)) {
+        rt_redis_getex(c->ctx->redis, key, c->conf->cfg->sticky_ttl_s, on_reply, l)) {
         free(l);
         /* Redis away: the first turn's model all the same. resume() moves the chat on
          * itself, so tell the driver to stop here. */
@@ -200,7 +216,10 @@ int chat_sticky(chat *c)
 
 void chat_sticky_record(chat *c)
 {
-    if (c->sticky_store && c->ev.status >= 200 && c->ev.status < 300 && c->ev.served_model)
-        rt_redis_set_ex(c->ctx->redis, c->conv_key, c->ev.served_model,
+    if (c->sticky_store && c->sticky_key && c->ev.status >= 200 && c->ev.status < 300 &&
+        c->ev.served_model)
+        rt_redis_set_ex(c->ctx->redis, c->sticky_key, c->ev.served_model,
                         c->conf->cfg->sticky_ttl_s);
+    free(c->sticky_key);
+    c->sticky_key = NULL;
 }
