@@ -241,6 +241,42 @@ class AnthropicTest(unittest.TestCase):
             "type": "api_error",
             "message": "provider anthropic failed mid-stream for model claude-mid"}}))
 
+    def test_routed_request_falls_back_across_wires(self):
+        # routed to an overloaded Anthropic model; the default is on the OpenAI wire
+        r = self.st.router(dict(config(self.st.sim_url(), default_model="gpt"),
+                                routing={"simple": {"balanced": "claude-down"}},
+                                dispatch={"retry_backoff_ms": 10, "breaker_failures": 100},
+                                classifier_rules={"patterns": [{"regex": ".", "task": "simple"}]}),
+                           SY_ANT_KEY="k")
+        self.st.set_state(EXP, 5, phase="full", routed_bp=10000, holdout_bp=0, salt=SALT)
+        self.st.wait_phase(r, "full")
+        for inbound in ("chat", "messages"):
+            if inbound == "chat":
+                st, h, b = self.st.chat(r, {"model": "auto",
+                                            "messages": [{"role": "user", "content": "hi"}]},
+                                        user="fb")
+            else:
+                st, h, b = http("POST", f"http://127.0.0.1:{r.port}/v1/messages",
+                                {"model": "auto", "max_tokens": 50,
+                                 "messages": [{"role": "user", "content": "hi"}]},
+                                {"x-api-key": KEY, "X-User-Id": "fb"}, timeout=30)
+            self.assertEqual(st, 200, b)
+            row = self.st.row(h["x-request-id"])
+            self.assertEqual((row["cohort"], row["served_model"], row["provider"],
+                              row["fallback"], row["attempts"]),
+                             ("routed", "gpt", "openai", "default", "4"), inbound)
+        # a follow-up in Anthropic's wire keeps the conversation's model: the first
+        # turn's routed model (claude-down, which fails again), so the default answers
+        st, h, b = http("POST", f"http://127.0.0.1:{r.port}/v1/messages",
+                        {"model": "auto", "max_tokens": 50, "messages": [
+                            {"role": "user", "content": "hi"},
+                            {"role": "assistant", "content": "hello"},
+                            {"role": "user", "content": "more"}]},
+                        {"x-api-key": KEY, "X-User-Id": "fb"}, timeout=30)
+        self.assertEqual(st, 200, b)
+        row = self.st.row(h["x-request-id"])
+        self.assertEqual((row["sticky"], row["fallback"]), ("t", "default"))
+
     # ---- inbound: POST /v1/messages ----
 
     def test_messages_plain_both_upstream_wires(self):
