@@ -14,7 +14,7 @@ const PHASE_COLOR = {
   paused: "#c7831a", rolled_back: "#d03b3b", held_back: "#d03b3b", draft: "#c0c6d2",
 };
 
-const S = { role: null, csrf: null, selected: null, timer: null, busy: false, notice: null };
+const S = { role: null, csrf: null, selected: null, timer: null, busy: false, notice: null, gen: 0 };
 
 // ---- DOM helpers ----
 function el(tag, attrs, ...kids) {
@@ -76,7 +76,11 @@ async function api(method, path, body) {
 // ---- login ----
 function showLogin(msg) {
   clearTimeout(S.timer);
-  S.role = S.csrf = null;
+  S.role = S.csrf = S.notice = null;
+  S.gen++; // a refresh still in flight renders nothing now
+  // nothing of the last session stays in the page
+  $("detail").replaceChildren();
+  $("experiments").replaceChildren();
   $("app").hidden = true;
   $("logout").hidden = true;
   $("who").textContent = "";
@@ -115,8 +119,10 @@ function start(session) {
 async function refresh() {
   clearTimeout(S.timer);
   if (!S.role) return;
+  const gen = S.gen;
   try {
     const list = await api("GET", "admin/experiments");
+    if (gen !== S.gen) return;
     const exps = list.experiments || [];
     if (!S.selected || !exps.some((x) => x.name === S.selected)) {
       const fromHash = decodeURIComponent(location.hash.slice(1));
@@ -130,6 +136,7 @@ async function refresh() {
         api("GET", `admin/experiments/${n}`), api("GET", `admin/experiments/${n}/history`),
         api("GET", `admin/experiments/${n}/arms`), api("GET", `admin/experiments/${n}/savings`),
       ]);
+      if (gen !== S.gen) return;
       if (!S.busy) renderDetail(x, hist, arms, sav);
     } else {
       $("detail").replaceChildren(el("div", { class: "card" }, el("p", { class: "muted", text: "No experiment yet: apply one with 'switchyard experiment apply FILE'." })));
@@ -376,7 +383,11 @@ function savings(sav) {
   const pts = sav.points || [];
   if (!pts.length) { card.append(el("p", { class: "muted", text: "No requests yet." })); return card; }
   let c = 0, bl = 0;
-  const cum = pts.map((p) => { c += p.cost; bl += p.baseline; return { t: p.t * 1000, cost: c, base: bl }; });
+  // cumulative from zero at the first bucket's start, each point at its bucket's end
+  const cum = [{ t: pts[0].t * 1000, cost: 0, base: 0 }].concat(pts.map((p) => {
+    c += p.cost; bl += p.baseline;
+    return { t: Math.min((p.t + sav.bucket_s) * 1000, Date.now()), cost: c, base: bl };
+  }));
   const last = cum[cum.length - 1];
   const saved = last.base > 0 ? 1 - last.cost / last.base : null;
   card.append(el("p", {}, el("strong", { id: "savings-pct", text: pct(saved) }), ` saved so far: ${usd(last.cost)} spent against ${usd(last.base)} for the same requests on the default model (all cohorts; bucket ${sav.bucket_s} s).`));
