@@ -349,7 +349,8 @@ function guardrail(g) {
     el("line", { x1: X(0), x2: X(0), y1: 4, y2: H - 12, stroke: "#98a2b3" }),
     el("text", { x: X(0) + 2, y: H - 2, text: "0" }),
     el("line", { x1: X(m), x2: X(m), y1: 2, y2: H - 12, stroke: "#d03b3b", "stroke-dasharray": "4 3" }),
-    el("text", { x: Math.min(X(m) + 2, W - 60), y: H - 2, fill: "#d03b3b", text: `tolerance ${metricValue(g.metric === "rating" ? "rating" : g.metric, m)}` }));
+    // the label on the side of the line with room for it
+    el("text", { x: X(m) > W / 2 ? X(m) - 3 : X(m) + 3, y: H - 2, fill: "#d03b3b", "text-anchor": X(m) > W / 2 ? "end" : "start", text: `tolerance ${metricValue(g.metric, m)}` }));
   if (lo !== null && hi !== null) {
     svg.append(el("line", { x1: X(lo), x2: X(hi), y1: 14, y2: 14, stroke: color, "stroke-width": 6, "stroke-linecap": "round" },
       el("title", { text: `harm ${metricValue(g.metric, g.harm)}, interval [${metricValue(g.metric, lo)}, ${metricValue(g.metric, hi)}]` })));
