@@ -29,7 +29,8 @@ static void usage(FILE *out)
             "usage: switchyard controller [options]\n"
             "\n"
             "Evaluates running experiments every tick (leader only: a PostgreSQL advisory lock\n"
-            "elects one among the controllers running) and serves the admin API under /admin/.\n"
+            "elects one among the controllers running), serves the admin API under /admin/,\n"
+            "the web console at / and Prometheus metrics at /metrics.\n"
             "\n"
             "options:\n"
             "  --listen HOST:PORT     admin API address (default 127.0.0.1:8081; port 0 picks one)\n"
@@ -38,6 +39,12 @@ static void usage(FILE *out)
             "  --tick-ms N            evaluation period (default 10000)\n"
             "  --admin-token-env VAR  environment variable holding the admin API token\n"
             "                         (default SWITCHYARD_ADMIN_TOKEN; required)\n"
+            "  --viewer-token-env VAR environment variable holding the read-only token\n"
+            "                         (default SWITCHYARD_VIEWER_TOKEN; optional)\n"
+            "  --session-ttl-s N      console sessions last N seconds (default 43200)\n"
+            "  --console-secure-cookie  mark the session cookie Secure (served over https)\n"
+            "  --console-origin URL   the console's origin as browsers send it, e.g.\n"
+            "                         https://ops.example.com (default: http(s):// + Host)\n"
             "  --log-level LEVEL      debug, info, warn, error (default info)\n"
             "  -h, --help             this text\n");
 }
@@ -61,24 +68,31 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 
 int controller_main(int argc, char **argv)
 {
-    enum { O_LISTEN = 256, O_DB, O_REDIS, O_TICK, O_TOKEN, O_LOG };
+    enum { O_LISTEN = 256, O_DB, O_REDIS, O_TICK, O_TOKEN, O_VIEWER, O_TTL, O_SECURE, O_ORIGIN,
+           O_LOG };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"database-url", required_argument, NULL, O_DB},
         {"redis-url", required_argument, NULL, O_REDIS},
         {"tick-ms", required_argument, NULL, O_TICK},
         {"admin-token-env", required_argument, NULL, O_TOKEN},
+        {"viewer-token-env", required_argument, NULL, O_VIEWER},
+        {"session-ttl-s", required_argument, NULL, O_TTL},
+        {"console-secure-cookie", no_argument, NULL, O_SECURE},
+        {"console-origin", required_argument, NULL, O_ORIGIN},
         {"log-level", required_argument, NULL, O_LOG},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static const sy_opts cmd = {"switchyard controller", "--help", SY_OPTS_BARE_MISSING};
     const char *listen = "127.0.0.1:8081", *token_env = "SWITCHYARD_ADMIN_TOKEN";
+    const char *viewer_env = "SWITCHYARD_VIEWER_TOKEN";
     const char *redis_url = getenv("SWITCHYARD_REDIS_URL");
     ctl c;
     memset(&c, 0, sizeof(c));
     c.database_url = getenv("SWITCHYARD_DATABASE_URL");
     c.tick_ms = 10000;
+    c.session_ttl_s = 43200;
     sy_log_set_component("controller");
 
     opterr = 0;
@@ -102,6 +116,29 @@ int controller_main(int argc, char **argv)
             break;
         }
         case O_TOKEN: token_env = optarg; break;
+        case O_VIEWER: viewer_env = optarg; break;
+        case O_TTL: {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || v < 60 || v > 604800) {
+                fprintf(stderr, "switchyard controller: --session-ttl-s must be an integer from "
+                                "60 to 604800 (got \"%s\")\n", optarg);
+                return 2;
+            }
+            c.session_ttl_s = (int)v;
+            break;
+        }
+        case O_SECURE: c.cookie_secure = 1; break;
+        case O_ORIGIN:
+            if ((strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8)) ||
+                optarg[strlen(optarg) - 1] == '/') {
+                fprintf(stderr, "switchyard controller: --console-origin must be "
+                                "http(s)://HOST[:PORT] without a path (got \"%s\")\n", optarg);
+                return 2;
+            }
+            c.console_origin = optarg;
+            break;
         case O_LOG: {
             enum sy_log_level lv;
             if (sy_log_parse_level(optarg, &lv)) {
@@ -128,6 +165,14 @@ int controller_main(int argc, char **argv)
                         "token (at least 16 characters)\n", token_env);
         return 2;
     }
+    c.viewer_token = getenv(viewer_env);
+    if (c.viewer_token && !*c.viewer_token)
+        c.viewer_token = NULL;
+    if (c.viewer_token && (strlen(c.viewer_token) < 16 || !strcmp(c.viewer_token, c.admin_token))) {
+        fprintf(stderr, "switchyard controller: environment variable %s must hold a viewer "
+                        "token of at least 16 characters, not the admin token\n", viewer_env);
+        return 2;
+    }
     char err[256], host[256];
     if (sy_redis_url_parse(redis_url && *redis_url ? redis_url : SY_REDIS_URL_DEFAULT, &c.raddr,
                            err, sizeof(err))) {
@@ -148,7 +193,8 @@ int controller_main(int argc, char **argv)
     int status = 1, bound = 0;
     struct event *sigterm = NULL, *sigint = NULL;
     c.base = event_base_new();
-    if (!c.base)
+    c.sessions = ctl_sessions_new(256);
+    if (!c.base || !c.sessions)
         goto out;
     sy_httpd_limits lim;
     sy_httpd_limits_default(&lim);
@@ -163,7 +209,8 @@ int controller_main(int argc, char **argv)
     sigint = evsignal_new(c.base, SIGINT, on_stop, &c);
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
-    sy_log(SY_INFO, "listening", "host=%s port=%d tick_ms=%d", host, bound, c.tick_ms);
+    sy_log(SY_INFO, "listening", "host=%s port=%d tick_ms=%d viewer_token=%s", host, bound,
+           c.tick_ms, c.viewer_token ? "yes" : "no");
     on_tick(-1, 0, &c); /* try to lead at once */
     event_base_dispatch(c.base);
     status = 0;
@@ -178,6 +225,7 @@ out:
     if (c.base)
         event_base_free(c.base);
     ctl_pg_drop(&c);
+    ctl_sessions_free(c.sessions);
     if (c.redis)
         redisFree((redisContext *)c.redis);
     curl_global_cleanup();

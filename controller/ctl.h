@@ -5,7 +5,11 @@
  *   ctl_store.c   PostgreSQL: experiments, decisions, phases, rollup sums, labels
  *   ctl_apply.c   one action (human or controller) applied, recorded, published
  *   ctl_tick.c    the evaluation of every running experiment, once per tick
- *   ctl_admin.c   the admin API under /admin/
+ *   ctl_admin.c   the admin API under /admin/: routing and the experiment endpoints
+ *   ctl_views.c   the read-only JSON the console needs beyond that: arms, savings
+ *   ctl_auth.c    who is asking: bearer tokens, console sessions, CSRF and Origin
+ *   ctl_console.c the web console: its page and assets, login and logout
+ *   ctl_metrics.c /metrics in the Prometheus text format
  *   ctl_notify.c  the webhook outbox: signed deliveries, retried
  *
  * The controller is its own process, off every request path, so it talks to
@@ -19,6 +23,7 @@
 #include <stdint.h>
 
 #include "common/redisurl.h"
+#include "experiments/decide.h"
 #include "experiments/lifecycle.h"
 
 struct event_base;
@@ -27,6 +32,7 @@ struct pg_conn;
 struct redisContext;
 typedef struct sy_httpd sy_httpd;
 typedef struct sy_http_req sy_http_req;
+typedef struct ctl_sessions ctl_sessions;
 
 typedef struct ctl {
     struct event_base *base;
@@ -36,10 +42,17 @@ typedef struct ctl {
     sy_redis_addr raddr;
     struct redisContext *redis;  /* publishing the live state */
     const char *admin_token;
+    const char *viewer_token;    /* NULL: no read-only token configured */
+    /* the console (ctl_console.c, ctl_auth.c) */
+    ctl_sessions *sessions;
+    int session_ttl_s;
+    int cookie_secure;           /* add "Secure" to the session cookie (https) */
+    const char *console_origin;  /* the only Origin accepted on a state change; NULL: Host's */
     int tick_ms;
     int leader;
     struct event *tick;
     uint64_t ticks, decisions, notifications_sent, notifications_failed;
+    int64_t last_tick_ms;        /* wall clock of the last finished tick (leader), 0: none */
 } ctl;
 
 /* ---- PostgreSQL (ctl_store.c) ---- */
@@ -71,9 +84,60 @@ int ctl_record(ctl *c, const char *experiment, const char *action, int task, con
 
 /* ---- the evaluation (ctl_tick.c) ---- */
 void ctl_tick_once(ctl *c);
+/* The arms of one step, exactly as the evaluation reads them (rollups_hour of this
+ * phase and routed share since started_at; the quality arms only past the attribution
+ * window). tasks: WIRE_NTASKS slots. Returns the number filled, or -1. */
+int ctl_load_arms(ctl *c, const char *name, const char *phase, int routed_bp,
+                  const char *started_at, int window_s, exp_task_input *tasks);
 
 /* ---- admin API (ctl_admin.c) ---- */
 void ctl_admin_handle(sy_http_req *req, void *arg);
+/* 404 experiment_not_found / 503 database_unavailable, the admin API's wording. */
+void ctl_reply_not_found(sy_http_req *req, const char *name);
+void ctl_reply_db_down(sy_http_req *req);
+
+/* ---- console data (ctl_views.c): GET /admin/experiments/NAME/{arms,savings} ---- */
+void ctl_views_arms(ctl *c, sy_http_req *req, const char *name);
+void ctl_views_savings(ctl *c, sy_http_req *req, const char *name);
+
+/* ---- credentials (ctl_auth.c) ---- */
+typedef enum { CTL_ROLE_NONE = 0, CTL_ROLE_VIEWER, CTL_ROLE_ADMIN } ctl_role;
+const char *ctl_role_str(ctl_role r);
+enum {
+    CTL_AUTH_READ = 0,   /* any valid credential */
+    CTL_AUTH_WRITE = 1,  /* a state change: admin only; a session also needs CSRF + Origin */
+    CTL_AUTH_SESSION_WRITE = 2, /* a session's own state change (logout): any role, CSRF + Origin */
+};
+typedef struct ctl_cred {
+    ctl_role role;
+    int session;              /* authenticated by the console cookie */
+    char csrf[65];            /* the session's CSRF token ("" for a bearer token) */
+    long expires_in_s;
+} ctl_cred;
+/* Who sent req: an Authorization: Bearer token (admin or viewer), else the console
+ * session cookie. 0 with *cred filled, or -1 after replying 401/403 with the reason. */
+int ctl_auth(ctl *c, sy_http_req *req, int need, ctl_cred *cred)
+    __attribute__((warn_unused_result));
+/* The same check without replying: 0 authenticated, -1 not. */
+int ctl_auth_peek(ctl *c, sy_http_req *req, ctl_cred *cred);
+/* Sessions: created at login with a fresh random id and CSRF token; forgotten at
+ * logout or expiry. */
+ctl_sessions *ctl_sessions_new(int max);
+void ctl_sessions_free(ctl_sessions *s);
+int ctl_session_create(ctl *c, ctl_role role, char id_out[65], char csrf_out[65])
+    __attribute__((warn_unused_result));
+void ctl_session_drop(ctl *c, sy_http_req *req);
+/* Does a token match the admin or viewer token (constant time)? */
+ctl_role ctl_token_role(const ctl *c, const char *token, size_t len);
+/* Origin header absent, or equal to the console's origin. */
+int ctl_origin_ok(const ctl *c, sy_http_req *req);
+
+/* ---- console (ctl_console.c) ---- */
+/* 1 when the request was a console path (/, /console/...) and is answered. */
+int ctl_console_handle(ctl *c, sy_http_req *req);
+
+/* ---- metrics (ctl_metrics.c) ---- */
+void ctl_metrics_reply(ctl *c, sy_http_req *req);
 
 /* ---- notifications (ctl_notify.c) ---- */
 void ctl_notify_deliver(ctl *c);

@@ -7,14 +7,19 @@
  *   GET  /admin/experiments                         every experiment, its live state
  *   POST /admin/experiments                         apply a definition (body: the JSON)
  *   GET  /admin/experiments/NAME                    state, plan and the last evaluation
- *   GET  /admin/experiments/NAME/history            decisions, newest first
+ *   GET  /admin/experiments/NAME/history            decisions, newest first, and the
+ *                                                   phase history
+ *   GET  /admin/experiments/NAME/arms               the current step's arms as evaluated
+ *   GET  /admin/experiments/NAME/savings            cost against the baseline over time
  *   POST /admin/experiments/NAME/ACTION             start pause resume promote rollback
  *                                                   hold release (body: {"task", "reason", "actor"})
+ *   GET  /metrics                                   Prometheus text (no credential)
+ *   /, /console/...                                 the web console (ctl_console.c)
  *
- * Everything under /admin/ needs "Authorization: Bearer <admin token>".
+ * Everything under /admin/ needs a credential (ctl_auth.c): "Authorization: Bearer
+ * <admin token>" (or the viewer token, read only), or a console session.
  */
 #include <jansson.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,14 +30,17 @@
 #include "controller/ctl_db.h"
 #include "experiments/routing.h"
 
-static int authorized(const ctl *c, sy_http_req *req)
+void ctl_reply_not_found(sy_http_req *req, const char *name)
 {
-    const char *h = sy_http_header(req, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7))
-        return 0;
-    const char *tok = h + 7;
-    size_t n = strlen(c->admin_token);
-    return strlen(tok) == n && CRYPTO_memcmp(tok, c->admin_token, n) == 0;
+    sy_http_reply_error(req, 404, "invalid_request_error", "experiment_not_found", NULL,
+                        "no experiment named \"%s\"", name);
+}
+
+void ctl_reply_db_down(sy_http_req *req)
+{
+    sy_http_add_header(req, "Retry-After", "5");
+    sy_http_reply_error(req, 503, "api_error", "database_unavailable", NULL,
+                        "the database is unavailable");
 }
 
 static json_t *text_array(const char *list)
@@ -74,9 +82,7 @@ static void list(ctl *c, sy_http_req *req)
 {
     PGresult *r = ctl_db_q(c, "SELECT " EXP_COLS " FROM experiments ORDER BY name", 0, NULL);
     if (!r) {
-        sy_http_add_header(req, "Retry-After", "5");
-        sy_http_reply_error(req, 503, "api_error", "database_unavailable", NULL,
-                            "the database is unavailable");
+        ctl_reply_db_down(req);
         return;
     }
     json_t *a = json_array();
@@ -91,14 +97,12 @@ static void show(ctl *c, sy_http_req *req, const char *name)
     const char *p[] = {name};
     PGresult *r = ctl_db_q(c, "SELECT " EXP_COLS " FROM experiments WHERE name = $1", 1, p);
     if (!r) {
-        sy_http_reply_error(req, 503, "api_error", "database_unavailable", NULL,
-                            "the database is unavailable");
+        ctl_reply_db_down(req);
         return;
     }
     if (PQntuples(r) == 0) {
         PQclear(r);
-        sy_http_reply_error(req, 404, "invalid_request_error", "experiment_not_found", NULL,
-                            "no experiment named \"%s\"", name);
+        ctl_reply_not_found(req, name);
         return;
     }
     json_t *o = experiment_json(r, 0, 1);
@@ -106,8 +110,54 @@ static void show(ctl *c, sy_http_req *req, const char *name)
     sy_http_reply_json(req, 200, o);
 }
 
+/* experiment_phases, oldest first: the experiment's (task_type null) and its task types'. */
+static json_t *phases_json(ctl *c, const char *name)
+{
+    const char *p[] = {name};
+    PGresult *r = ctl_db_q(c,
+                           "SELECT p.task_type, p.phase, p.routed_pct::float8, p.entered_at, "
+                           "p.left_at, p.decision_id, d.action, d.actor, d.reason "
+                           "FROM experiment_phases p LEFT JOIN decisions d ON d.id = "
+                           "p.decision_id WHERE p.experiment = $1 ORDER BY p.id LIMIT 1000",
+                           1, p);
+    if (!r)
+        return NULL;
+    json_t *a = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+#define V(k) (PQgetisnull(r, i, k) ? NULL : PQgetvalue(r, i, k))
+        json_array_append_new(
+            a, json_pack("{s:s?, s:s, s:f, s:s, s:s?, s:I, s:s?, s:s?, s:s?}", "task_type", V(0),
+                         "phase", PQgetvalue(r, i, 1), "routed_pct",
+                         PQgetisnull(r, i, 2) ? 0.0 : atof(PQgetvalue(r, i, 2)), "entered_at",
+                         PQgetvalue(r, i, 3), "left_at", V(4), "decision_id",
+                         (json_int_t)(PQgetisnull(r, i, 5) ? 0 : atoll(PQgetvalue(r, i, 5))),
+                         "action", V(6), "actor", V(7),
+                         "reason", V(8)));
+#undef V
+    }
+    PQclear(r);
+    return a;
+}
+
+static int exists(ctl *c, sy_http_req *req, const char *name)
+{
+    const char *p[] = {name};
+    PGresult *r = ctl_db_q(c, "SELECT 1 FROM experiments WHERE name = $1", 1, p);
+    if (!r) {
+        ctl_reply_db_down(req);
+        return 0;
+    }
+    int n = PQntuples(r);
+    PQclear(r);
+    if (!n)
+        ctl_reply_not_found(req, name);
+    return n;
+}
+
 static void history(ctl *c, sy_http_req *req, const char *name)
 {
+    if (!exists(c, req, name))
+        return;
     const char *p[] = {name};
     PGresult *r = ctl_db_q(c,
                            "SELECT id, ts, task_type, action, from_phase, to_phase, reason, actor, "
@@ -115,8 +165,7 @@ static void history(ctl *c, sy_http_req *req, const char *name)
                            "LIMIT 500",
                            1, p);
     if (!r) {
-        sy_http_reply_error(req, 503, "api_error", "database_unavailable", NULL,
-                            "the database is unavailable");
+        ctl_reply_db_down(req);
         return;
     }
     json_t *a = json_array();
@@ -133,7 +182,14 @@ static void history(ctl *c, sy_http_req *req, const char *name)
                          ev ? ev : json_object()));
     }
     PQclear(r);
-    sy_http_reply_json(req, 200, json_pack("{s:s, s:o}", "experiment", name, "decisions", a));
+    json_t *phases = phases_json(c, name);
+    if (!phases) {
+        json_decref(a);
+        ctl_reply_db_down(req);
+        return;
+    }
+    sy_http_reply_json(req, 200, json_pack("{s:s, s:o, s:o}", "experiment", name, "decisions", a,
+                                           "phases", phases));
 }
 
 static void define(ctl *c, sy_http_req *req)
@@ -158,7 +214,8 @@ static void define(ctl *c, sy_http_req *req)
     free(name);
 }
 
-static void act(ctl *c, sy_http_req *req, const char *name, const char *verb)
+static void act(ctl *c, sy_http_req *req, const char *name, const char *verb,
+                const ctl_cred *cred)
 {
     static const struct {
         const char *verb;
@@ -197,6 +254,8 @@ static void act(ctl *c, sy_http_req *req, const char *name, const char *verb)
     const char *task_s = json_string_value(json_object_get(args, "task"));
     const char *reason = json_string_value(json_object_get(args, "reason"));
     const char *actor = json_string_value(json_object_get(args, "actor"));
+    if (!actor && cred->session)
+        actor = "console";
     int task = -1;
     if (verbs[v].needs_task) {
         wire_task t;
@@ -234,6 +293,12 @@ void ctl_admin_handle(sy_http_req *req, void *arg)
     const char *path = sy_http_path(req);
     const char *method = sy_http_method(req);
 
+    if (!strcmp(path, "/metrics")) {
+        ctl_metrics_reply(c, req);
+        return;
+    }
+    if (ctl_console_handle(c, req))
+        return;
     if (!strcmp(path, "/healthz")) {
         sy_http_reply_json(req, 200, json_pack("{s:s, s:b, s:I, s:I}", "status", "ok", "leader",
                                        c->leader, "ticks", (json_int_t)c->ticks, "decisions",
@@ -245,11 +310,9 @@ void ctl_admin_handle(sy_http_req *req, void *arg)
                             "unknown request URL: %s %s", method, path);
         return;
     }
-    if (!authorized(c, req)) {
-        sy_http_reply_error(req, 401, "authentication_error", "invalid_admin_token", NULL,
-                            "missing or invalid admin token: send 'Authorization: Bearer <token>'");
+    ctl_cred cred;
+    if (ctl_auth(c, req, strcmp(method, "GET") ? CTL_AUTH_WRITE : CTL_AUTH_READ, &cred))
         return;
-    }
     /* /admin/experiments[/NAME[/VERB]] */
     char name[129] = "", verb[33] = "";
     const char *rest = path + strlen("/admin/experiments");
@@ -278,7 +341,8 @@ void ctl_admin_handle(sy_http_req *req, void *arg)
             snprintf(verb, sizeof(verb), "%s", rest);
         }
     }
-    const char *want = !name[0] ? "GET, POST" : (!verb[0] || !strcmp(verb, "history")) ? "GET" : "POST";
+    int read_verb = !strcmp(verb, "history") || !strcmp(verb, "arms") || !strcmp(verb, "savings");
+    const char *want = !name[0] ? "GET, POST" : (!verb[0] || read_verb) ? "GET" : "POST";
     if (!strstr(want, method)) {
         sy_http_add_header(req, "Allow", want);
         sy_http_reply_error(req, 405, "invalid_request_error", "method_not_allowed", NULL,
@@ -291,6 +355,10 @@ void ctl_admin_handle(sy_http_req *req, void *arg)
         show(c, req, name);
     else if (!strcmp(verb, "history"))
         history(c, req, name);
+    else if (!strcmp(verb, "arms"))
+        ctl_views_arms(c, req, name);
+    else if (!strcmp(verb, "savings"))
+        ctl_views_savings(c, req, name);
     else
-        act(c, req, name, verb);
+        act(c, req, name, verb, &cred);
 }

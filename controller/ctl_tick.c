@@ -81,8 +81,9 @@ static void add_hist(int64_t *hist, const char *text)
 }
 
 /* Fill the task inputs from the rollups of this phase and routed share since
- * the experiment started. Returns the number of tasks, or -1. */
-static int load_arms(ctl *c, const char *name, const char *phase, int routed_bp,
+ * the experiment started. Returns the number of tasks, or -1. The console's arms
+ * (ctl_views.c) read them here too, so it shows the numbers decided on. */
+int ctl_load_arms(ctl *c, const char *name, const char *phase, int routed_bp,
                      const char *started_at, int window_s, exp_task_input *tasks)
 {
     char bp[16], win[16];
@@ -228,7 +229,7 @@ static void evaluate(ctl *c, const char *name, const char *def, int step, unsign
     int64_t t0 = sy_clock_mono_ns();
     const exp_step *s = &x->steps[step];
     exp_task_input tasks[WIRE_NTASKS];
-    int ntasks = load_arms(c, name, exp_phase_str(s->kind), s->routed_bp, started_at,
+    int ntasks = ctl_load_arms(c, name, exp_phase_str(s->kind), s->routed_bp, started_at,
                            x->attribution_window_s, tasks);
     if (ntasks < 0) {
         exp_experiment_free(x);
@@ -352,4 +353,5 @@ void ctl_tick_once(ctl *c)
     }
     PQclear(r);
     ctl_notify_deliver(c);
+    c->last_tick_ms = sy_clock_wall_ms();
 }

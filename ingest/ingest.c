@@ -34,6 +34,7 @@
 #include "common/pg.h"
 #include "common/redisurl.h"
 #include "ingest/event.h"
+#include "ingest/metrics.h"
 #include "ingest/spool.h"
 #include "ingest/store.h"
 #include "wire/keys.h"
@@ -52,6 +53,7 @@ struct ing_opts {
     long block_ms;
     long claim_idle_ms;
     int once;
+    const char *metrics_listen;
 };
 
 struct ing {
@@ -61,6 +63,10 @@ struct ing {
     struct ing_buf copy;
     unsigned long long read, batches;
     long long next_stats_ms;
+    ing_metrics *metrics;        /* NULL without --metrics-listen */
+    long long next_depth_ms;     /* the spool's length and age, sampled once a second */
+    long long spool_entries, oldest_ms;
+    double last_commit_unix;
 };
 
 static volatile sig_atomic_t ing_stop;
@@ -90,6 +96,8 @@ static void ing_usage(FILE *out)
             "  --claim-idle-ms MS    take over entries another consumer has left pending\n"
             "                        for MS, 100..86400000 (default 30000)\n"
             "  --once                drain what is there, then exit\n"
+            "  --metrics-listen HOST:PORT  serve Prometheus metrics at /metrics (port 0 picks\n"
+            "                        one; default: off)\n"
             "  --log-level LEVEL     debug, info, warn, error (default info)\n"
             "  -h, --help            this text\n");
 }
@@ -122,6 +130,7 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
         {"block-ms", required_argument, NULL, 'B'},
         {"claim-idle-ms", required_argument, NULL, 'c'},
         {"once", no_argument, NULL, 'o'},
+        {"metrics-listen", required_argument, NULL, 'm'},
         {"log-level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -160,6 +169,9 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
             break;
         case 'o':
             o->once = 1;
+            break;
+        case 'm':
+            o->metrics_listen = optarg;
             break;
         case 'l':
             if (sy_log_parse_level(optarg, &level) != 0) {
@@ -300,11 +312,41 @@ static void log_stats(struct ing *g, const char *msg)
            g->store.errors, g->spool.errors);
 }
 
+/* The counters and the spool's depth, for /metrics. */
+static void publish_metrics(struct ing *g)
+{
+    if (!g->metrics)
+        return;
+    long long now = sy_clock_mono_ms();
+    if (now >= g->next_depth_ms) {
+        long long len = -1, oldest = 0;
+        if (ing_spool_depth(&g->spool, &len, &oldest) == 0) {
+            g->spool_entries = len;
+            g->oldest_ms = oldest;
+        } else {
+            g->spool_entries = -1;
+        }
+        g->next_depth_ms = now + 1000;
+    }
+    long long wall = sy_clock_wall_ms();
+    struct ing_metrics_snapshot s = {
+        .events = g->read, .inserted = g->store.inserted, .duplicates = g->store.duplicates,
+        .dead = g->spool.dead, .batches = g->batches, .pg_errors = g->store.errors,
+        .redis_errors = g->spool.errors, .spool_entries = g->spool_entries,
+        .lag_seconds = g->oldest_ms > 0 && wall > g->oldest_ms ? (double)(wall - g->oldest_ms) / 1e3
+                                                              : 0.0,
+        .last_commit_unix = g->last_commit_unix, .redis_up = g->spool.rc != NULL,
+        .pg_up = g->store.pg != NULL,
+    };
+    ing_metrics_publish(g->metrics, &s);
+}
+
 static void ing_run(struct ing *g)
 {
     struct ing_batch b = {0};
 
     while (!ing_stop) {
+        publish_metrics(g);
         int was_new = 0;
         if (ing_spool_ensure(&g->spool) != 0 || ing_store_ensure(&g->store) != 0)
             break;
@@ -334,6 +376,9 @@ static void ing_run(struct ing *g)
         }
         int full = b.n >= (size_t)g->o.batch;
         ing_batch_clear(&b);
+        g->last_commit_unix = (double)sy_clock_wall_ms() / 1e3;
+        g->next_depth_ms = 0; /* what is left, now */
+        publish_metrics(g);
         long long left = t_read + ING_LINGER_MS - sy_clock_mono_ms();
         if (!full && !g->o.once && left > 0)
             sy_sleep_ms(left, &ing_stop);
@@ -379,9 +424,20 @@ int ingest_main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (g.o.metrics_listen) {
+        char err[256];
+        int port = 0;
+        if (!(g.metrics = ing_metrics_start(g.o.metrics_listen, &port, err, sizeof(err)))) {
+            fprintf(stderr, "ingest: %s\n", err);
+            ing_store_close(&g.store);
+            return strncmp(err, "--metrics-listen", 16) ? 1 : 2;
+        }
+        sy_log(SY_INFO, "metrics listening", "port=%d", port);
+    }
     sy_log(SY_INFO, "started", "consumer=%s batch=%ld block_ms=%ld once=%s", g.spool.consumer,
            g.o.batch, g.o.block_ms, g.o.once ? "true" : "false");
     ing_run(&g);
+    ing_metrics_stop(g.metrics);
     log_stats(&g, "stopped");
     ing_spool_close(&g.spool);
     ing_store_close(&g.store);

@@ -409,3 +409,29 @@ int ing_spool_read(struct ing_spool *sp, struct ing_batch *b, int *was_new)
         sp->read_pending = 0; /* our pending list is empty: on to new entries */
     return 0;
 }
+
+int ing_spool_depth(struct ing_spool *sp, long long *len, long long *oldest_ms)
+{
+    if (!sp->rc)
+        return -1;
+    const char *xlen[] = {"XLEN", WIRE_EVENTS_STREAM};
+    redisReply *r = redis_cmd(sp, 2, xlen, NULL);
+    if (!r)
+        return -1;
+    int rc = r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    *len = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    *oldest_ms = 0;
+    if (rc || *len == 0)
+        return rc;
+    /* entries are deleted once committed: the first one left is the oldest waiting */
+    const char *first[] = {"XRANGE", WIRE_EVENTS_STREAM, "-", "+", "COUNT", "1"};
+    if (!sp->rc || !(r = redis_cmd(sp, 6, first, NULL)))
+        return -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements >= 1 &&
+        r->element[0]->element[0]->type == REDIS_REPLY_STRING)
+        *oldest_ms = strtoll(r->element[0]->element[0]->str, NULL, 10); /* "<ms>-<seq>" */
+    freeReplyObject(r);
+    return 0;
+}

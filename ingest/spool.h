@@ -79,6 +79,11 @@ int ing_spool_ack(struct ing_spool *sp, const struct ing_batch *b)
 /* Sleeps the next backoff delay. 1 if told to stop meanwhile, else 0. */
 int ing_spool_pause(struct ing_spool *sp);
 
+/* The stream's length and the ID time (ms since the epoch) of its oldest entry, 0 when
+ * empty: what waits to be ingested. 0, or -1 on a Redis failure (connection dropped). */
+int ing_spool_depth(struct ing_spool *sp, long long *len, long long *oldest_ms)
+    __attribute__((warn_unused_result));
+
 void ing_spool_close(struct ing_spool *sp);
 
 #endif

@@ -126,6 +126,21 @@ class ComposeTest(unittest.TestCase):
             with self.subTest(service=name):
                 self.assertIn("build", keys_of(self.services[name]))
 
+    def test_observability_services_are_optional(self):
+        # prometheus and grafana only with --profile observability, their files mounted
+        for name, mounts in (("prometheus", ["dashboards/prometheus"]),
+                             ("grafana", ["dashboards/grafana/provisioning",
+                                          "dashboards/grafana/dashboards"])):
+            with self.subTest(service=name):
+                block = self.services[name]
+                self.assertRegex(block, r"profiles:\n\s+- observability")
+                for m in mounts:
+                    self.assertIn(os.path.join(ROOT, m), block)
+                    self.assertTrue(os.path.isdir(os.path.join(ROOT, m)), m)
+        for name in REQUIRED_SERVICES | {"controller"}:
+            self.assertNotIn("profiles:", self.services[name], name)
+        self.assertIn("--metrics-listen", self.services["ingest"])
+
     def test_dockerfile(self):
         with open(DOCKERFILE, encoding="utf-8") as f:
             text = f.read()
