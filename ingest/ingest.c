@@ -12,7 +12,9 @@
  *                  separated by newlines) -> one COPY line per event (ingest/event.c);
  *                  an event that is not valid goes to sy:events:dead with its reason.
  *   commit         BEGIN; COPY into a temp table; INSERT INTO requests ... ON CONFLICT DO
- *                  NOTHING; COMMIT. Any error: keep the batch, reconnect with backoff, retry.
+ *                  NOTHING; COMMIT. Any error: keep the batch, reconnect with backoff, retry;
+ *                  a batch PostgreSQL refuses --max-tries times for its data is bisected and
+ *                  the events it still refuses go to the table ingest_dead_letters.
  *   acknowledge    only after the commit: MULTI; XACK; XDEL; EXEC.
  *
  * A crash anywhere replays at most one batch, which the (request_id, ts) key absorbs.
@@ -34,6 +36,7 @@
 #include "common/pg.h"
 #include "common/redisurl.h"
 #include "ingest/event.h"
+#include "ingest/metrics.h"
 #include "ingest/spool.h"
 #include "ingest/store.h"
 #include "wire/keys.h"
@@ -45,12 +48,20 @@
  * INSERT with its rollup trigger, COMMIT). */
 #define ING_LINGER_MS 200
 
+/* The COPY lines of the batch in hand, for ing_store_write's dead letters. */
+struct ing_rows {
+    struct ing_row *v;
+    size_t n, cap;
+};
+
 struct ing_opts {
     const char *redis_url;
     const char *database_url;
     long batch;
     long block_ms;
     long claim_idle_ms;
+    long max_tries;
+    const char *metrics_listen;
     int once;
 };
 
@@ -59,7 +70,9 @@ struct ing {
     struct ing_spool spool;
     struct ing_store store;
     struct ing_buf copy;
-    unsigned long long read, batches;
+    struct ing_rows rows;
+    ing_metrics *metrics;
+    unsigned long long read, batches; /* atomics: /metrics reads them */
     long long next_stats_ms;
 };
 
@@ -89,9 +102,16 @@ static void ing_usage(FILE *out)
             "  --block-ms MS         wait for new entries up to MS, 1..60000 (default 1000)\n"
             "  --claim-idle-ms MS    take over entries another consumer has left pending\n"
             "                        for MS, 100..86400000 (default 30000)\n"
+            "  --max-tries N         a batch PostgreSQL refuses N times with a data or\n"
+            "                        constraint error is bisected and the events it refuses\n"
+            "                        go to the table ingest_dead_letters, 1..1000 (default %d)\n"
+            "  --metrics-listen HOST:PORT\n"
+            "                        serve GET /metrics (Prometheus text) there (default: off;\n"
+            "                        port 0 picks a free one, logged in \"started\")\n"
             "  --once                drain what is there, then exit\n"
             "  --log-level LEVEL     debug, info, warn, error (default info)\n"
-            "  -h, --help            this text\n");
+            "  -h, --help            this text\n",
+            ING_MAX_TRIES_DEFAULT);
 }
 
 static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
@@ -122,6 +142,8 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
         {"block-ms", required_argument, NULL, 'B'},
         {"claim-idle-ms", required_argument, NULL, 'c'},
         {"once", no_argument, NULL, 'o'},
+        {"max-tries", required_argument, NULL, 't'},
+        {"metrics-listen", required_argument, NULL, 'm'},
         {"log-level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -136,6 +158,7 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
     o->batch = 100;
     o->block_ms = 1000;
     o->claim_idle_ms = 30000;
+    o->max_tries = ING_MAX_TRIES_DEFAULT;
     opterr = 0;
     optind = 0;
     while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
@@ -160,6 +183,13 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
             break;
         case 'o':
             o->once = 1;
+            break;
+        case 't':
+            if (parse_long("--max-tries", optarg, 1, 1000, &o->max_tries))
+                return 2;
+            break;
+        case 'm':
+            o->metrics_listen = optarg;
             break;
         case 'l':
             if (sy_log_parse_level(optarg, &level) != 0) {
@@ -188,6 +218,31 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
         fprintf(stderr, "ingest: --redis-url: %s\n", err);
         return 2;
     }
+    return 0;
+}
+
+/* "HOST:PORT" (the last colon splits; "[::1]:9" keeps the brackets off). 0 or -1. */
+static int split_listen(const char *s, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    char *end;
+    if (!colon || colon == s)
+        return -1;
+    const char *h = s;
+    size_t hn = (size_t)(colon - s);
+    if (h[0] == '[' && hn >= 2 && h[hn - 1] == ']') {
+        h++;
+        hn -= 2;
+    }
+    if (hn == 0 || hn >= hostlen)
+        return -1;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
+        return -1;
+    memcpy(host, h, hn);
+    host[hn] = '\0';
+    *port = (int)p;
     return 0;
 }
 
@@ -228,9 +283,20 @@ static int convert_one(struct ing *g, struct ing_bads *bs, const char *id, const
                        size_t len)
 {
     char reason[512];
-    if (ing_event_to_copy(ev, len, &g->copy, reason, sizeof(reason)) == 0)
-        return 1;
-    return bads_add(bs, id, ev, len, reason) ? -1 : 0;
+    size_t off = g->copy.len;
+    if (ing_event_to_copy(ev, len, &g->copy, reason, sizeof(reason)) != 0)
+        return bads_add(bs, id, ev, len, reason) ? -1 : 0;
+    struct ing_rows *rs = &g->rows;
+    if (rs->n == rs->cap) {
+        size_t ncap = rs->cap ? rs->cap * 2 : 256;
+        struct ing_row *nv = realloc(rs->v, ncap * sizeof(*nv));
+        if (!nv)
+            return -1;
+        rs->v = nv;
+        rs->cap = ncap;
+    }
+    rs->v[rs->n++] = (struct ing_row){off, g->copy.len - off, id, ev, len};
+    return 1;
 }
 
 /* Converts, commits, dead-letters and acknowledges one batch. 0, or -1 when stopping
@@ -242,6 +308,7 @@ static int process_batch(struct ing *g, struct ing_batch *b)
     int rc = -1, k;
 
     g->copy.len = 0;
+    g->rows.n = 0;
     for (size_t i = 0; i < b->n; i++) {
         const struct ing_entry *e = &b->v[i];
         if (e->deleted)
@@ -268,7 +335,7 @@ static int process_batch(struct ing *g, struct ing_batch *b)
             p = lim + 1;
         }
     }
-    if (rows > 0 && ing_store_write(&g->store, &g->copy, rows) != 0)
+    if (ing_store_write(&g->store, &g->copy, g->rows.v, g->rows.n) != 0)
         goto done;
     for (size_t i = 0; i < bs.n; i++) {
         const struct ing_bad *x = &bs.v[i];
@@ -277,8 +344,8 @@ static int process_batch(struct ing *g, struct ing_batch *b)
     }
     if (ing_spool_ack(&g->spool, b) != 0)
         goto done;
-    g->read += events;
-    g->batches++;
+    __atomic_fetch_add(&g->read, (unsigned long long)events, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&g->batches, 1ULL, __ATOMIC_RELAXED);
     sy_log(SY_DEBUG, "batch done", "entries=%zu events=%zu rows=%zu", b->n, events, rows);
     rc = 0;
     goto done;
@@ -294,10 +361,10 @@ done:
 static void log_stats(struct ing *g, const char *msg)
 {
     sy_log(SY_INFO, msg,
-           "read=%llu inserted=%llu duplicates=%llu dead=%llu batches=%llu pg_errors=%llu "
-           "redis_errors=%llu",
-           g->read, g->store.inserted, g->store.duplicates, g->spool.dead, g->batches,
-           g->store.errors, g->spool.errors);
+           "read=%llu inserted=%llu duplicates=%llu dead=%llu dead_refused=%llu batches=%llu "
+           "pg_errors=%llu redis_errors=%llu",
+           g->read, g->store.inserted, g->store.duplicates, g->spool.dead, g->store.dead,
+           g->batches, g->store.errors, g->spool.errors);
 }
 
 static void ing_run(struct ing *g)
@@ -357,6 +424,7 @@ int ingest_main(int argc, char **argv)
     default:
         return 2;
     }
+    g.store.max_tries = (int)g.o.max_tries;
     if (ing_store_init(&g.store, g.o.database_url, &ing_stop) != 0) {
         sy_log(SY_ERROR, "internal: SQL buffers too small", NULL);
         return 1;
@@ -379,10 +447,36 @@ int ingest_main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    sy_log(SY_INFO, "started", "consumer=%s batch=%ld block_ms=%ld once=%s", g.spool.consumer,
-           g.o.batch, g.o.block_ms, g.o.once ? "true" : "false");
+    int metrics_port = -1;
+    if (g.o.metrics_listen) {
+        const struct ing_counters c = {&g.read, &g.batches, &g.store.inserted,
+                                       &g.store.duplicates, &g.spool.dead, &g.store.dead,
+                                       &g.store.errors, &g.spool.errors};
+        char mhost[256], err[300];
+        int mport;
+        if (split_listen(g.o.metrics_listen, mhost, sizeof(mhost), &mport) != 0) {
+            fprintf(stderr, "ingest: --metrics-listen: expected HOST:PORT with a port from 0 "
+                            "to 65535 (got \"%s\")\n", g.o.metrics_listen);
+            return 2;
+        }
+        if (!(g.metrics = ing_metrics_start(mhost, mport, &c, &metrics_port, err, sizeof(err)))) {
+            sy_log_kv(SY_ERROR, "cannot serve /metrics", "listen", g.o.metrics_listen, "reason",
+                      err, NULL);
+            return 1;
+        }
+    }
+    if (metrics_port >= 0)
+        sy_log(SY_INFO, "started", "consumer=%s batch=%ld block_ms=%ld once=%s max_tries=%ld "
+               "port=%d", g.spool.consumer, g.o.batch, g.o.block_ms, g.o.once ? "true" : "false",
+               g.o.max_tries, metrics_port);
+    else
+        sy_log(SY_INFO, "started", "consumer=%s batch=%ld block_ms=%ld once=%s max_tries=%ld",
+               g.spool.consumer, g.o.batch, g.o.block_ms, g.o.once ? "true" : "false",
+               g.o.max_tries);
     ing_run(&g);
     log_stats(&g, "stopped");
+    ing_metrics_stop(g.metrics);
+    free(g.rows.v);
     ing_spool_close(&g.spool);
     ing_store_close(&g.store);
     ing_buf_free(&g.copy);

@@ -97,7 +97,7 @@ static void redis_drop(struct ing_spool *sp, const char *why)
 {
     if (sp->rc) {
         sy_log_kv(SY_WARN, "redis connection lost", "reason", why, NULL);
-        sp->errors++;
+        __atomic_fetch_add(&sp->errors, 1ULL, __ATOMIC_RELAXED);
         redisFree(sp->rc);
         sp->rc = NULL;
     }
@@ -251,7 +251,7 @@ int ing_spool_dead_letter(struct ing_spool *sp, const char *id, const char *ev, 
         }
         freeReplyObject(r);
         sy_log_kv(SY_WARN, "bad event dead-lettered", "id", id, "reason", reason, NULL);
-        sp->dead++;
+        __atomic_fetch_add(&sp->dead, 1ULL, __ATOMIC_RELAXED);
         return 0;
     }
 }
