@@ -525,8 +525,8 @@ static void handle(rt_feedback *fb, rt_conf *conf, sy_http_req *req, int labels)
     char err[512];
     rt_fb_parse_status ps =
         labels ? rt_fb_parse_labels(body, len, (size_t)cfg->max_items, &r->batch, err, sizeof(err))
-               : rt_fb_parse_feedback(body, len, (size_t)cfg->max_items, &r->batch, err,
-                                      sizeof(err));
+               : rt_fb_parse_feedback(body, len, (size_t)cfg->max_items, r->t0_us,
+                                      cfg->tolerance_s, &r->batch, err, sizeof(err));
     if (ps != RT_FB_PARSE_OK) {
         if (ps == RT_FB_PARSE_NOMEM)
             sy_http_reply_error(req, 500, "api_error", "internal_error", NULL, "out of memory");

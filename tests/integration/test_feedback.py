@@ -249,6 +249,33 @@ class FeedbackTest(Base):
         self.assertIn("body: invalid JSON", json.loads(body)["error"]["message"])
         self.assertEqual(self.count("feedback_id = 'x'"), 0)
 
+    def test_created_at_in_the_future(self):
+        """The sender's clock may be ahead of the router's by the signature tolerance
+        (tolerance_s, 300 s here), not more: such a created_at is refused, 400."""
+        def rfc3339(t):
+            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+        ahead = uid()
+        ok = {"feedback_id": ahead, "request_id": "r", "kind": "thumb", "value": "up",
+              "created_at": rfc3339(time.time() + 240)}  # within the skew
+        st, _, body = self.fb(ok)
+        self.assertEqual((st, json.loads(body)["created"]), (200, 1), body)
+        far = uid()
+        msg = "created_at: is in the future (more than 300 seconds after the time of receipt)"
+        self.assert_error(self.fb(dict(ok, feedback_id=far, created_at=rfc3339(time.time() + 400))),
+                          400, "invalid_feedback", msg, param="created_at")
+        self.assert_error(self.fb([dict(ok, feedback_id=uid()),
+                                   dict(ok, feedback_id=far, created_at="2099-01-01T00:00:00Z")]),
+                          400, "invalid_feedback", "[1]." + msg, param="[1].created_at")
+        st, _, body = self.fb([dict(ok, feedback_id=uid()),
+                               dict(ok, feedback_id=far, created_at="2099-01-01T00:00:00+14:00")],
+                              query="?results=per_item")
+        self.assertEqual(st, 207, body)
+        res = json.loads(body)
+        self.assertEqual((res["created"], res["invalid"]), (1, 1))
+        self.assertEqual(res["results"][1]["error"], "[1]." + msg)
+        self.assertEqual(self.count(f"feedback_id = '{far}'"), 0)
+        self.assertEqual(self.count(f"feedback_id = '{ahead}'"), 1)
+
     def test_stored_row(self):
         fid, rid = uid(), uid("req")
         items = [
@@ -414,22 +441,31 @@ class FeedbackTest(Base):
                                             "created": 2, "duplicates": 0})
         st, _, body = self.post("/v1/labels", lab)
         self.assertEqual(json.loads(body)["duplicates"], 1)
-        self.assert_error(self.post("/v1/labels", dict(lab, task_type="chat")), 409,
+        self.assert_error(self.post("/v1/labels", dict(lab, task_type="reasoning")), 409,
                           "label_conflict",
                           f"labeller: \"ann\" already labelled request_id \"{rid}\" with a "
                           "different task_type or prompt; nothing was stored", param="labeller")
         self.assertEqual(self.rows(f"SELECT labeller, task_type, coalesce(prompt, ''), project "
                                    f"FROM labels WHERE request_id = '{rid}' ORDER BY labeller"),
                          [["ann", "code", "write a sort", "app"], ["bob", "code", "", "app"]])
-        self.assert_error(self.post("/v1/labels", [lab, dict(lab, task_type="Bad Type")]), 400,
-                          "invalid_labels",
-                          "[1].task_type: must be 1 to 64 characters of a-z, 0-9, '_', '-', '.'",
-                          param="[1].task_type")
+        # only the classifier's task types: nothing else can serve the accuracy audit or
+        # retraining
+        want = "task_type: must be one of the classifier's task types: simple, code, " \
+               "reasoning, complex"
+        for bad in ("poetry", "Bad Type", "Code", "none", "", 7, None):
+            with self.subTest(task_type=bad):
+                self.assert_error(self.post("/v1/labels", [lab, dict(lab, task_type=bad)]), 400,
+                                  "invalid_labels", "[1]." + want, param="[1].task_type")
+        poetry = uid("req")
+        self.assert_error(self.post("/v1/labels", dict(lab, request_id=poetry, task_type="poetry")),
+                          400, "invalid_labels", want, param="task_type")
+        self.assertEqual(self.rows(f"SELECT count(*) FROM labels WHERE request_id = '{poetry}'"),
+                         [["0"]])
         self.assert_error(self.post("/v1/labels", {"request_id": rid, "task_type": "code"}), 400,
                           "invalid_labels", "labeller: required", param="labeller")
         self.assert_error(self.post("/v1/labels", lab, secret="nope"), 401, "signature_mismatch",
                           "signature does not match the body for any active secret")
-        st, _, body = self.post("/v1/labels", [dict(lab, request_id=uid()), dict(lab, task_type="chat")],
+        st, _, body = self.post("/v1/labels", [dict(lab, request_id=uid()), dict(lab, task_type="simple")],
                                 query="?results=per_item")
         self.assertEqual(st, 207, body)
         self.assertEqual([r["status"] for r in json.loads(body)["results"]], ["created", "conflict"])
