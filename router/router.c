@@ -242,6 +242,7 @@ static void handle_models(rt_ctx *ctx, sy_http_req *req)
 
 static void handle_metrics(rt_ctx *ctx, sy_http_req *req)
 {
+    int64_t now_us = sy_clock_wall_us();
     const exp_config *cfg = ctx->conf->cfg;
     const char *models[RT_MAX_MODELS], *provs[RT_MAX_PROVIDERS];
     int breaker[RT_MAX_PROVIDERS];
@@ -260,12 +261,22 @@ static void handle_metrics(rt_ctx *ctx, sy_http_req *req)
         .nproviders = np,
         .breaker_state = breaker,
         .event_queue_depth = rt_redis_queue_depth(ctx->redis),
+        .event_queue_age_us = rt_redis_queue_age_us(ctx->redis, now_us),
+        .spool_entries = -1,
+        .spool_age_us = -1,
         .events_inflight = rt_redis_inflight(ctx->redis),
         .redis_connected = rt_redis_connected(ctx->redis),
         .state_age_us = rt_expstate_age_us(ctx->expstate),
         .active_requests = sy_httpd_active_requests(ctx->httpd) - 1, /* not this one */
         .open_connections = sy_httpd_open_conns(ctx->httpd),
     };
+    int64_t entries, oldest_ms;
+    if (rt_redis_spool_backlog(ctx->redis, &entries, &oldest_ms) == 0) {
+        g.spool_entries = entries;
+        g.spool_age_us = entries == 0 || oldest_ms <= 0 || oldest_ms * 1000 > now_us
+                             ? 0
+                             : now_us - oldest_ms * 1000;
+    }
     size_t len;
     char *text = rt_metrics_render(ctx->metrics, &g, &len);
     if (!text) {
@@ -473,7 +484,7 @@ static int run_worker(const struct opts *o, rt_conf *conf, rt_metrics *metrics, 
     ctx->redis = rt_redis_new(ctx->base, raddr, (size_t)o->event_queue, (int)o->redis_timeout_ms);
     exp_state initial = {.phase = EXP_PHASE_OFF, .holdout_bp = conf->cfg->holdout_bp};
     snprintf(initial.salt, sizeof(initial.salt), "%s", conf->cfg->salt);
-    ctx->feedback = rt_feedback_new(ctx->base, &conf->cfg->feedback, o->database_url);
+    ctx->feedback = rt_feedback_new(ctx->base, &conf->cfg->feedback, o->database_url, metrics);
     if (!ctx->httpd || !ctx->up || !ctx->redis || !ctx->feedback)
         goto out;
     ctx->expstate = rt_expstate_new(ctx->base, ctx->redis, raddr, conf->cfg->experiment, &initial,

@@ -470,6 +470,59 @@ class FeedbackTest(Base):
         self.assertEqual(st, 207, body)
         self.assertEqual([r["status"] for r in json.loads(body)["results"]], ["created", "conflict"])
 
+    # ---------- metrics ----------
+
+    def test_metrics_count_every_outcome(self):
+        r = self.start_router()  # its own counters
+        item = {"feedback_id": uid(), "request_id": "r", "kind": "thumb", "value": "up"}
+        two = [item, dict(item, feedback_id=uid())]
+        self.assertEqual(self.fb(two, router=r)[0], 200)                     # 2 created
+        self.assertEqual(self.fb(two, router=r)[0], 200)                     # 2 duplicates
+        self.assertEqual(self.fb(dict(item, value="down"), router=r)[0], 409)
+        self.assertEqual(self.fb(dict(item, kind="smile"), router=r)[0], 400)
+        self.assertEqual(self.fb(item, router=r, headers={"X-Switchyard-Signature": None})[0],
+                         401)
+        self.assertEqual(self.fb(item, router=r, headers={"X-Switchyard-Signature": "t=1"})[0],
+                         401)
+        self.assertEqual(self.fb(item, router=r, t=int(time.time()) - 1000)[0], 401)
+        self.assertEqual(self.fb(item, router=r, secret="nope")[0], 401)
+        st, _, body = self.fb([dict(item, feedback_id=uid()), dict(item, kind="smile")],
+                              router=r, query="?results=per_item")       # 1 created, 1 invalid
+        self.assertEqual(st, 207, body)
+        lab = {"request_id": uid("req"), "task_type": "code", "labeller": "ann"}
+        self.assertEqual(self.post("/v1/labels", lab, router=r)[0], 200)     # 1 created
+        self.assertEqual(self.post("/v1/labels", dict(lab, task_type="poetry"), router=r)[0], 400)
+        self.assertEqual(self.post("/v1/labels", dict(lab, task_type="simple"), router=r)[0], 409)
+        st, _, m = http("GET", f"http://127.0.0.1:{r.port}/metrics")
+        self.assertEqual(st, 200)
+        got = {}
+        for line in m.decode().splitlines():
+            if line.startswith("switchyard_feedback_"):
+                k, _, v = line.rpartition(" ")
+                if v != "0":
+                    got[k] = int(v)
+        req = 'switchyard_feedback_requests_total{endpoint="%s",result="%s"}'
+        items = 'switchyard_feedback_items_total{endpoint="%s",outcome="%s"}'
+        self.assertEqual(got, {
+            req % ("feedback", "stored"): 3,
+            req % ("feedback", "conflict"): 1,
+            req % ("feedback", "invalid"): 1,
+            req % ("feedback", "missing_signature"): 1,
+            req % ("feedback", "malformed_signature"): 1,
+            req % ("feedback", "signature_expired"): 1,
+            req % ("feedback", "signature_mismatch"): 1,
+            items % ("feedback", "created"): 3,
+            items % ("feedback", "duplicate"): 2,
+            items % ("feedback", "invalid"): 1,
+            req % ("labels", "stored"): 1,
+            req % ("labels", "invalid"): 1,
+            req % ("labels", "conflict"): 1,
+            items % ("labels", "created"): 1,
+        })
+        # every result and outcome is listed, zeros too, so a rate() has a series at once
+        self.assertIn(req % ("labels", "storage_unavailable") + " 0", m.decode())
+        self.assertIn(items % ("labels", "conflict") + " 0", m.decode())
+
     # ---------- HTTP ----------
 
     def test_method_and_limits(self):
@@ -648,6 +701,12 @@ class FeedbackOutageTest(Base):
             self.assertEqual(json.loads(body)["error"]["code"], "storage_unavailable")
         finally:
             holder.wait(10)
+        st, _, m = http("GET", f"http://127.0.0.1:{r.port}/metrics")
+        m = m.decode()
+        self.assertIn('switchyard_feedback_requests_total{endpoint="feedback",'
+                      'result="storage_unavailable"} 2\n', m)
+        self.assertIn('switchyard_feedback_requests_total{endpoint="feedback",'
+                      'result="stored"} 0\n', m)
         # the pool reconnects and serves again
         wait_for(lambda: self.fb({"feedback_id": uid(), "request_id": "r", "kind": "thumb",
                                   "value": "up"}, router=r)[0] == 200, timeout=15,
