@@ -30,6 +30,7 @@
 
 #include "classifier/classifier.h"
 #include "common/clock.h"
+#include "common/dns.h"
 #include "common/http_json.h"
 #include "common/httpd.h"
 #include "common/log.h"
@@ -110,7 +111,10 @@ static void usage(FILE *out)
             "  --redis-url URL          redis://host:port/db [env SWITCHYARD_REDIS_URL,\n"
             "                           default " SY_REDIS_URL_DEFAULT "]\n"
             "  --database-url URL       PostgreSQL for POST /v1/feedback and /v1/labels [env\n"
-            "                           SWITCHYARD_DATABASE_URL; without it they answer 503]\n");
+            "                           SWITCHYARD_DATABASE_URL; without it they answer 503]\n"
+            "  --dns-server IP[:PORT]   resolve provider and database host names with this\n"
+            "                           nameserver only (default: /etc/resolv.conf; /etc/hosts\n"
+            "                           is read first either way)\n");
     for (size_t i = 0; i < NUM_OPTS; i++) {
         char flag[64];
         snprintf(flag, sizeof(flag), "--%s N", num_opts[i].name);
@@ -129,14 +133,15 @@ static const sy_opts router_cmd = {"switchyard router", "--help", SY_OPTS_BARE_M
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-    enum { O_CONFIG = 256, O_LISTEN, O_REDIS, O_LOG, O_DB, O_NUM };
-    struct option longopts[9 + NUM_OPTS];
+    enum { O_CONFIG = 256, O_LISTEN, O_REDIS, O_LOG, O_DB, O_DNS, O_NUM };
+    struct option longopts[10 + NUM_OPTS];
     size_t n = 0;
     longopts[n++] = (struct option){"config", required_argument, NULL, O_CONFIG};
     longopts[n++] = (struct option){"listen", required_argument, NULL, O_LISTEN};
     longopts[n++] = (struct option){"redis-url", required_argument, NULL, O_REDIS};
     longopts[n++] = (struct option){"log-level", required_argument, NULL, O_LOG};
     longopts[n++] = (struct option){"database-url", required_argument, NULL, O_DB};
+    longopts[n++] = (struct option){"dns-server", required_argument, NULL, O_DNS};
     longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
     for (size_t i = 0; i < NUM_OPTS; i++) {
         longopts[n++] = (struct option){num_opts[i].name, required_argument, NULL, O_NUM + (int)i};
@@ -174,6 +179,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case O_LISTEN: o->listen = optarg; break;
         case O_REDIS: o->redis_url = optarg; break;
         case O_DB: o->database_url = optarg; break;
+        case O_DNS:
+            if (sy_dns_set_nameserver(optarg) != 0) {
+                fprintf(stderr, "switchyard router: --dns-server must be IP or IP:PORT "
+                                "(got \"%s\")\n", optarg);
+                return -1;
+            }
+            break;
         case O_LOG: {
             enum sy_log_level lv;
             if (sy_log_parse_level(optarg, &lv)) {

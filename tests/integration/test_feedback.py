@@ -713,5 +713,153 @@ class FeedbackOutageTest(Base):
                  what="pool back")
 
 
+class HeldDns:
+    """A DNS server on a local UDP port that holds every query for its name until
+    release(), then answers A <addr> (AAAA: no records); other names: NXDOMAIN at once."""
+
+    def __init__(self, name, addr="127.0.0.1"):
+        import socket
+        self.name, self.addr = name.lower(), addr
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        self.released = False
+        self.answered = 0
+        self.queries = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    @staticmethod
+    def question(q):
+        i, labels = 12, []
+        while q[i]:
+            labels.append(q[i + 1:i + 1 + q[i]].decode("ascii", "replace"))
+            i += 1 + q[i]
+        qtype = int.from_bytes(q[i + 1:i + 3], "big")
+        return ".".join(labels).lower(), qtype, i + 5
+
+    def answer(self, q, peer):
+        name, qtype, end = self.question(q)
+        ours = name == self.name
+        flags = 0x8180 if ours else 0x8183  # response, RD+RA; rcode NXDOMAIN for others
+        an = qtype == 1 and ours
+        head = q[:2] + flags.to_bytes(2, "big") + b"\x00\x01" + (b"\x00\x01" if an else b"\x00\x00") \
+            + b"\x00\x00\x00\x00"
+        body = q[12:end]
+        if an:
+            body += b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + \
+                bytes(int(x) for x in self.addr.split("."))
+        self.sock.sendto(head + body, peer)
+        with self.lock:
+            self.answered += ours
+
+    def serve(self):
+        while True:
+            try:
+                q, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            name, _, _ = self.question(q)
+            with self.lock:
+                self.queries += name == self.name
+                hold = name == self.name and not self.released
+                if hold:
+                    self.held.append((q, peer))
+            if not hold:
+                self.answer(q, peer)
+
+    def release(self):
+        with self.lock:
+            self.released = True
+            held, self.held = self.held, []
+        for q, peer in held:
+            self.answer(q, peer)
+
+    def close(self):
+        self.sock.close()
+
+
+class FeedbackDnsTest(Base):
+    """The database host is a name: it is resolved on the loop (evdns), so a resolver that
+    takes its time holds only the feedback waiting for the database, never a chat."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.procs = []
+        cls.tmp = tempfile.mkdtemp(prefix="sy-fb-dns-")
+        cls.svc = Services().start()
+        try:
+            migrate(cls.svc)
+            models = os.path.join(cls.tmp, "models.json")
+            with open(models, "w") as f:
+                json.dump({"models": {"instant": {"completion_tokens": {"min": 5, "max": 10}}}}, f)
+            cls.sim = Proc("sim", ["--listen", "127.0.0.1:0", "--models", models]).start()
+            cls.procs.append(cls.sim)
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    def test_slow_resolver_does_not_stall_chat(self):
+        dns = HeldDns("slowdb.test")
+        self.addCleanup(dns.close)
+        url = self.svc.database_url.replace("@127.0.0.1:", "@slowdb.test:")
+        self.assertIn("@slowdb.test:", url)
+        cfg = config()
+        cfg["providers"]["sim"]["base_url"] = f"http://127.0.0.1:{self.sim.port}/v1"
+        cfg["models"]["big"]["upstream"] = "instant"
+        path = os.path.join(self.tmp, "router.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        env = self.svc.env(SY_FB_SECRET=SECRET, SY_FB_SECRET_OLD=OLD_SECRET,
+                           SY_FB_SECRET_OTHER=OTHER_SECRET)
+        r = Proc("router", ["--config", path, "--listen", "127.0.0.1:0", "--database-url", url,
+                            "--dns-server", f"127.0.0.1:{dns.port}"], env=env).start()
+        self.procs.append(r)
+        wait_for(lambda: dns.queries > 0, 10, what="the router to ask for slowdb.test")
+        # a feedback is accepted and waits for the database (the pool is connecting)...
+        item = {"feedback_id": uid(), "request_id": "r", "kind": "thumb", "value": "up"}
+        res = {}
+        t = threading.Thread(target=lambda: res.update(resp=self.fb(item, router=r)))
+        t.start()
+        # ...while chat requests are answered, every one of them with the query still held
+        for i in range(10):
+            st, _, body = http("POST", f"http://127.0.0.1:{r.port}/v1/chat/completions",
+                               {"messages": [{"role": "user", "content": f"hi {i}"}]},
+                               {"Authorization": "Bearer sk-fb-test"}, timeout=30)
+            self.assertEqual(st, 200, body)
+            self.assertEqual((dns.released, dns.answered), (False, 0))
+            self.assertEqual(self.count(f"feedback_id = '{item['feedback_id']}'"), 0)
+        self.assertTrue(t.is_alive())  # the feedback is still waiting for its database
+        dns.release()
+        t.join(30)
+        st, _, body = res["resp"]
+        self.assertEqual(st, 200, body)
+        self.assertEqual(json.loads(body)["created"], 1)
+        self.assertEqual(self.count(f"feedback_id = '{item['feedback_id']}'"), 1)
+        self.assertGreater(dns.answered, 0)
+        self.assertTrue(any(x.get("msg") == "database connected" for x in r.log_records()))
+
+    def test_unresolvable_host_is_503_not_a_hang(self):
+        url = self.svc.database_url.replace("@127.0.0.1:", "@nowhere.test:")
+        dns = HeldDns("slowdb.test")  # answers NXDOMAIN for nowhere.test at once
+        self.addCleanup(dns.close)
+        env = self.svc.env(SY_FB_SECRET=SECRET, SY_FB_SECRET_OLD=OLD_SECRET,
+                           SY_FB_SECRET_OTHER=OTHER_SECRET)
+        path = os.path.join(self.tmp, "router-nx.json")
+        with open(path, "w") as f:
+            json.dump(config(), f)
+        r = Proc("router", ["--config", path, "--listen", "127.0.0.1:0", "--database-url", url,
+                            "--dns-server", f"127.0.0.1:{dns.port}"], env=env).start()
+        self.procs.append(r)
+        wait_for(lambda: any(x.get("msg") == "database connection failed" and
+                             x.get("reason", "").startswith("could not resolve host nowhere.test")
+                             for x in r.log_records()), 15, what="the resolution failure")
+        st = wait_for(lambda: self.fb({"feedback_id": uid(), "request_id": "r", "kind": "thumb",
+                                       "value": "up"}, router=r)[0] == 503, 15,
+                      what="503 while the host does not resolve")
+        self.assertTrue(st)
+
+
 if __name__ == "__main__":
     unittest.main()
