@@ -13,6 +13,7 @@
 #include <event2/util.h>
 
 #include "common/clock.h"
+#include "common/dns.h"
 #include "common/h1client_internal.h"
 
 #define MAX_ORIGINS 256        /* more distinct provider origins than this: libcurl takes them */
@@ -203,12 +204,8 @@ void h1_origin_resolve(rt_h1 *h, h1_origin *o)
 {
     if (o->lookup)
         return;
-    if (!h->dns) {
-        h->dns = evdns_base_new(h->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                             EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-        if (!h->dns && (h->dns = evdns_base_new(h->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE)))
-            evdns_base_load_hosts(h->dns, NULL);
-    }
+    if (!h->dns)
+        h->dns = sy_dns_new(h->base);
     h1_lookup *lk = h->dns ? calloc(1, sizeof(*lk)) : NULL;
     if (!lk) {
         while (o->waiting) /* h1_call_fail takes each off the list */

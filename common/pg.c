@@ -148,7 +148,7 @@ int sy_backoff_retry(struct sy_backoff *b, int (*attempt)(void *arg), void *arg,
             sy_backoff_reset(b);
             return 0;
         }
-        (*failures)++;
+        __atomic_fetch_add(failures, 1ULL, __ATOMIC_RELAXED); /* may be read by another thread */
         if (*stop || sy_sleep_ms(sy_backoff_next(b), stop))
             return -1;
     }

@@ -3,6 +3,9 @@
  *
  * Connection states (each connection is owned by the pool's array):
  *   PC_DOWN        no socket; the retry timer reconnects after a backoff
+ *   PC_RESOLVING   the URL's host names are being resolved on the loop (evdns), so that
+ *                  libpq gets hostaddr and never calls the blocking getaddrinfo(); the
+ *                  connect deadline covers it
  *   PC_CONNECTING  PQconnectPoll driven on the socket; connect deadline
  *   PC_IDLE        waiting for work; the socket is watched for a server close
  *   PC_BUSY        one query sent (c->q), collecting its result; query deadline
@@ -10,7 +13,10 @@
  */
 #include "common/pgasync.h"
 
+#include <arpa/inet.h>
+#include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/util.h>
 #include <libpq-fe.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,11 +25,25 @@
 
 #include "common/log.h"
 #include "common/clock.h"
+#include "common/dns.h"
 #include "common/pg.h"
 
-enum pc_state { PC_DOWN, PC_CONNECTING, PC_IDLE, PC_BUSY };
+enum pc_state { PC_DOWN, PC_RESOLVING, PC_CONNECTING, PC_IDLE, PC_BUSY };
 
-static const char *const pc_state_names[] = {"down", "connecting", "idle", "busy"};
+static const char *const pc_state_names[] = {"down", "resolving", "connecting", "idle", "busy"};
+
+#define PG_MAX_HOSTS 8 /* host=a,b,...: libpq's multi-host lists */
+#define PG_ADDR_MAX 64 /* an IPv6 literal with room */
+
+struct pgc;
+
+/* One name being resolved for a connection; freed by its callback (a cancelled one
+ * too: c is NULL then). */
+struct pg_lookup {
+    struct pgc *c;
+    int host;
+    struct evdns_getaddrinfo_request *req;
+};
 
 struct pgq {
     struct pgq *next;
@@ -49,6 +69,11 @@ struct pgc {
     struct pgq *q;       /* running query (PC_BUSY) */
     PGresult *last;      /* last result of the running query */
     int flushing;        /* PQflush returned 1: also wait for writability */
+    /* PC_RESOLVING */
+    struct pg_lookup *lookups[PG_MAX_HOSTS];
+    int pending;                           /* lookups not answered yet */
+    char addrs[PG_MAX_HOSTS][PG_ADDR_MAX]; /* per host: its address, or "" */
+    char resolve_err[256];
 };
 
 struct sy_pgpool {
@@ -60,6 +85,11 @@ struct sy_pgpool {
     int nwait;
     struct event *janitor;
     int freeing;
+    /* the URL's hosts (host=, or $PGHOST) when they need resolving: nhosts > 0 */
+    int nhosts;
+    char hosts[PG_MAX_HOSTS][256];
+    int numeric[PG_MAX_HOSTS]; /* an IP literal or a socket path: passed as is */
+    struct evdns_base *dns;    /* made on the first name */
 };
 
 const char *sy_pg_status_str(sy_pg_status s)
@@ -135,7 +165,7 @@ static int nconnecting(const sy_pgpool *p)
 {
     int n = 0;
     for (int i = 0; i < p->o.size; i++)
-        n += p->conns[i].st == PC_CONNECTING;
+        n += p->conns[i].st == PC_CONNECTING || p->conns[i].st == PC_RESOLVING;
     return n;
 }
 
@@ -186,8 +216,23 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     conn_start(arg);
 }
 
+static void lookups_cancel(struct pgc *c)
+{
+    for (int i = 0; i < PG_MAX_HOSTS; i++) {
+        struct pg_lookup *lk = c->lookups[i];
+        if (!lk)
+            continue;
+        c->lookups[i] = NULL;
+        lk->c = NULL; /* its callback frees it */
+        if (lk->req)
+            evdns_getaddrinfo_cancel(lk->req);
+    }
+    c->pending = 0;
+}
+
 static void conn_close(struct pgc *c)
 {
+    lookups_cancel(c);
     watch(c, 0);
     if (c->last) {
         PQclear(c->last);
@@ -234,23 +279,169 @@ static void conn_fail(struct pgc *c, const char *reason)
         fail_waiting_if_down(p, "database unavailable: no connection");
 }
 
-static void conn_start(struct pgc *c)
+/* libpq connects; hostaddr (the resolved addresses, one per host, "" where the host is
+ * numeric or a socket) keeps it from resolving anything itself. */
+static void conn_connect(struct pgc *c, const char *hostaddr)
 {
     sy_pgpool *p = c->pool;
     /* the server gives up at the same deadline (the URL's own options win: later keys
-     * override earlier ones) */
+     * override earlier ones, and hostaddr is only added when the URL has none) */
     char options[64];
     snprintf(options, sizeof(options), "-c statement_timeout=%d", p->o.query_timeout_ms);
-    const char *keys[] = {"options", "application_name", "dbname", NULL};
-    const char *vals[] = {options, p->o.application_name, p->url, NULL};
+    const char *keys[] = {"options", "application_name", "dbname", "hostaddr", NULL};
+    const char *vals[] = {options, p->o.application_name, p->url, hostaddr, NULL};
+    if (!hostaddr)
+        keys[3] = NULL;
     c->conn = PQconnectStartParams(keys, vals, 1);
     if (!c->conn || PQstatus(c->conn) == CONNECTION_BAD) {
         conn_fail(c, c->conn ? NULL : "out of memory");
         return;
     }
     c->st = PC_CONNECTING;
-    c->deadline_us = sy_clock_mono_us() + (int64_t)p->o.connect_timeout_ms * 1000;
     watch(c, EV_WRITE);
+}
+
+/* Every name answered. One that did not resolve fails the attempt (it is retried with
+ * backoff): libpq would otherwise resolve it itself, blocking. */
+static void resolved_all(struct pgc *c)
+{
+    sy_pgpool *p = c->pool;
+    char hostaddr[PG_MAX_HOSTS * (PG_ADDR_MAX + 1)];
+    size_t n = 0;
+    for (int i = 0; i < p->nhosts; i++) {
+        if (!p->numeric[i] && !c->addrs[i][0]) {
+            conn_fail(c, c->resolve_err[0] ? c->resolve_err : "could not resolve the database host");
+            return;
+        }
+        n += (size_t)snprintf(hostaddr + n, sizeof(hostaddr) - n, "%s%s", i ? "," : "",
+                              p->numeric[i] ? "" : c->addrs[i]);
+    }
+    conn_connect(c, hostaddr);
+}
+
+static void on_resolved(int result, struct evutil_addrinfo *ai, void *arg)
+{
+    struct pg_lookup *lk = arg;
+    struct pgc *c = lk->c;
+    int host = lk->host;
+    free(lk);
+    if (!c) { /* cancelled: the connection closed meanwhile */
+        if (ai)
+            evutil_freeaddrinfo(ai);
+        return;
+    }
+    c->lookups[host] = NULL;
+    c->pending--;
+    for (struct evutil_addrinfo *a = ai; result == 0 && a; a = a->ai_next) {
+        const void *src = a->ai_family == AF_INET
+                              ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
+                          : a->ai_family == AF_INET6
+                              ? (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr
+                              : NULL;
+        if (src && inet_ntop(a->ai_family, src, c->addrs[host], PG_ADDR_MAX))
+            break;
+        c->addrs[host][0] = '\0';
+    }
+    if (ai)
+        evutil_freeaddrinfo(ai);
+    if (!c->addrs[host][0])
+        snprintf(c->resolve_err, sizeof(c->resolve_err), "could not resolve host %s: %s",
+                 c->pool->hosts[host],
+                 result ? evutil_gai_strerror(result) : "no IPv4 or IPv6 address");
+    if (c->pending == 0 && c->st == PC_RESOLVING)
+        resolved_all(c);
+}
+
+static void conn_start(struct pgc *c)
+{
+    sy_pgpool *p = c->pool;
+    c->deadline_us = sy_clock_mono_us() + (int64_t)p->o.connect_timeout_ms * 1000;
+    if (p->nhosts == 0) {
+        conn_connect(c, NULL);
+        return;
+    }
+    if (!p->dns && !(p->dns = sy_dns_new(p->base))) {
+        conn_fail(c, "could not resolve the database host: no resolver");
+        return;
+    }
+    struct evutil_addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+    c->st = PC_RESOLVING;
+    c->resolve_err[0] = '\0';
+    c->pending = 0;
+    for (int i = 0; i < p->nhosts; i++) {
+        c->addrs[i][0] = '\0';
+        c->pending += !p->numeric[i];
+    }
+    for (int i = 0; i < p->nhosts && c->st == PC_RESOLVING; i++) {
+        if (p->numeric[i])
+            continue;
+        struct pg_lookup *lk = calloc(1, sizeof(*lk));
+        if (!lk) {
+            conn_fail(c, "out of memory");
+            return;
+        }
+        lk->c = c;
+        lk->host = i;
+        c->lookups[i] = lk;
+        /* answers from /etc/hosts come back before this returns */
+        struct evdns_getaddrinfo_request *req =
+            evdns_getaddrinfo(p->dns, p->hosts[i], NULL, &hints, on_resolved, lk);
+        if (c->lookups[i] == lk) /* else on_resolved ran already and freed lk */
+            lk->req = req;
+    }
+}
+
+/* Which hosts of the URL (or $PGHOST) are names to resolve here. Socket paths, IP
+ * literals and a URL that gives hostaddr itself are left to libpq, which does not
+ * resolve them. */
+static void find_hosts(sy_pgpool *p)
+{
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(p->url, &err);
+    const char *host = NULL, *hostaddr = NULL;
+    p->nhosts = 0;
+    if (!opts) {
+        PQfreemem(err); /* libpq reports it when connecting */
+        return;
+    }
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!strcmp(o->keyword, "host") && o->val && *o->val)
+            host = o->val;
+        else if (!strcmp(o->keyword, "hostaddr") && o->val && *o->val)
+            hostaddr = o->val;
+    }
+    if (!host)
+        host = getenv("PGHOST");
+    if (!hostaddr)
+        hostaddr = getenv("PGHOSTADDR");
+    if (host && *host && !(hostaddr && *hostaddr)) {
+        int any_name = 0;
+        for (const char *h = host; p->nhosts < PG_MAX_HOSTS;) {
+            size_t n = strcspn(h, ",");
+            char *dst = p->hosts[p->nhosts];
+            if (n >= sizeof(p->hosts[0]))
+                n = sizeof(p->hosts[0]) - 1;
+            memcpy(dst, h, n);
+            dst[n] = '\0';
+            unsigned char buf[sizeof(struct in6_addr)];
+            p->numeric[p->nhosts] = !*dst || dst[0] == '/' || dst[0] == '@' ||
+                                    inet_pton(AF_INET, dst, buf) == 1 ||
+                                    inet_pton(AF_INET6, dst, buf) == 1;
+            any_name |= !p->numeric[p->nhosts];
+            p->nhosts++;
+            if (!h[n])
+                break;
+            h += n + 1;
+        }
+        if (!any_name)
+            p->nhosts = 0; /* nothing to resolve: libpq as is */
+    }
+    PQconninfoFree(opts);
 }
 
 static void connect_step(struct pgc *c)
@@ -380,6 +571,7 @@ static void on_socket(evutil_socket_t fd, short what, void *arg)
             conn_fail(c, NULL);
         return;
     case PC_DOWN:
+    case PC_RESOLVING:
         return;
     }
 }
@@ -397,7 +589,9 @@ static void on_janitor(evutil_socket_t fd, short what, void *arg)
     }
     for (int i = 0; i < p->o.size; i++) {
         struct pgc *c = &p->conns[i];
-        if (c->st == PC_CONNECTING && c->deadline_us <= now)
+        if (c->st == PC_RESOLVING && c->deadline_us <= now)
+            conn_fail(c, "connect timeout (resolving the database host)");
+        else if (c->st == PC_CONNECTING && c->deadline_us <= now)
             conn_fail(c, "connect timeout");
         else if (c->st == PC_BUSY && c->deadline_us <= now)
             conn_fail(c, "query timeout");
@@ -477,6 +671,7 @@ sy_pgpool *sy_pgpool_new(struct event_base *base, const char *url, const sy_pgpo
         if (!c->retry)
             goto fail;
     }
+    find_hosts(p);
     struct timeval tv = {0, 100000};
     event_add(p->janitor, &tv);
     for (int i = 0; i < p->o.size; i++)
@@ -507,6 +702,8 @@ void sy_pgpool_free(sy_pgpool *p)
         fail_query(q, "shutting down");
     if (p->janitor)
         event_free(p->janitor);
+    if (p->dns) /* every lookup was cancelled with its connection */
+        evdns_base_free(p->dns, 0);
     free(p->conns);
     free(p->url);
     free(p);

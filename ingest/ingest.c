@@ -12,7 +12,9 @@
  *                  separated by newlines) -> one COPY line per event (ingest/event.c);
  *                  an event that is not valid goes to sy:events:dead with its reason.
  *   commit         BEGIN; COPY into a temp table; INSERT INTO requests ... ON CONFLICT DO
- *                  NOTHING; COMMIT. Any error: keep the batch, reconnect with backoff, retry.
+ *                  NOTHING; COMMIT. Any error: keep the batch, reconnect with backoff, retry;
+ *                  a batch PostgreSQL refuses --max-tries times for its data is bisected and
+ *                  the events it still refuses go to the table ingest_dead_letters.
  *   acknowledge    only after the commit: MULTI; XACK; XDEL; EXEC.
  *
  * A crash anywhere replays at most one batch, which the (request_id, ts) key absorbs.
@@ -46,14 +48,21 @@
  * INSERT with its rollup trigger, COMMIT). */
 #define ING_LINGER_MS 200
 
+/* The COPY lines of the batch in hand, for ing_store_write's dead letters. */
+struct ing_rows {
+    struct ing_row *v;
+    size_t n, cap;
+};
+
 struct ing_opts {
     const char *redis_url;
     const char *database_url;
     long batch;
     long block_ms;
     long claim_idle_ms;
-    int once;
+    long max_tries;
     const char *metrics_listen;
+    int once;
 };
 
 struct ing {
@@ -61,6 +70,7 @@ struct ing {
     struct ing_spool spool;
     struct ing_store store;
     struct ing_buf copy;
+    struct ing_rows rows;
     unsigned long long read, batches;
     long long next_stats_ms;
     ing_metrics *metrics;        /* NULL without --metrics-listen */
@@ -95,11 +105,17 @@ static void ing_usage(FILE *out)
             "  --block-ms MS         wait for new entries up to MS, 1..60000 (default 1000)\n"
             "  --claim-idle-ms MS    take over entries another consumer has left pending\n"
             "                        for MS, 100..86400000 (default 30000)\n"
+            "  --max-tries N         a batch PostgreSQL refuses N times with a data or\n"
+            "                        constraint error is bisected and the events it refuses\n"
+            "                        go to the table ingest_dead_letters, 1..1000 (default %d)\n"
+            "  --metrics-listen HOST:PORT\n"
+            "                        serve GET /metrics (Prometheus text) and /healthz there,\n"
+            "                        on a thread of its own (default: off; port 0 picks a free\n"
+            "                        one, logged in \"started\")\n"
             "  --once                drain what is there, then exit\n"
-            "  --metrics-listen HOST:PORT  serve Prometheus metrics at /metrics (port 0 picks\n"
-            "                        one; default: off)\n"
             "  --log-level LEVEL     debug, info, warn, error (default info)\n"
-            "  -h, --help            this text\n");
+            "  -h, --help            this text\n",
+            ING_MAX_TRIES_DEFAULT);
 }
 
 static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
@@ -130,6 +146,7 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
         {"block-ms", required_argument, NULL, 'B'},
         {"claim-idle-ms", required_argument, NULL, 'c'},
         {"once", no_argument, NULL, 'o'},
+        {"max-tries", required_argument, NULL, 't'},
         {"metrics-listen", required_argument, NULL, 'm'},
         {"log-level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
@@ -145,6 +162,7 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
     o->batch = 100;
     o->block_ms = 1000;
     o->claim_idle_ms = 30000;
+    o->max_tries = ING_MAX_TRIES_DEFAULT;
     opterr = 0;
     optind = 0;
     while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
@@ -169,6 +187,10 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
             break;
         case 'o':
             o->once = 1;
+            break;
+        case 't':
+            if (parse_long("--max-tries", optarg, 1, 1000, &o->max_tries))
+                return 2;
             break;
         case 'm':
             o->metrics_listen = optarg;
@@ -200,6 +222,31 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
         fprintf(stderr, "ingest: --redis-url: %s\n", err);
         return 2;
     }
+    return 0;
+}
+
+/* "HOST:PORT" (the last colon splits; "[::1]:9" keeps the brackets off). 0 or -1. */
+static int split_listen(const char *s, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    char *end;
+    if (!colon || colon == s)
+        return -1;
+    const char *h = s;
+    size_t hn = (size_t)(colon - s);
+    if (h[0] == '[' && hn >= 2 && h[hn - 1] == ']') {
+        h++;
+        hn -= 2;
+    }
+    if (hn == 0 || hn >= hostlen)
+        return -1;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
+        return -1;
+    memcpy(host, h, hn);
+    host[hn] = '\0';
+    *port = (int)p;
     return 0;
 }
 
@@ -240,9 +287,20 @@ static int convert_one(struct ing *g, struct ing_bads *bs, const char *id, const
                        size_t len)
 {
     char reason[512];
-    if (ing_event_to_copy(ev, len, &g->copy, reason, sizeof(reason)) == 0)
-        return 1;
-    return bads_add(bs, id, ev, len, reason) ? -1 : 0;
+    size_t off = g->copy.len;
+    if (ing_event_to_copy(ev, len, &g->copy, reason, sizeof(reason)) != 0)
+        return bads_add(bs, id, ev, len, reason) ? -1 : 0;
+    struct ing_rows *rs = &g->rows;
+    if (rs->n == rs->cap) {
+        size_t ncap = rs->cap ? rs->cap * 2 : 256;
+        struct ing_row *nv = realloc(rs->v, ncap * sizeof(*nv));
+        if (!nv)
+            return -1;
+        rs->v = nv;
+        rs->cap = ncap;
+    }
+    rs->v[rs->n++] = (struct ing_row){off, g->copy.len - off, id, ev, len};
+    return 1;
 }
 
 /* Converts, commits, dead-letters and acknowledges one batch. 0, or -1 when stopping
@@ -254,6 +312,7 @@ static int process_batch(struct ing *g, struct ing_batch *b)
     int rc = -1, k;
 
     g->copy.len = 0;
+    g->rows.n = 0;
     for (size_t i = 0; i < b->n; i++) {
         const struct ing_entry *e = &b->v[i];
         if (e->deleted)
@@ -280,7 +339,7 @@ static int process_batch(struct ing *g, struct ing_batch *b)
             p = lim + 1;
         }
     }
-    if (rows > 0 && ing_store_write(&g->store, &g->copy, rows) != 0)
+    if (ing_store_write(&g->store, &g->copy, g->rows.v, g->rows.n) != 0)
         goto done;
     for (size_t i = 0; i < bs.n; i++) {
         const struct ing_bad *x = &bs.v[i];
@@ -289,7 +348,7 @@ static int process_batch(struct ing *g, struct ing_batch *b)
     }
     if (ing_spool_ack(&g->spool, b) != 0)
         goto done;
-    g->read += events;
+    g->read += (unsigned long long)events;
     g->batches++;
     sy_log(SY_DEBUG, "batch done", "entries=%zu events=%zu rows=%zu", b->n, events, rows);
     rc = 0;
@@ -306,10 +365,10 @@ done:
 static void log_stats(struct ing *g, const char *msg)
 {
     sy_log(SY_INFO, msg,
-           "read=%llu inserted=%llu duplicates=%llu dead=%llu batches=%llu pg_errors=%llu "
-           "redis_errors=%llu",
-           g->read, g->store.inserted, g->store.duplicates, g->spool.dead, g->batches,
-           g->store.errors, g->spool.errors);
+           "read=%llu inserted=%llu duplicates=%llu dead=%llu dead_refused=%llu batches=%llu "
+           "pg_errors=%llu redis_errors=%llu",
+           g->read, g->store.inserted, g->store.duplicates, g->spool.dead, g->store.dead,
+           g->batches, g->store.errors, g->spool.errors);
 }
 
 /* The counters and the spool's depth, for /metrics. */
@@ -330,9 +389,10 @@ static void publish_metrics(struct ing *g)
     }
     long long wall = sy_clock_wall_ms();
     struct ing_metrics_snapshot s = {
-        .events = g->read, .inserted = g->store.inserted, .duplicates = g->store.duplicates,
-        .dead = g->spool.dead, .batches = g->batches, .pg_errors = g->store.errors,
-        .redis_errors = g->spool.errors, .spool_entries = g->spool_entries,
+        .read = g->read, .inserted = g->store.inserted, .duplicates = g->store.duplicates,
+        .invalid = g->spool.dead, .refused = g->store.dead, .batches = g->batches,
+        .pg_errors = g->store.errors, .redis_errors = g->spool.errors,
+        .spool_entries = g->spool_entries,
         .lag_seconds = g->oldest_ms > 0 && wall > g->oldest_ms ? (double)(wall - g->oldest_ms) / 1e3
                                                               : 0.0,
         .last_commit_unix = g->last_commit_unix, .redis_up = g->spool.rc != NULL,
@@ -402,6 +462,7 @@ int ingest_main(int argc, char **argv)
     default:
         return 2;
     }
+    g.store.max_tries = (int)g.o.max_tries;
     if (ing_store_init(&g.store, g.o.database_url, &ing_stop) != 0) {
         sy_log(SY_ERROR, "internal: SQL buffers too small", NULL);
         return 1;
@@ -424,21 +485,36 @@ int ingest_main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    int metrics_port = -1;
     if (g.o.metrics_listen) {
-        char err[256];
-        int port = 0;
-        if (!(g.metrics = ing_metrics_start(g.o.metrics_listen, &port, err, sizeof(err)))) {
-            fprintf(stderr, "ingest: %s\n", err);
+        char mhost[256], err[300];
+        int mport;
+        if (split_listen(g.o.metrics_listen, mhost, sizeof(mhost), &mport) != 0) {
+            fprintf(stderr, "ingest: --metrics-listen: expected HOST:PORT with a port from 0 "
+                            "to 65535 (got \"%s\")\n", g.o.metrics_listen);
             ing_store_close(&g.store);
-            return strncmp(err, "--metrics-listen", 16) ? 1 : 2;
+            return 2;
         }
-        sy_log(SY_INFO, "metrics listening", "port=%d", port);
+        if (!(g.metrics = ing_metrics_start(mhost, mport, &metrics_port, err, sizeof(err)))) {
+            sy_log_kv(SY_ERROR, "cannot serve /metrics", "listen", g.o.metrics_listen, "reason",
+                      err, NULL);
+            ing_store_close(&g.store);
+            return 1;
+        }
+        sy_log(SY_INFO, "metrics listening", "port=%d", metrics_port);
     }
-    sy_log(SY_INFO, "started", "consumer=%s batch=%ld block_ms=%ld once=%s", g.spool.consumer,
-           g.o.batch, g.o.block_ms, g.o.once ? "true" : "false");
+    if (metrics_port >= 0)
+        sy_log(SY_INFO, "started", "consumer=%s batch=%ld block_ms=%ld once=%s max_tries=%ld "
+               "port=%d", g.spool.consumer, g.o.batch, g.o.block_ms, g.o.once ? "true" : "false",
+               g.o.max_tries, metrics_port);
+    else
+        sy_log(SY_INFO, "started", "consumer=%s batch=%ld block_ms=%ld once=%s max_tries=%ld",
+               g.spool.consumer, g.o.batch, g.o.block_ms, g.o.once ? "true" : "false",
+               g.o.max_tries);
     ing_run(&g);
     ing_metrics_stop(g.metrics);
     log_stats(&g, "stopped");
+    free(g.rows.v);
     ing_spool_close(&g.spool);
     ing_store_close(&g.store);
     ing_buf_free(&g.copy);

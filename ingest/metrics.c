@@ -18,16 +18,15 @@ struct ing_metrics {
     struct ing_metrics_snapshot snap; /* under mu */
 };
 
-/* name, field, type, help: the counters */
+/* name, field, help: the counters */
 #define ING_COUNTERS(X)                                                                            \
-    X("switchyard_ingest_events_total", events, "Events read from the stream (good and bad)")      \
+    X("switchyard_ingest_events_read_total", read, "Events read from sy:events, valid or not")     \
     X("switchyard_ingest_rows_inserted_total", inserted, "Rows inserted into requests")            \
     X("switchyard_ingest_duplicates_total", duplicates,                                            \
-      "Events already stored (a replayed batch), not inserted again")                              \
-    X("switchyard_ingest_dead_letters_total", dead, "Events dead-lettered to sy:events:dead")      \
+      "Events whose row was already stored (a replayed batch)")                                    \
     X("switchyard_ingest_batches_total", batches, "Batches committed and acknowledged")            \
-    X("switchyard_ingest_pg_errors_total", pg_errors, "PostgreSQL failures (each retried)")        \
-    X("switchyard_ingest_redis_errors_total", redis_errors, "Redis failures (each retried)")
+    X("switchyard_ingest_pg_errors_total", pg_errors, "Failed PostgreSQL attempts (each retried)") \
+    X("switchyard_ingest_redis_errors_total", redis_errors, "Failed Redis attempts (each retried)")
 
 static void handle(sy_http_req *req, void *arg)
 {
@@ -60,6 +59,12 @@ static void handle(sy_http_req *req, void *arg)
     ING_PUT("# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n", s.field);
     ING_COUNTERS(ING_COUNTER_RENDER)
 #undef ING_COUNTER_RENDER
+    ING_PUT("# HELP switchyard_ingest_dead_letters_total Events set aside: invalid (stream "
+            "sy:events:dead) or refused by PostgreSQL (table ingest_dead_letters)\n"
+            "# TYPE switchyard_ingest_dead_letters_total counter\n"
+            "switchyard_ingest_dead_letters_total{reason=\"invalid\"} %llu\n"
+            "switchyard_ingest_dead_letters_total{reason=\"refused\"} %llu\n",
+            s.invalid, s.refused);
     ING_PUT("# HELP switchyard_ingest_spool_entries Entries waiting in the Redis stream sy:events "
             "(-1: unknown)\n# TYPE switchyard_ingest_spool_entries gauge\n"
             "switchyard_ingest_spool_entries %lld\n", s.spool_entries);
@@ -88,19 +93,9 @@ static void *run(void *arg)
     return NULL;
 }
 
-ing_metrics *ing_metrics_start(const char *listen, int *bound_port, char *err, size_t errlen)
+ing_metrics *ing_metrics_start(const char *host, int port, int *bound_port, char *err,
+                               size_t errlen)
 {
-    char host[256];
-    const char *colon = strrchr(listen, ':');
-    char *end = NULL;
-    long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host) || !end || *end ||
-        end == colon + 1 || port < 0 || port > 65535) {
-        snprintf(err, errlen, "--metrics-listen must be HOST:PORT (got \"%s\")", listen);
-        return NULL;
-    }
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
     if (evthread_use_pthreads()) {
         snprintf(err, errlen, "libevent threads unavailable");
         return NULL;
@@ -117,8 +112,8 @@ ing_metrics *ing_metrics_start(const char *listen, int *bound_port, char *err, s
     lim.max_body_bytes = 1024;
     lim.max_conns = 64;
     if (!(m->base = event_base_new()) || !(m->httpd = sy_httpd_new(m->base, &lim, handle, m)) ||
-        sy_httpd_listen(m->httpd, host, (int)port, 0, bound_port)) {
-        snprintf(err, errlen, "cannot listen on %s", listen);
+        sy_httpd_listen(m->httpd, host, port, 0, bound_port)) {
+        snprintf(err, errlen, "cannot listen on %s:%d", host, port);
         goto fail;
     }
     if (pthread_create(&m->thread, NULL, run, m)) {

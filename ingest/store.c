@@ -22,6 +22,8 @@ int ing_store_init(struct ing_store *st, const char *url, volatile sig_atomic_t 
 {
     st->url = url;
     st->stop = stop;
+    if (st->max_tries < 1)
+        st->max_tries = ING_MAX_TRIES_DEFAULT;
     sy_backoff_init(&st->backoff, 100, 5000);
     return ing_event_sql(ING_TMP_TABLE, st->sql_create, sizeof(st->sql_create), st->sql_copy,
                          sizeof(st->sql_copy), st->sql_insert, sizeof(st->sql_insert));
@@ -95,36 +97,72 @@ int ing_store_ensure(struct ing_store *st)
     return sy_backoff_retry(&st->backoff, pg_attempt, st, &st->errors, st->stop);
 }
 
-/* One attempt: COPY + INSERT + COMMIT of copy. 0 (inserted set), or -1 with err. */
-static int pg_write_once(struct ing_store *st, const struct ing_buf *copy, long long *inserted,
-                         char *err, size_t errlen)
+/* Counters: the loop's own; /metrics gets a copy (ing_metrics_publish). */
+#define ING_ADD(p, v) (*(p) += (v))
+
+int ing_store_permanent_sqlstate(const char *s)
+{
+    static const char *const classes[] = {"21", "22", "23", "27", "2F", "38", "39", "44", "P0",
+                                          NULL};
+    if (!s || strlen(s) != 5)
+        return 0;
+    for (const char *const *c = classes; *c; c++)
+        if (!strncmp(s, *c, 2))
+            return 1;
+    return 0;
+}
+
+/* What one failed attempt says about itself. */
+struct pg_fail {
+    char sqlstate[6]; /* "" when the server sent none (connection lost, libpq error) */
+    char err[1024];
+};
+
+static void note_fail(struct ing_store *st, const PGresult *res, struct pg_fail *f)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(f->sqlstate, sizeof(f->sqlstate), "%s", state ? state : "");
+    sy_pg_error(st->pg, f->err, sizeof(f->err));
+}
+
+/* The data was refused and the session is still usable: trying again cannot help. */
+static int fail_is_permanent(const struct ing_store *st, const struct pg_fail *f)
+{
+    return ing_store_permanent_sqlstate(f->sqlstate) && PQstatus(st->pg) == CONNECTION_OK;
+}
+
+/* One attempt: COPY + INSERT + COMMIT of len bytes of COPY lines. 0 (inserted set), or -1
+ * with f filled in. */
+static int pg_write_once(struct ing_store *st, const char *data, size_t len, long long *inserted,
+                         struct pg_fail *f)
 {
     PGresult *res = NULL;
 
-    if (pg_exec(st, "BEGIN", err, errlen) != 0)
+    f->sqlstate[0] = '\0';
+    if (pg_exec(st, "BEGIN", f->err, sizeof(f->err)) != 0)
         return -1;
     res = PQexec(st->pg, st->sql_copy);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
-        sy_pg_error(st->pg, err, errlen);
+        note_fail(st, res, f);
         goto fail;
     }
     PQclear(res);
     res = NULL;
-    for (size_t off = 0; off < copy->len;) {
-        size_t n = copy->len - off > ING_COPY_CHUNK ? ING_COPY_CHUNK : copy->len - off;
-        if (PQputCopyData(st->pg, copy->data + off, (int)n) != 1) {
-            sy_pg_error(st->pg, err, errlen);
+    for (size_t off = 0; off < len;) {
+        size_t n = len - off > ING_COPY_CHUNK ? ING_COPY_CHUNK : len - off;
+        if (PQputCopyData(st->pg, data + off, (int)n) != 1) {
+            note_fail(st, NULL, f);
             goto fail;
         }
         off += n;
     }
     if (PQputCopyEnd(st->pg, NULL) != 1) {
-        sy_pg_error(st->pg, err, errlen);
+        note_fail(st, NULL, f);
         goto fail;
     }
     res = PQgetResult(st->pg);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        sy_pg_error(st->pg, err, errlen);
+        note_fail(st, res, f);
         goto fail;
     }
     PQclear(res);
@@ -132,7 +170,7 @@ static int pg_write_once(struct ing_store *st, const struct ing_buf *copy, long 
         PQclear(res);
     res = PQexec(st->pg, st->sql_insert);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        sy_pg_error(st->pg, err, errlen);
+        note_fail(st, res, f);
         goto fail;
     }
     *inserted = atoll(PQcmdTuples(res));
@@ -141,7 +179,7 @@ static int pg_write_once(struct ing_store *st, const struct ing_buf *copy, long 
     /* COMMIT reports failure as an error, or as ROLLBACK on an aborted transaction. */
     res = PQexec(st->pg, "COMMIT");
     if (PQresultStatus(res) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(res), "COMMIT") != 0) {
-        sy_pg_error(st->pg, err, errlen);
+        note_fail(st, res, f);
         goto fail;
     }
     PQclear(res);
@@ -157,24 +195,137 @@ fail:
     return -1;
 }
 
-int ing_store_write(struct ing_store *st, const struct ing_buf *copy, size_t rows)
+/* A failure worth another try on a fresh session after a pause. -1 when stopping. */
+static int retry_pause(struct ing_store *st, const struct pg_fail *f, const char *msg, int tries)
 {
-    char err[1024];
-    long long inserted = 0;
+    char t[16];
+    ING_ADD(&st->errors, 1);
+    snprintf(t, sizeof(t), "%d", tries);
+    sy_log_kv(SY_WARN, msg, "reason", f->err, "sqlstate", f->sqlstate, "tries", t, NULL);
+    if (!fail_is_permanent(st, f))
+        ing_store_close(st); /* the next attempt starts from a fresh session */
+    return sy_sleep_ms(sy_backoff_next(&st->backoff), st->stop) ? -1 : 0;
+}
 
+static void count_written(struct ing_store *st, size_t rows, long long inserted)
+{
+    sy_backoff_reset(&st->backoff);
+    ING_ADD(&st->inserted, (unsigned long long)inserted);
+    ING_ADD(&st->duplicates, (unsigned long long)(rows - (size_t)inserted));
+}
+
+/* rows [lo, hi) as one transaction, retrying through outages: 0 committed, 1 refused
+ * with a permanent error (f says which), -1 stopping. */
+static int write_range(struct ing_store *st, const struct ing_buf *copy,
+                       const struct ing_row *rows, size_t lo, size_t hi, struct pg_fail *f)
+{
+    const char *data = copy->data + rows[lo].off;
+    size_t len = rows[hi - 1].off + rows[hi - 1].len - rows[lo].off;
+    long long inserted = 0;
     for (;;) {
         if (ing_store_ensure(st) != 0)
             return -1;
-        if (pg_write_once(st, copy, &inserted, err, sizeof(err)) == 0)
-            break;
-        st->errors++;
-        sy_log_kv(SY_WARN, "batch not committed; will retry", "reason", err, NULL);
-        ing_store_close(st); /* the next attempt starts from a fresh session */
-        if (sy_sleep_ms(sy_backoff_next(&st->backoff), st->stop))
+        if (pg_write_once(st, data, len, &inserted, f) == 0) {
+            count_written(st, hi - lo, inserted);
+            return 0;
+        }
+        if (fail_is_permanent(st, f))
+            return 1;
+        if (retry_pause(st, f, "events not committed; will retry", 0))
             return -1;
     }
-    sy_backoff_reset(&st->backoff);
-    st->inserted += (unsigned long long)inserted;
-    st->duplicates += rows - (size_t)inserted;
+}
+
+/* Stores one event PostgreSQL refused in ingest_dead_letters, retrying through outages
+ * (and through a missing table: nothing is acknowledged until it is stored). */
+static int dead_letter(struct ing_store *st, const struct ing_row *r, const struct pg_fail *why,
+                       int tries)
+{
+    static const char sql[] =
+        "INSERT INTO ingest_dead_letters (stream_id, event, sqlstate, error, tries) "
+        "VALUES ($1, $2, $3, $4, $5::integer) ON CONFLICT (stream_id, md5(event)) DO NOTHING";
+    char t[16], *ev = strndup(r->ev, r->evlen);
+    struct pg_fail f;
+    if (!ev)
+        return -1;
+    snprintf(t, sizeof(t), "%d", tries);
+    const char *params[] = {r->id, ev, why->sqlstate, why->err, t};
+    for (;;) {
+        if (ing_store_ensure(st) != 0)
+            break;
+        PGresult *res = PQexecParams(st->pg, sql, 5, NULL, params, NULL, NULL, 0);
+        int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!ok)
+            note_fail(st, res, &f);
+        PQclear(res);
+        if (ok) {
+            sy_backoff_reset(&st->backoff);
+            ING_ADD(&st->dead, 1);
+            sy_log_kv(SY_ERROR, "event refused by postgresql, dead-lettered", "id", r->id,
+                      "sqlstate", why->sqlstate, "reason", why->err, "tries", t, "table",
+                      "ingest_dead_letters", NULL);
+            free(ev);
+            return 0;
+        }
+        ING_ADD(&st->errors, 1);
+        sy_log_kv(SY_WARN, "dead letter not stored; will retry", "id", r->id, "reason", f.err,
+                  NULL);
+        ing_store_close(st);
+        if (sy_sleep_ms(sy_backoff_next(&st->backoff), st->stop))
+            break;
+    }
+    free(ev);
+    return -1;
+}
+
+/* rows [lo, hi) were refused with a permanent error (why): commit each half on its own,
+ * bisecting further what fails, until single events are left to dead-letter. Costs about
+ * k * log2(n) transactions for k poison events among n. */
+static int isolate(struct ing_store *st, const struct ing_buf *copy, const struct ing_row *rows,
+                   size_t lo, size_t hi, const struct pg_fail *why, int tries)
+{
+    if (hi - lo == 1)
+        return dead_letter(st, &rows[lo], why, tries);
+    size_t mid = lo + (hi - lo) / 2;
+    size_t range[2][2] = {{lo, mid}, {mid, hi}};
+    for (int h = 0; h < 2; h++) {
+        struct pg_fail f;
+        int rc = write_range(st, copy, rows, range[h][0], range[h][1], &f);
+        if (rc < 0)
+            return -1;
+        if (rc == 1 && isolate(st, copy, rows, range[h][0], range[h][1], &f, tries) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int ing_store_write(struct ing_store *st, const struct ing_buf *copy, const struct ing_row *rows,
+                    size_t nrows)
+{
+    struct pg_fail f;
+    long long inserted = 0;
+    int tries = 0;
+
+    if (nrows == 0)
+        return 0;
+    for (;;) {
+        if (ing_store_ensure(st) != 0)
+            return -1;
+        if (pg_write_once(st, copy->data, copy->len, &inserted, &f) == 0)
+            break;
+        if (fail_is_permanent(st, &f) && ++tries >= st->max_tries) {
+            char t[16], n[24];
+            ING_ADD(&st->errors, 1);
+            snprintf(t, sizeof(t), "%d", tries);
+            snprintf(n, sizeof(n), "%zu", nrows);
+            sy_log_kv(SY_ERROR, "batch refused with the same kind of error every time; "
+                                "setting aside the events postgresql refuses",
+                      "reason", f.err, "sqlstate", f.sqlstate, "tries", t, "events", n, NULL);
+            return isolate(st, copy, rows, 0, nrows, &f, tries);
+        }
+        if (retry_pause(st, &f, "batch not committed; will retry", tries))
+            return -1;
+    }
+    count_written(st, nrows, inserted);
     return 0;
 }

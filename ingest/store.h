@@ -5,6 +5,11 @@
  * ON CONFLICT DO NOTHING; COMMIT. Any error drops the session and retries the same batch
  * from a fresh one with backoff, giving up only when *stop is set. Also keeps the
  * request partitions created ahead (sy_create_request_partitions, hourly).
+ *
+ * Poison events: a batch refused max_tries times in a row with a data or constraint
+ * error (ing_store_permanent_sqlstate) is bisected; each event that still fails alone
+ * goes to the table ingest_dead_letters (migrations/0007) with its error, the rest is
+ * committed. Connection, resource, timeout and schema errors are retried forever.
  */
 #ifndef SY_INGEST_STORE_H
 #define SY_INGEST_STORE_H
@@ -16,10 +21,21 @@
 
 struct ing_buf;
 
+/* One COPY line of a batch and the event it came from (for a dead letter). */
+struct ing_row {
+    size_t off, len;  /* its bytes in the COPY buffer */
+    const char *id;   /* the stream entry */
+    const char *ev;   /* the event JSON (not NUL-terminated) */
+    size_t evlen;
+};
+
+#define ING_MAX_TRIES_DEFAULT 5
+
 struct ing_store {
     const char *url;
-    /* counters, for the stats line */
-    unsigned long long errors, inserted, duplicates;
+    int max_tries;    /* failures with a permanent error before bisecting (>= 1) */
+    /* counters, for the stats line and /metrics (which gets a copy) */
+    unsigned long long errors, inserted, duplicates, dead;
     /* owned here */
     struct pg_conn *pg;
     struct sy_backoff backoff;
@@ -40,10 +56,18 @@ int ing_store_ensure(struct ing_store *st) __attribute__((warn_unused_result));
  * logged and retried in a minute). */
 void ing_store_partitions(struct ing_store *st);
 
-/* Commits copy (rows COPY lines) in one transaction, retrying through outages; counts
- * inserted rows and duplicates. 0, or -1 when stopping before it committed. */
-int ing_store_write(struct ing_store *st, const struct ing_buf *copy, size_t rows)
-    __attribute__((warn_unused_result));
+/* Commits copy (its nrows lines described by rows) in one transaction, retrying through
+ * outages; sets poison events aside (above); counts inserted rows, duplicates and dead
+ * letters. 0, or -1 when stopping before all of it was committed or set aside (the
+ * caller must not acknowledge it then: a replay is harmless). */
+int ing_store_write(struct ing_store *st, const struct ing_buf *copy, const struct ing_row *rows,
+                    size_t nrows) __attribute__((warn_unused_result));
+
+/* 1 for an SQLSTATE that says the data itself was refused (classes 21 cardinality, 22
+ * data exception, 23 integrity constraint, 27 triggered data change, 2F/38/39 routine
+ * exceptions, 44 check option, P0 PL/pgSQL RAISE), so retrying the same rows cannot
+ * help; 0 for anything else (NULL included). */
+int ing_store_permanent_sqlstate(const char *sqlstate);
 
 void ing_store_close(struct ing_store *st);
 

@@ -23,6 +23,7 @@
 #include "experiments/config.h"
 #include "router/conf.h"
 #include "router/feedback_parse.h"
+#include "router/metrics.h"
 #include "wire/sig.h"
 
 #define RETRY_AFTER_DOWN "2"
@@ -30,6 +31,7 @@
 
 struct rt_feedback {
     sy_pgpool *pool; /* NULL without a database URL */
+    rt_metrics *metrics; /* shared, not owned; NULL: not counted */
 };
 
 enum fb_state { FB_STORING, FB_DONE };
@@ -40,6 +42,7 @@ static const char *const fb_state_names[] = {"storing", "done"};
 
 typedef struct fb_req {
     rt_conf *conf; /* reference held until answered */
+    rt_metrics *metrics;
     sy_http_req *http;
     enum fb_state state;
     int labels;   /* /v1/labels */
@@ -65,6 +68,12 @@ static void set_state(fb_req *r, enum fb_state st)
 {
     assert(r->state == FB_STORING && st == FB_DONE);
     r->state = st;
+}
+
+static void count(rt_metrics *m, int labels, enum rt_fb_result result)
+{
+    if (m)
+        rt_metrics_feedback(m, labels, result);
 }
 
 static void req_free(fb_req *r)
@@ -250,6 +259,7 @@ static void on_stored(void *arg, sy_pg_status st, const struct pg_result *cres, 
 
     if (st == SY_PG_UNAVAILABLE) {
         sy_log_kv(SY_WARN, "feedback not stored", "endpoint", what(r), "reason", err, NULL);
+        count(r->metrics, r->labels, RT_FBR_storage_unavailable);
         reply_unavailable(r, err);
         goto done;
     }
@@ -261,8 +271,10 @@ static void on_stored(void *arg, sy_pg_status st, const struct pg_result *cres, 
         if (state && (!strncmp(state, "08", 2) || !strncmp(state, "53", 2) ||
                       !strncmp(state, "57", 2) || !strcmp(state, "40001") ||
                       !strcmp(state, "40P01"))) {
+            count(r->metrics, r->labels, RT_FBR_storage_unavailable);
             reply_unavailable(r, "database error");
         } else {
+            count(r->metrics, r->labels, RT_FBR_storage_error);
             sy_http_reply_error(r->http, 500, "api_error", "storage_error", NULL,
                                 "%s storage failed; nothing was stored", what(r));
         }
@@ -275,6 +287,7 @@ static void on_stored(void *arg, sy_pg_status st, const struct pg_result *cres, 
     if (!out || keymap_build(&m, r)) {
         free(out);
         free(m.slot);
+        count(r->metrics, r->labels, RT_FBR_internal_error);
         sy_http_reply_error(r->http, 500, "api_error", "internal_error", NULL, "out of memory");
         goto done;
     }
@@ -291,7 +304,7 @@ static void on_stored(void *arg, sy_pg_status st, const struct pg_result *cres, 
         out[i] = !strcmp(status, "conflict") ? IO_CONFLICT : IO_DUPLICATE;
     }
     free(m.slot);
-    size_t count[4] = {0, 0, 0, 0};
+    size_t count_[4] = {0, 0, 0, 0};
     size_t first_conflict = (size_t)-1;
     for (size_t i = 0; i < n; i++) {
         int d = item_dup_of(r, i);
@@ -299,20 +312,21 @@ static void on_stored(void *arg, sy_pg_status st, const struct pg_result *cres, 
             out[i] = out[d] == IO_CONFLICT ? IO_CONFLICT : IO_DUPLICATE;
         if (out[i] == IO_CONFLICT && first_conflict == (size_t)-1)
             first_conflict = i;
-        count[out[i]]++;
+        count_[out[i]]++;
     }
     if (!r->per_item && first_conflict != (size_t)-1) {
+        count(r->metrics, r->labels, RT_FBR_conflict);
         reply_conflict(r, first_conflict);
         free(out);
         goto done;
     }
     json_t *body = json_pack("{s:s, s:I, s:I, s:I}", "object",
                              r->labels ? "labels.batch" : "feedback.batch", "received",
-                             (json_int_t)n, "created", (json_int_t)count[IO_CREATED],
-                             "duplicates", (json_int_t)count[IO_DUPLICATE]);
+                             (json_int_t)n, "created", (json_int_t)count_[IO_CREATED],
+                             "duplicates", (json_int_t)count_[IO_DUPLICATE]);
     if (r->per_item && body) {
-        json_object_set_new(body, "conflicts", json_integer((json_int_t)count[IO_CONFLICT]));
-        json_object_set_new(body, "invalid", json_integer((json_int_t)count[IO_INVALID]));
+        json_object_set_new(body, "conflicts", json_integer((json_int_t)count_[IO_CONFLICT]));
+        json_object_set_new(body, "invalid", json_integer((json_int_t)count_[IO_INVALID]));
         json_t *results = json_array();
         for (size_t i = 0; i < n && results; i++) {
             json_t *it = json_pack("{s:I, s:s}", "index", (json_int_t)i, "status",
@@ -342,10 +356,17 @@ static void on_stored(void *arg, sy_pg_status st, const struct pg_result *cres, 
         json_object_set_new(body, "results", results);
     }
     free(out);
+    count(r->metrics, r->labels, RT_FBR_stored);
+    if (r->metrics) {
+        rt_metrics_feedback_items(r->metrics, r->labels, RT_FBO_created, count_[IO_CREATED]);
+        rt_metrics_feedback_items(r->metrics, r->labels, RT_FBO_duplicate, count_[IO_DUPLICATE]);
+        rt_metrics_feedback_items(r->metrics, r->labels, RT_FBO_conflict, count_[IO_CONFLICT]);
+        rt_metrics_feedback_items(r->metrics, r->labels, RT_FBO_invalid, count_[IO_INVALID]);
+    }
     if (r->nsent)
         sy_log(SY_DEBUG, "feedback stored",
                "endpoint=%s project=%s received=%zu created=%zu duplicates=%zu ms=%.1f", what(r),
-               r->project, n, count[IO_CREATED], count[IO_DUPLICATE],
+               r->project, n, count_[IO_CREATED], count_[IO_DUPLICATE],
                (double)(sy_clock_wall_us() - r->t0_us) / 1000.0);
     reply_json(r, r->per_item ? 207 : 200, body);
 done:
@@ -464,7 +485,9 @@ static void handle(rt_feedback *fb, rt_conf *conf, sy_http_req *req, int labels)
 {
     const char *kind = labels ? "labels" : "feedback";
     const exp_feedback *cfg = &conf->cfg->feedback;
+    rt_metrics *metrics = fb ? fb->metrics : NULL;
     if (!cfg->enabled) {
+        count(metrics, labels, RT_FBR_not_configured);
         sy_http_reply_error(req, 503, "api_error", "feedback_not_configured", NULL,
                             "%s ingestion is not configured: add a \"feedback\" section with "
                             "signing secrets to the router config",
@@ -475,12 +498,21 @@ static void handle(rt_feedback *fb, rt_conf *conf, sy_http_req *req, int labels)
     size_t len;
     const char *body = sy_http_body(req, &len);
     if (len > (size_t)cfg->max_body_bytes) {
+        count(metrics, labels, RT_FBR_too_large);
         sy_http_reply_error(req, 413, "invalid_request_error", "request_too_large", NULL,
                             "request body of %zu bytes exceeds the limit of %ld bytes", len,
                             cfg->max_body_bytes);
         return;
     }
-    switch (verify(conf, req, &project)) {
+    wire_sig_status sig = verify(conf, req, &project);
+    switch (sig) {
+    case WIRE_SIG_OK: break;
+    case WIRE_SIG_MISSING: count(metrics, labels, RT_FBR_missing_signature); break;
+    case WIRE_SIG_MALFORMED: count(metrics, labels, RT_FBR_malformed_signature); break;
+    case WIRE_SIG_STALE: count(metrics, labels, RT_FBR_signature_expired); break;
+    case WIRE_SIG_MISMATCH: count(metrics, labels, RT_FBR_signature_mismatch); break;
+    }
+    switch (sig) {
     case WIRE_SIG_OK: break;
     case WIRE_SIG_MISSING:
         sy_http_reply_error(req, 401, "authentication_error", "missing_signature", NULL,
@@ -503,6 +535,7 @@ static void handle(rt_feedback *fb, rt_conf *conf, sy_http_req *req, int labels)
         return;
     }
     if (!fb || !fb->pool) {
+        count(metrics, labels, RT_FBR_storage_not_configured);
         sy_http_reply_error(req, 503, "api_error", "storage_not_configured", NULL,
                             "%s storage is not configured: start the router with "
                             "--database-url or SWITCHYARD_DATABASE_URL",
@@ -512,10 +545,12 @@ static void handle(rt_feedback *fb, rt_conf *conf, sy_http_req *req, int labels)
 
     fb_req *r = calloc(1, sizeof(*r));
     if (!r) {
+        count(metrics, labels, RT_FBR_internal_error);
         sy_http_reply_error(req, 500, "api_error", "internal_error", NULL, "out of memory");
         return;
     }
     r->conf = rt_conf_ref(conf);
+    r->metrics = metrics;
     r->http = req;
     r->labels = labels;
     r->project = project;
@@ -525,9 +560,10 @@ static void handle(rt_feedback *fb, rt_conf *conf, sy_http_req *req, int labels)
     char err[512];
     rt_fb_parse_status ps =
         labels ? rt_fb_parse_labels(body, len, (size_t)cfg->max_items, &r->batch, err, sizeof(err))
-               : rt_fb_parse_feedback(body, len, (size_t)cfg->max_items, &r->batch, err,
-                                      sizeof(err));
+               : rt_fb_parse_feedback(body, len, (size_t)cfg->max_items, r->t0_us,
+                                      cfg->tolerance_s, &r->batch, err, sizeof(err));
     if (ps != RT_FB_PARSE_OK) {
+        count(metrics, labels, ps == RT_FB_PARSE_NOMEM ? RT_FBR_internal_error : RT_FBR_invalid);
         if (ps == RT_FB_PARSE_NOMEM)
             sy_http_reply_error(req, 500, "api_error", "internal_error", NULL, "out of memory");
         else
@@ -540,6 +576,7 @@ static void handle(rt_feedback *fb, rt_conf *conf, sy_http_req *req, int labels)
         const char *e = item_error(r, r->batch.first_error);
         char path[320];
         rt_fb_error_path(e, path, sizeof(path));
+        count(metrics, labels, RT_FBR_invalid);
         sy_http_reply_error(req, 400, "invalid_request_error",
                             labels ? "invalid_labels" : "invalid_feedback", path, "%s", e);
         req_free(r);
@@ -547,6 +584,7 @@ static void handle(rt_feedback *fb, rt_conf *conf, sy_http_req *req, int labels)
     }
     int brc = labels ? build_label_params(r) : build_feedback_params(r);
     if (brc) {
+        count(metrics, labels, RT_FBR_internal_error);
         sy_http_reply_error(req, 500, "api_error", "internal_error", NULL, "out of memory");
         req_free(r);
         return;
@@ -561,6 +599,7 @@ static void handle(rt_feedback *fb, rt_conf *conf, sy_http_req *req, int labels)
                         r->params, on_stored, r, &why)) {
         sy_log_kv(SY_WARN, "feedback refused", "endpoint", what(r), "state",
                   fb_state_names[r->state], "reason", why, NULL);
+        count(metrics, labels, RT_FBR_storage_unavailable);
         reply_unavailable(r, why);
         req_free(r);
     }
@@ -577,11 +616,12 @@ void rt_labels_handle(rt_feedback *fb, rt_conf *conf, sy_http_req *req)
 }
 
 rt_feedback *rt_feedback_new(struct event_base *base, const exp_feedback *cfg,
-                             const char *database_url)
+                             const char *database_url, rt_metrics *metrics)
 {
     rt_feedback *fb = calloc(1, sizeof(*fb));
     if (!fb)
         return NULL;
+    fb->metrics = metrics;
     if (cfg->enabled && database_url && *database_url) {
         sy_pgpool_opts o;
         sy_pgpool_opts_default(&o);

@@ -16,16 +16,19 @@
 struct event_base;
 struct exp_feedback;
 struct rt_conf;
+struct rt_metrics;
 struct sy_http_req;
 typedef struct rt_feedback rt_feedback;
 
 /*
  * The endpoints' process state: the PostgreSQL pool, started when the config has a
  * "feedback" section and database_url is neither NULL nor empty (pool settings are
- * read here, once; a reload does not resize the pool). NULL on allocation failure.
+ * read here, once; a reload does not resize the pool). Every request and stored item is
+ * counted in metrics (switchyard_feedback_*; may be NULL). NULL on allocation failure.
  */
 rt_feedback *rt_feedback_new(struct event_base *base, const struct exp_feedback *cfg,
-                             const char *database_url) __attribute__((warn_unused_result));
+                             const char *database_url, struct rt_metrics *metrics)
+    __attribute__((warn_unused_result));
 
 /* The handlers. conf is the current generation (secrets, tolerance, window); the
  * request holds a reference to it until answered. fb may be NULL (503). */

@@ -12,6 +12,7 @@
 
 #include "common/hash.h"
 #include "experiments/cohort.h"
+#include "wire/task.h"
 
 const char *rt_fb_kind_str(rt_fb_kind k)
 {
@@ -257,7 +258,14 @@ static void content_hash(rt_fb_item *it)
 
 /* ---------- one feedback item ---------- */
 
-static char *check_feedback(json_t *o, int arr, size_t i, rt_fb_item *it)
+/* What the batch is checked against besides its own content. */
+struct fb_limits {
+    int64_t now_us;
+    int max_skew_s; /* < 0: none */
+};
+
+static char *check_feedback(json_t *o, int arr, size_t i, rt_fb_item *it,
+                            const struct fb_limits *lim)
 {
     static const char *const allowed[] = {"feedback_id", "request_id", "kind", "value",
                                           "comment", "user_id", "created_at", NULL};
@@ -356,6 +364,12 @@ static char *check_feedback(json_t *o, int arr, size_t i, rt_fb_item *it)
         if (!s || json_string_length(v) > 64 || rt_fb_parse_rfc3339(s, &it->created_at_us))
             return item_error(arr, i, "created_at",
                               "must be an RFC 3339 date-time such as 2026-11-28T03:00:00Z");
+        if (lim->max_skew_s >= 0 &&
+            it->created_at_us > lim->now_us + (int64_t)lim->max_skew_s * 1000000)
+            return item_error(arr, i, "created_at",
+                              "is in the future (more than %d seconds after the time of "
+                              "receipt)",
+                              lim->max_skew_s);
         it->has_created_at = 1;
         rt_fb_format_utc(it->created_at_us, it->created_at, sizeof(it->created_at));
     }
@@ -365,14 +379,6 @@ static char *check_feedback(json_t *o, int arr, size_t i, rt_fb_item *it)
 
 /* ---------- one label ---------- */
 
-static int task_type_ok(const char *s)
-{
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' ||
-              *s == '.'))
-            return 0;
-    return 1;
-}
 
 static char *check_label(json_t *o, int arr, size_t i, rt_label_item *it)
 {
@@ -391,10 +397,20 @@ static char *check_label(json_t *o, int arr, size_t i, rt_label_item *it)
     if (!v)
         return item_error(arr, i, "task_type", "required");
     it->task_type = str_field(v, RT_FB_TASK_TYPE_MAX);
-    if (!it->task_type || !task_type_ok(it->task_type))
-        return item_error(arr, i, "task_type",
-                          "must be 1 to %d characters of a-z, 0-9, '_', '-', '.'",
-                          RT_FB_TASK_TYPE_MAX);
+    wire_task t;
+    if (!it->task_type || wire_task_parse(it->task_type, &t) != 0) {
+        char names[128];
+        size_t n = 0;
+        names[0] = '\0';
+        for (int k = 0; k < WIRE_NTASKS; k++) {
+            int w = snprintf(names + n, sizeof(names) - n, "%s%s", k ? ", " : "",
+                             wire_task_str((wire_task)k));
+            if (w > 0 && (size_t)w < sizeof(names) - n)
+                n += (size_t)w;
+        }
+        return item_error(arr, i, "task_type", "must be one of the classifier's task types: %s",
+                          names);
+    }
     v = json_object_get(o, "labeller");
     if (!v)
         return item_error(arr, i, "labeller", "required");
@@ -492,7 +508,8 @@ static int fold_repeats(rt_fb_batch *b)
 /* ---------- batch ---------- */
 
 static rt_fb_parse_status parse(const char *json, size_t len, size_t max_items, int labels,
-                                rt_fb_batch *out, char *err, size_t errlen)
+                                const struct fb_limits *lim, rt_fb_batch *out, char *err,
+                                size_t errlen)
 {
     json_error_t jerr;
     memset(out, 0, sizeof(*out));
@@ -535,7 +552,7 @@ static rt_fb_parse_status parse(const char *json, size_t len, size_t max_items, 
             out->labels[i].error = check_label(o, out->is_array, i, &out->labels[i]);
         } else {
             out->items[i].dup_of = -1;
-            out->items[i].error = check_feedback(o, out->is_array, i, &out->items[i]);
+            out->items[i].error = check_feedback(o, out->is_array, i, &out->items[i], lim);
         }
     }
     if (fold_repeats(out)) {
@@ -551,15 +568,18 @@ static rt_fb_parse_status parse(const char *json, size_t len, size_t max_items, 
 }
 
 rt_fb_parse_status rt_fb_parse_feedback(const char *json, size_t len, size_t max_items,
-                                        rt_fb_batch *out, char *err, size_t errlen)
+                                        int64_t now_us, int max_skew_s, rt_fb_batch *out,
+                                        char *err, size_t errlen)
 {
-    return parse(json, len, max_items, 0, out, err, errlen);
+    const struct fb_limits lim = {now_us, max_skew_s};
+    return parse(json, len, max_items, 0, &lim, out, err, errlen);
 }
 
 rt_fb_parse_status rt_fb_parse_labels(const char *json, size_t len, size_t max_items,
                                       rt_fb_batch *out, char *err, size_t errlen)
 {
-    return parse(json, len, max_items, 1, out, err, errlen);
+    const struct fb_limits none = {0, -1};
+    return parse(json, len, max_items, 1, &none, out, err, errlen);
 }
 
 void rt_fb_batch_free(rt_fb_batch *b)

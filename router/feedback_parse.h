@@ -69,15 +69,21 @@ typedef enum { RT_FB_PARSE_OK = 0, RT_FB_PARSE_BODY = -1, RT_FB_PARSE_NOMEM = -2
 
 /*
  * Parse and validate a feedback body (one object or an array of 1..max_items).
+ * A created_at later than now_us + max_skew_s seconds is an item error (the sender's
+ * clock cannot be that far ahead; max_skew_s < 0: no limit). now_us is the time of
+ * receipt, passed in so the parser stays clock-free.
  * RT_FB_PARSE_OK: *out holds every item; item errors are in items[i].error.
  * RT_FB_PARSE_BODY: the body as a whole is unusable; err says why ("body: ...").
  * Free *out with rt_fb_batch_free() whatever the result.
  */
 rt_fb_parse_status rt_fb_parse_feedback(const char *json, size_t len, size_t max_items,
-                                        rt_fb_batch *out, char *err, size_t errlen)
+                                        int64_t now_us, int max_skew_s, rt_fb_batch *out,
+                                        char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* The same for labels: {"request_id", "task_type", "labeller", optional "prompt"}. */
+/* The same for labels: {"request_id", "task_type", "labeller", optional "prompt"};
+ * task_type must be one of the classifier's task types (wire/task.h: simple, code,
+ * reasoning, complex), since no other value can serve the accuracy audit or retraining. */
 rt_fb_parse_status rt_fb_parse_labels(const char *json, size_t len, size_t max_items,
                                       rt_fb_batch *out, char *err, size_t errlen)
     __attribute__((warn_unused_result));

@@ -27,6 +27,8 @@ struct rt_metrics {
     uint64_t upstream_ok[RT_MAX_PROVIDERS], upstream_failed[RT_MAX_PROVIDERS];
     struct hist upstream_latency[RT_MAX_PROVIDERS];
     struct hist overhead;
+    uint64_t fb_results[2][RT_FB_NRESULTS];   /* [labels] */
+    uint64_t fb_items[2][RT_FB_NOUTCOMES];
 };
 
 #define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
@@ -91,6 +93,18 @@ void rt_metrics_overhead(rt_metrics *m, int64_t overhead_us)
 {
     hist_add(&m->overhead, overhead_bounds_us, (double)overhead_us,
              (uint64_t)(overhead_us > 0 ? overhead_us : 0));
+}
+
+void rt_metrics_feedback(rt_metrics *m, int labels, enum rt_fb_result r)
+{
+    if (r >= 0 && r < RT_FB_NRESULTS)
+        ADD(&m->fb_results[labels != 0][r], 1);
+}
+
+void rt_metrics_feedback_items(rt_metrics *m, int labels, enum rt_fb_outcome o, uint64_t n)
+{
+    if (o >= 0 && o < RT_FB_NOUTCOMES && n)
+        ADD(&m->fb_items[labels != 0][o], n);
 }
 
 struct out {
@@ -189,6 +203,34 @@ char *rt_metrics_render(const rt_metrics *m, const rt_metrics_gauges *g, size_t 
         put(&o, "switchyard_circuit_state{provider=\"%s\"} %d\n", g->provider_names[p],
             g->breaker_state[p]);
 
+    {
+        static const char *const results[] = {
+#define RT_FB_RESULT_STR(name, label) label,
+            RT_FB_RESULTS(RT_FB_RESULT_STR)
+#undef RT_FB_RESULT_STR
+        };
+        static const char *const outcomes[] = {
+#define RT_FB_OUTCOME_STR(name, label) label,
+            RT_FB_OUTCOMES(RT_FB_OUTCOME_STR)
+#undef RT_FB_OUTCOME_STR
+        };
+        static const char *const endpoints[2] = {"feedback", "labels"};
+        put(&o, "# HELP switchyard_feedback_requests_total POST /v1/feedback and /v1/labels "
+                "requests by result (stored, or the refusal's reason)\n"
+                "# TYPE switchyard_feedback_requests_total counter\n");
+        for (int e = 0; e < 2; e++)
+            for (int r = 0; r < RT_FB_NRESULTS; r++)
+                put(&o, "switchyard_feedback_requests_total{endpoint=\"%s\",result=\"%s\"} %llu\n",
+                    endpoints[e], results[r], (unsigned long long)GET(&m->fb_results[e][r]));
+        put(&o, "# HELP switchyard_feedback_items_total Items of the feedback and label batches "
+                "answered 200/207, by outcome\n"
+                "# TYPE switchyard_feedback_items_total counter\n");
+        for (int e = 0; e < 2; e++)
+            for (int k = 0; k < RT_FB_NOUTCOMES; k++)
+                put(&o, "switchyard_feedback_items_total{endpoint=\"%s\",outcome=\"%s\"} %llu\n",
+                    endpoints[e], outcomes[k], (unsigned long long)GET(&m->fb_items[e][k]));
+    }
+
 #define RT_COUNTER_RENDER(name, metric, help)                                                     \
     put(&o, "# HELP " metric " " help "\n# TYPE " metric " counter\n" metric " %llu\n",           \
         (unsigned long long)GET(&m->counters[RT_C_##name]));
@@ -198,6 +240,20 @@ char *rt_metrics_render(const rt_metrics *m, const rt_metrics_gauges *g, size_t 
     put(&o, "# HELP switchyard_event_queue_depth Events waiting in memory for Redis\n"
             "# TYPE switchyard_event_queue_depth gauge\nswitchyard_event_queue_depth %zu\n",
         g->event_queue_depth);
+    put(&o, "# HELP switchyard_event_queue_age_seconds Age of the oldest event waiting in memory "
+            "for Redis (0 when none)\n"
+            "# TYPE switchyard_event_queue_age_seconds gauge\nswitchyard_event_queue_age_seconds "
+            "%g\n",
+        (double)g->event_queue_age_us / 1e6);
+    put(&o, "# HELP switchyard_event_spool_entries Entries of the stream sy:events not yet "
+            "ingested (each up to 128 events; -1 unknown)\n"
+            "# TYPE switchyard_event_spool_entries gauge\nswitchyard_event_spool_entries %lld\n",
+        (long long)g->spool_entries);
+    put(&o, "# HELP switchyard_event_spool_age_seconds Age of the oldest entry of sy:events not "
+            "yet ingested (0 when none, -1 unknown)\n"
+            "# TYPE switchyard_event_spool_age_seconds gauge\nswitchyard_event_spool_age_seconds "
+            "%g\n",
+        g->spool_age_us < 0 ? -1.0 : (double)g->spool_age_us / 1e6);
     put(&o, "# HELP switchyard_events_inflight Events sent to Redis, not yet confirmed\n"
             "# TYPE switchyard_events_inflight gauge\nswitchyard_events_inflight %zu\n",
         g->events_inflight);

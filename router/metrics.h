@@ -34,6 +34,41 @@
     X(events_dropped, "switchyard_events_dropped_total",                                          \
       "Events dropped because the in-memory queue was full")
 
+/* POST /v1/feedback and /v1/labels: what became of each request (result label; the
+ * refusals are the error codes the endpoints answer with, see docs "Feedback and labels")
+ * and of each item of a stored batch (outcome label). */
+#define RT_FB_RESULTS(X)                                                                          \
+    X(stored, "stored")                       /* 200 or 207 */                                    \
+    X(missing_signature, "missing_signature") /* 401 */                                           \
+    X(malformed_signature, "malformed_signature")                                                 \
+    X(signature_expired, "signature_expired")                                                     \
+    X(signature_mismatch, "signature_mismatch")                                                   \
+    X(invalid, "invalid")                     /* 400 invalid_feedback / invalid_labels */         \
+    X(conflict, "conflict")                   /* 409 */                                           \
+    X(too_large, "too_large")                 /* 413 */                                           \
+    X(not_configured, "not_configured")       /* 503 feedback_not_configured */                   \
+    X(storage_not_configured, "storage_not_configured")                                           \
+    X(storage_unavailable, "storage_unavailable") /* 503 + Retry-After */                         \
+    X(storage_error, "storage_error")         /* 500 */                                           \
+    X(internal_error, "internal_error")
+
+#define RT_FB_OUTCOMES(X)                                                                         \
+    X(created, "created") X(duplicate, "duplicate") X(conflict, "conflict") X(invalid, "invalid")
+
+enum rt_fb_result {
+#define RT_FB_RESULT_ENUM(name, label) RT_FBR_##name,
+    RT_FB_RESULTS(RT_FB_RESULT_ENUM)
+#undef RT_FB_RESULT_ENUM
+        RT_FB_NRESULTS
+};
+
+enum rt_fb_outcome {
+#define RT_FB_OUTCOME_ENUM(name, label) RT_FBO_##name,
+    RT_FB_OUTCOMES(RT_FB_OUTCOME_ENUM)
+#undef RT_FB_OUTCOME_ENUM
+        RT_FB_NOUTCOMES
+};
+
 enum rt_counter {
 #define RT_COUNTER_ENUM(name, metric, help) RT_C_##name,
     RT_COUNTERS(RT_COUNTER_ENUM)
@@ -58,6 +93,9 @@ void rt_metrics_request(rt_metrics *m, int status, int cohort, int task, int mod
 /* outcome: 0 ok, 1 failure (counted against the provider) */
 void rt_metrics_upstream(rt_metrics *m, int provider, int64_t latency_us, int failed);
 void rt_metrics_overhead(rt_metrics *m, int64_t overhead_us);
+/* labels: 0 /v1/feedback, 1 /v1/labels. */
+void rt_metrics_feedback(rt_metrics *m, int labels, enum rt_fb_result r);
+void rt_metrics_feedback_items(rt_metrics *m, int labels, enum rt_fb_outcome o, uint64_t n);
 
 /* Gauges the caller knows at render time. */
 typedef struct rt_metrics_gauges {
@@ -67,7 +105,10 @@ typedef struct rt_metrics_gauges {
     int nproviders;
     const int *breaker_state; /* per provider: 0 closed, 1 open, 2 half-open */
     size_t event_queue_depth;
+    int64_t event_queue_age_us;  /* the oldest event waiting in memory; 0 when none */
     size_t events_inflight;
+    int64_t spool_entries;       /* sy:events entries not yet ingested; -1 unknown */
+    int64_t spool_age_us;        /* age of the oldest; 0 when none; -1 unknown */
     int redis_connected;
     int64_t state_age_us;
     int active_requests;

@@ -23,6 +23,8 @@
 #define RT_BATCH_MAX 128
 #define RT_BATCH_BYTES (256u << 10)
 #define RT_BATCH_US 5000
+/* How often the stream's backlog (length, oldest entry) is read for /metrics. */
+#define RT_PROBE_US 1000000
 
 /* A batch of events, newline-separated, spooled as one stream entry (field b). */
 struct spooled {
@@ -30,6 +32,7 @@ struct spooled {
     rt_redis *owner;
     size_t len, cap;
     size_t n; /* events in it */
+    int64_t first_us; /* wall clock of its first event */
     char *json;
 };
 
@@ -66,7 +69,18 @@ struct rt_redis {
     struct event *janitor;
     int64_t last_progress_us; /* connect started, last reply received, or a command sent
                                  when none was waiting: the oldest wait started here */
+    /* the stream's backlog, read every RT_PROBE_US (-1: unknown) */
+    struct event *probe;
+    int probing;
+    int64_t spool_entries, spool_oldest_ms;
 };
+
+/* The stream's length and the id of its oldest entry, without sending the entry's
+ * events back (XRANGE alone would return up to 128 of them every second). */
+static const char probe_script[] =
+    "local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)\n"
+    "local id = first[1] and first[1][1] or ''\n"
+    "return {redis.call('XLEN', KEYS[1]), id}\n";
 
 static const char user_script[] =
     "local new = redis.call('HSETNX', KEYS[1], 'seen:' .. ARGV[4], ARGV[1])\n"
@@ -81,6 +95,8 @@ static char user_script_sha[2 * SHA_DIGEST_LENGTH + 1];
 
 static void connect_now(rt_redis *r);
 static void on_flush(evutil_socket_t fd, short what, void *arg);
+static void on_probe(evutil_socket_t fd, short what, void *arg);
+static void sent_one(rt_redis *r);
 
 static void flush_queue(rt_redis *r);
 
@@ -161,6 +177,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     rt_redis *r = ac->data;
     r->connected = 0;
     r->ac = NULL;
+    r->spool_entries = -1;
     if (r->freeing)
         return;
     sy_log_kv(SY_WARN, "redis disconnected", "reason", status == REDIS_OK ? "closed" : ac->errstr,
@@ -189,6 +206,48 @@ static void on_janitor(evutil_socket_t fd, short what, void *arg)
     redisAsyncFree(ac); /* pending callbacks run with NULL and requeue */
     if (!was_connected)
         schedule_retry(r); /* no disconnect callback for a connect that never finished */
+}
+
+static void on_probe_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    rt_redis *r = privdata;
+    redisReply *rep = reply;
+    (void)ac;
+    r->probing = 0;
+    r->inflight--;
+    if (!rep) { /* the connection went away: its callbacks run with NULL */
+        r->spool_entries = -1;
+        return;
+    }
+    r->last_progress_us = sy_clock_mono_us();
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER) {
+        r->spool_entries = -1;
+        return;
+    }
+    r->spool_entries = rep->element[0]->integer;
+    /* an entry id is "<ms>-<seq>": the Redis server's clock when it was added */
+    r->spool_oldest_ms = rep->element[1]->type == REDIS_REPLY_STRING && rep->element[1]->str
+                             ? strtoll(rep->element[1]->str, NULL, 10)
+                             : 0;
+}
+
+static void on_probe(evutil_socket_t fd, short what, void *arg)
+{
+    rt_redis *r = arg;
+    (void)fd;
+    (void)what;
+    if (!r->connected) {
+        r->spool_entries = -1;
+        return;
+    }
+    if (r->probing) /* the last one is still unanswered: the janitor deals with that */
+        return;
+    if (redisAsyncCommand(r->ac, on_probe_reply, r, "EVAL %s 1 %s", probe_script,
+                          WIRE_EVENTS_STREAM) != REDIS_OK)
+        return;
+    r->probing = 1;
+    sent_one(r);
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
@@ -253,20 +312,26 @@ rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_
     r->retry = evtimer_new(base, on_retry, r);
     r->janitor = event_new(base, -1, EV_PERSIST, on_janitor, r);
     r->flush = evtimer_new(base, on_flush, r);
+    r->probe = event_new(base, -1, EV_PERSIST, on_probe, r);
+    r->spool_entries = -1;
     r->seen = calloc(RT_SEEN_SLOTS, sizeof(*r->seen)); /* NULL: record every request */
-    if (!r->retry || !r->janitor || !r->flush) {
+    if (!r->retry || !r->janitor || !r->flush || !r->probe) {
         if (r->retry)
             event_free(r->retry);
         if (r->janitor)
             event_free(r->janitor);
         if (r->flush)
             event_free(r->flush);
+        if (r->probe)
+            event_free(r->probe);
         free(r->seen);
         free(r);
         return NULL;
     }
     struct timeval jt = {0, 100000};
     event_add(r->janitor, &jt);
+    struct timeval pt = {RT_PROBE_US / 1000000, RT_PROBE_US % 1000000};
+    event_add(r->probe, &pt);
     connect_now(r);
     return r;
 }
@@ -288,6 +353,7 @@ void rt_redis_free(rt_redis *r)
     event_free(r->flush);
     event_free(r->retry);
     event_free(r->janitor);
+    event_free(r->probe);
     free(r);
 }
 
@@ -362,6 +428,7 @@ void rt_redis_spool_event(rt_redis *r, char *json, size_t len)
         if (!(s = calloc(1, sizeof(*s))))
             goto drop;
         s->owner = r;
+        s->first_us = sy_clock_wall_us();
         r->open = s;
         struct timeval tv = {0, RT_BATCH_US};
         evtimer_add(r->flush, &tv);
@@ -528,6 +595,26 @@ void rt_redis_set_ex(rt_redis *r, const char *key, const char *value, int ttl_s)
 }
 
 size_t rt_redis_queue_depth(const rt_redis *r) { return r->depth; }
+
+int64_t rt_redis_queue_age_us(const rt_redis *r, int64_t now_us)
+{
+    int64_t first = INT64_MAX;
+    for (const struct spooled *s = r->head; s; s = s->next) /* requeued ones go first */
+        if (s->first_us < first)
+            first = s->first_us;
+    if (r->open && r->open->first_us < first)
+        first = r->open->first_us;
+    return first == INT64_MAX || first > now_us ? 0 : now_us - first;
+}
+
+int rt_redis_spool_backlog(const rt_redis *r, int64_t *entries, int64_t *oldest_ms)
+{
+    if (r->spool_entries < 0)
+        return -1;
+    *entries = r->spool_entries;
+    *oldest_ms = r->spool_oldest_ms;
+    return 0;
+}
 size_t rt_redis_inflight(const rt_redis *r) { return r->events_inflight; }
 uint64_t rt_redis_dropped(const rt_redis *r) { return r->dropped; }
 uint64_t rt_redis_spooled(const rt_redis *r) { return r->spooled; }

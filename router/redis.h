@@ -51,6 +51,12 @@ int rt_redis_getex(rt_redis *r, const char *key, int ttl_s, rt_redis_reply_cb cb
 void rt_redis_set_ex(rt_redis *r, const char *key, const char *value, int ttl_s);
 
 size_t rt_redis_queue_depth(const rt_redis *r);  /* waiting in memory */
+/* How long the oldest event waiting in memory has waited (0 when none). */
+int64_t rt_redis_queue_age_us(const rt_redis *r, int64_t now_wall_us);
+/* The stream sy:events as last read (every second): its entries not yet ingested (ingest
+ * deletes what it committed) and the oldest one's time (ms since the epoch, Redis's
+ * clock; 0 when empty). -1 when unknown (Redis away or not answering). */
+int rt_redis_spool_backlog(const rt_redis *r, int64_t *entries, int64_t *oldest_ms);
 size_t rt_redis_inflight(const rt_redis *r);     /* events sent, not yet confirmed */
 uint64_t rt_redis_dropped(const rt_redis *r);    /* events lost to a full queue */
 uint64_t rt_redis_spooled(const rt_redis *r);    /* events confirmed by Redis */

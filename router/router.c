@@ -30,6 +30,7 @@
 
 #include "classifier/classifier.h"
 #include "common/clock.h"
+#include "common/dns.h"
 #include "common/http_json.h"
 #include "common/httpd.h"
 #include "common/log.h"
@@ -109,7 +110,10 @@ static void usage(FILE *out)
             "  --redis-url URL          redis://host:port/db [env SWITCHYARD_REDIS_URL,\n"
             "                           default " SY_REDIS_URL_DEFAULT "]\n"
             "  --database-url URL       PostgreSQL for POST /v1/feedback and /v1/labels [env\n"
-            "                           SWITCHYARD_DATABASE_URL; without it they answer 503]\n");
+            "                           SWITCHYARD_DATABASE_URL; without it they answer 503]\n"
+            "  --dns-server IP[:PORT]   resolve provider and database host names with this\n"
+            "                           nameserver only (default: /etc/resolv.conf; /etc/hosts\n"
+            "                           is read first either way)\n");
     for (size_t i = 0; i < NUM_OPTS; i++) {
         char flag[64];
         snprintf(flag, sizeof(flag), "--%s N", num_opts[i].name);
@@ -128,14 +132,15 @@ static const sy_opts router_cmd = {"switchyard router", "--help", SY_OPTS_BARE_M
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-    enum { O_CONFIG = 256, O_LISTEN, O_REDIS, O_LOG, O_DB, O_NUM };
-    struct option longopts[9 + NUM_OPTS];
+    enum { O_CONFIG = 256, O_LISTEN, O_REDIS, O_LOG, O_DB, O_DNS, O_NUM };
+    struct option longopts[10 + NUM_OPTS];
     size_t n = 0;
     longopts[n++] = (struct option){"config", required_argument, NULL, O_CONFIG};
     longopts[n++] = (struct option){"listen", required_argument, NULL, O_LISTEN};
     longopts[n++] = (struct option){"redis-url", required_argument, NULL, O_REDIS};
     longopts[n++] = (struct option){"log-level", required_argument, NULL, O_LOG};
     longopts[n++] = (struct option){"database-url", required_argument, NULL, O_DB};
+    longopts[n++] = (struct option){"dns-server", required_argument, NULL, O_DNS};
     longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
     for (size_t i = 0; i < NUM_OPTS; i++) {
         longopts[n++] = (struct option){num_opts[i].name, required_argument, NULL, O_NUM + (int)i};
@@ -173,6 +178,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case O_LISTEN: o->listen = optarg; break;
         case O_REDIS: o->redis_url = optarg; break;
         case O_DB: o->database_url = optarg; break;
+        case O_DNS:
+            if (sy_dns_set_nameserver(optarg) != 0) {
+                fprintf(stderr, "switchyard router: --dns-server must be IP or IP:PORT "
+                                "(got \"%s\")\n", optarg);
+                return -1;
+            }
+            break;
         case O_LOG: {
             enum sy_log_level lv;
             if (sy_log_parse_level(optarg, &lv)) {
@@ -228,6 +240,7 @@ static void handle_models(rt_ctx *ctx, sy_http_req *req)
 
 static void handle_metrics(rt_ctx *ctx, sy_http_req *req)
 {
+    int64_t now_us = sy_clock_wall_us();
     const exp_config *cfg = ctx->conf->cfg;
     const char *models[RT_MAX_MODELS], *provs[RT_MAX_PROVIDERS];
     int breaker[RT_MAX_PROVIDERS];
@@ -246,12 +259,22 @@ static void handle_metrics(rt_ctx *ctx, sy_http_req *req)
         .nproviders = np,
         .breaker_state = breaker,
         .event_queue_depth = rt_redis_queue_depth(ctx->redis),
+        .event_queue_age_us = rt_redis_queue_age_us(ctx->redis, now_us),
+        .spool_entries = -1,
+        .spool_age_us = -1,
         .events_inflight = rt_redis_inflight(ctx->redis),
         .redis_connected = rt_redis_connected(ctx->redis),
         .state_age_us = rt_expstate_age_us(ctx->expstate),
         .active_requests = sy_httpd_active_requests(ctx->httpd) - 1, /* not this one */
         .open_connections = sy_httpd_open_conns(ctx->httpd),
     };
+    int64_t entries, oldest_ms;
+    if (rt_redis_spool_backlog(ctx->redis, &entries, &oldest_ms) == 0) {
+        g.spool_entries = entries;
+        g.spool_age_us = entries == 0 || oldest_ms <= 0 || oldest_ms * 1000 > now_us
+                             ? 0
+                             : now_us - oldest_ms * 1000;
+    }
     size_t len;
     char *text = rt_metrics_render(ctx->metrics, &g, &len);
     if (!text) {
@@ -459,7 +482,7 @@ static int run_worker(const struct opts *o, rt_conf *conf, rt_metrics *metrics, 
     ctx->redis = rt_redis_new(ctx->base, raddr, (size_t)o->event_queue, (int)o->redis_timeout_ms);
     exp_state initial = {.phase = EXP_PHASE_OFF, .holdout_bp = conf->cfg->holdout_bp};
     snprintf(initial.salt, sizeof(initial.salt), "%s", conf->cfg->salt);
-    ctx->feedback = rt_feedback_new(ctx->base, &conf->cfg->feedback, o->database_url);
+    ctx->feedback = rt_feedback_new(ctx->base, &conf->cfg->feedback, o->database_url, metrics);
     if (!ctx->httpd || !ctx->up || !ctx->redis || !ctx->feedback)
         goto out;
     ctx->expstate = rt_expstate_new(ctx->base, ctx->redis, raddr, conf->cfg->experiment, &initial,

@@ -12,7 +12,7 @@
 struct ctl_migration {
     int version;                          /* NNNN */
     char name[CTL_MIGRATION_NAME_MAX];    /* the part after NNNN_, without .sql */
-    char file[CTL_MIGRATION_NAME_MAX + 8];/* NNNN_name.sql */
+    char file[CTL_MIGRATION_NAME_MAX + 9];/* NNNN_name.sql: 4 + 1 + name + 4 + NUL */
 };
 
 /*

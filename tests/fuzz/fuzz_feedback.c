@@ -5,7 +5,8 @@
  * The first input byte picks the path (feedback or labels, max items); the rest
  * is the body. Invariants checked beyond "no crash, no leak": every item has
  * either an error that starts with its own path, or a 64-hex content hash; a
- * folded repeat points at an earlier valid item; the canonical time round-trips.
+ * folded repeat points at an earlier valid item; the canonical time round-trips and is
+ * never beyond the allowed clock skew; a valid label names one of the task types.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,12 @@
 
 #include "router/feedback_parse.h"
 #include "wire/sig.h"
+
+#include "wire/task.h"
+
+/* the time of receipt the target pretends (2026-11-28T03:00:00Z) and the allowed skew */
+#define FUZZ_NOW_US 1795834800000000LL
+#define FUZZ_SKEW_S 300
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rt_fb_batch b;
     char err[512];
     rt_fb_parse_status st = labels ? rt_fb_parse_labels(body, len, max_items, &b, err, sizeof(err))
-                                   : rt_fb_parse_feedback(body, len, max_items, &b, err, sizeof(err));
+                                   : rt_fb_parse_feedback(body, len, max_items, FUZZ_NOW_US,
+                                                          FUZZ_SKEW_S, &b, err, sizeof(err));
     if (st == RT_FB_PARSE_BODY && strncmp(err, "body: ", 6))
         abort();
     if (st == RT_FB_PARSE_OK) {
@@ -55,7 +63,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     int64_t us;
                     if (rt_fb_parse_rfc3339(it->created_at, &us) || us != it->created_at_us)
                         abort();
+                    if (us > FUZZ_NOW_US + FUZZ_SKEW_S * 1000000LL) /* the skew rule held */
+                        abort();
                 }
+            } else {
+                wire_task t; /* only the classifier's task types pass */
+                if (wire_task_parse(b.labels[i].task_type, &t) != 0)
+                    abort();
             }
         }
         if (nerr != b.nerrors)

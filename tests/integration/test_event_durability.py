@@ -236,6 +236,58 @@ class DurabilityTest(unittest.TestCase):
         time.sleep(1)
         self.assertEqual(self.st.count_rows(), 10)
 
+    def gauges(self, r):
+        out = {}
+        for line in self.st.metrics(r).splitlines():
+            if line.startswith("switchyard_event_"):
+                k, _, v = line.partition(" ")
+                out[k] = float(v)
+        return out
+
+    def test_spool_depth_and_age_in_metrics(self):
+        # ingest away: the stream's backlog (entries, oldest entry's age) shows in /metrics
+        self.st.ingest.stop()
+        t0 = time.time()
+        for i in range(3):
+            st, _, _ = self.st.chat(self.r, {"messages": [{"role": "user", "content": "x"}]},
+                                    user=f"s{i}")
+            self.assertEqual(st, 200)
+        wait_for(lambda: int(self.st.svc.redis("XLEN", "sy:events")) > 0, 5, what="entries")
+        xlen = int(self.st.svc.redis("XLEN", "sy:events"))
+        wait_for(lambda: self.gauges(self.r)["switchyard_event_spool_entries"] == xlen, 10,
+                 what=f"switchyard_event_spool_entries {xlen}")
+        g = self.gauges(self.r)
+        since = time.time() - t0
+        self.assertGreater(g["switchyard_event_spool_age_seconds"], 0)
+        self.assertLessEqual(g["switchyard_event_spool_age_seconds"], since + 0.01)
+        self.assertEqual(g["switchyard_event_queue_depth"], 0)
+        self.assertEqual(g["switchyard_event_queue_age_seconds"], 0)
+        # ingest back: the backlog drains to nothing
+        self.st.start_ingest()
+        wait_for(lambda: self.st.count_rows() == 3, 20, what="3 rows")
+        wait_for(lambda: self.gauges(self.r)["switchyard_event_spool_entries"] == 0, 10,
+                 what="an empty spool in /metrics")
+        self.assertEqual(self.gauges(self.r)["switchyard_event_spool_age_seconds"], 0)
+        # Redis away: events wait in memory (depth, age); the stream is unknown (-1)
+        self.st.svc.stop_redis()
+        wait_for(lambda: self.gauges(self.r)["switchyard_event_spool_entries"] == -1, 10,
+                 what="the spool unknown while Redis is away")
+        t1 = time.time()
+        for i in range(2):
+            st, _, _ = self.st.chat(self.r, {"messages": [{"role": "user", "content": "y"}]},
+                                    user=f"q{i}")
+            self.assertEqual(st, 200)
+        g = self.gauges(self.r)
+        self.assertEqual(g["switchyard_event_queue_depth"], 2)
+        self.assertGreater(g["switchyard_event_queue_age_seconds"], 0)
+        self.assertLessEqual(g["switchyard_event_queue_age_seconds"], time.time() - t1 + 0.01)
+        self.assertEqual(g["switchyard_event_spool_age_seconds"], -1)
+        self.st.svc.start_redis()
+        wait_for(lambda: self.st.count_rows() == 5, 30, what="5 rows")
+        g = self.gauges(self.r)
+        self.assertEqual((g["switchyard_event_queue_depth"], g["switchyard_event_queue_age_seconds"]),
+                         (0, 0))
+
 
 if __name__ == "__main__":
     unittest.main()

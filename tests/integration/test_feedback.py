@@ -249,6 +249,33 @@ class FeedbackTest(Base):
         self.assertIn("body: invalid JSON", json.loads(body)["error"]["message"])
         self.assertEqual(self.count("feedback_id = 'x'"), 0)
 
+    def test_created_at_in_the_future(self):
+        """The sender's clock may be ahead of the router's by the signature tolerance
+        (tolerance_s, 300 s here), not more: such a created_at is refused, 400."""
+        def rfc3339(t):
+            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+        ahead = uid()
+        ok = {"feedback_id": ahead, "request_id": "r", "kind": "thumb", "value": "up",
+              "created_at": rfc3339(time.time() + 240)}  # within the skew
+        st, _, body = self.fb(ok)
+        self.assertEqual((st, json.loads(body)["created"]), (200, 1), body)
+        far = uid()
+        msg = "created_at: is in the future (more than 300 seconds after the time of receipt)"
+        self.assert_error(self.fb(dict(ok, feedback_id=far, created_at=rfc3339(time.time() + 400))),
+                          400, "invalid_feedback", msg, param="created_at")
+        self.assert_error(self.fb([dict(ok, feedback_id=uid()),
+                                   dict(ok, feedback_id=far, created_at="2099-01-01T00:00:00Z")]),
+                          400, "invalid_feedback", "[1]." + msg, param="[1].created_at")
+        st, _, body = self.fb([dict(ok, feedback_id=uid()),
+                               dict(ok, feedback_id=far, created_at="2099-01-01T00:00:00+14:00")],
+                              query="?results=per_item")
+        self.assertEqual(st, 207, body)
+        res = json.loads(body)
+        self.assertEqual((res["created"], res["invalid"]), (1, 1))
+        self.assertEqual(res["results"][1]["error"], "[1]." + msg)
+        self.assertEqual(self.count(f"feedback_id = '{far}'"), 0)
+        self.assertEqual(self.count(f"feedback_id = '{ahead}'"), 1)
+
     def test_stored_row(self):
         fid, rid = uid(), uid("req")
         items = [
@@ -414,25 +441,87 @@ class FeedbackTest(Base):
                                             "created": 2, "duplicates": 0})
         st, _, body = self.post("/v1/labels", lab)
         self.assertEqual(json.loads(body)["duplicates"], 1)
-        self.assert_error(self.post("/v1/labels", dict(lab, task_type="chat")), 409,
+        self.assert_error(self.post("/v1/labels", dict(lab, task_type="reasoning")), 409,
                           "label_conflict",
                           f"labeller: \"ann\" already labelled request_id \"{rid}\" with a "
                           "different task_type or prompt; nothing was stored", param="labeller")
         self.assertEqual(self.rows(f"SELECT labeller, task_type, coalesce(prompt, ''), project "
                                    f"FROM labels WHERE request_id = '{rid}' ORDER BY labeller"),
                          [["ann", "code", "write a sort", "app"], ["bob", "code", "", "app"]])
-        self.assert_error(self.post("/v1/labels", [lab, dict(lab, task_type="Bad Type")]), 400,
-                          "invalid_labels",
-                          "[1].task_type: must be 1 to 64 characters of a-z, 0-9, '_', '-', '.'",
-                          param="[1].task_type")
+        # only the classifier's task types: nothing else can serve the accuracy audit or
+        # retraining
+        want = "task_type: must be one of the classifier's task types: simple, code, " \
+               "reasoning, complex"
+        for bad in ("poetry", "Bad Type", "Code", "none", "", 7, None):
+            with self.subTest(task_type=bad):
+                self.assert_error(self.post("/v1/labels", [lab, dict(lab, task_type=bad)]), 400,
+                                  "invalid_labels", "[1]." + want, param="[1].task_type")
+        poetry = uid("req")
+        self.assert_error(self.post("/v1/labels", dict(lab, request_id=poetry, task_type="poetry")),
+                          400, "invalid_labels", want, param="task_type")
+        self.assertEqual(self.rows(f"SELECT count(*) FROM labels WHERE request_id = '{poetry}'"),
+                         [["0"]])
         self.assert_error(self.post("/v1/labels", {"request_id": rid, "task_type": "code"}), 400,
                           "invalid_labels", "labeller: required", param="labeller")
         self.assert_error(self.post("/v1/labels", lab, secret="nope"), 401, "signature_mismatch",
                           "signature does not match the body for any active secret")
-        st, _, body = self.post("/v1/labels", [dict(lab, request_id=uid()), dict(lab, task_type="chat")],
+        st, _, body = self.post("/v1/labels", [dict(lab, request_id=uid()), dict(lab, task_type="simple")],
                                 query="?results=per_item")
         self.assertEqual(st, 207, body)
         self.assertEqual([r["status"] for r in json.loads(body)["results"]], ["created", "conflict"])
+
+    # ---------- metrics ----------
+
+    def test_metrics_count_every_outcome(self):
+        r = self.start_router()  # its own counters
+        item = {"feedback_id": uid(), "request_id": "r", "kind": "thumb", "value": "up"}
+        two = [item, dict(item, feedback_id=uid())]
+        self.assertEqual(self.fb(two, router=r)[0], 200)                     # 2 created
+        self.assertEqual(self.fb(two, router=r)[0], 200)                     # 2 duplicates
+        self.assertEqual(self.fb(dict(item, value="down"), router=r)[0], 409)
+        self.assertEqual(self.fb(dict(item, kind="smile"), router=r)[0], 400)
+        self.assertEqual(self.fb(item, router=r, headers={"X-Switchyard-Signature": None})[0],
+                         401)
+        self.assertEqual(self.fb(item, router=r, headers={"X-Switchyard-Signature": "t=1"})[0],
+                         401)
+        self.assertEqual(self.fb(item, router=r, t=int(time.time()) - 1000)[0], 401)
+        self.assertEqual(self.fb(item, router=r, secret="nope")[0], 401)
+        st, _, body = self.fb([dict(item, feedback_id=uid()), dict(item, kind="smile")],
+                              router=r, query="?results=per_item")       # 1 created, 1 invalid
+        self.assertEqual(st, 207, body)
+        lab = {"request_id": uid("req"), "task_type": "code", "labeller": "ann"}
+        self.assertEqual(self.post("/v1/labels", lab, router=r)[0], 200)     # 1 created
+        self.assertEqual(self.post("/v1/labels", dict(lab, task_type="poetry"), router=r)[0], 400)
+        self.assertEqual(self.post("/v1/labels", dict(lab, task_type="simple"), router=r)[0], 409)
+        st, _, m = http("GET", f"http://127.0.0.1:{r.port}/metrics")
+        self.assertEqual(st, 200)
+        got = {}
+        for line in m.decode().splitlines():
+            if line.startswith("switchyard_feedback_"):
+                k, _, v = line.rpartition(" ")
+                if v != "0":
+                    got[k] = int(v)
+        req = 'switchyard_feedback_requests_total{endpoint="%s",result="%s"}'
+        items = 'switchyard_feedback_items_total{endpoint="%s",outcome="%s"}'
+        self.assertEqual(got, {
+            req % ("feedback", "stored"): 3,
+            req % ("feedback", "conflict"): 1,
+            req % ("feedback", "invalid"): 1,
+            req % ("feedback", "missing_signature"): 1,
+            req % ("feedback", "malformed_signature"): 1,
+            req % ("feedback", "signature_expired"): 1,
+            req % ("feedback", "signature_mismatch"): 1,
+            items % ("feedback", "created"): 3,
+            items % ("feedback", "duplicate"): 2,
+            items % ("feedback", "invalid"): 1,
+            req % ("labels", "stored"): 1,
+            req % ("labels", "invalid"): 1,
+            req % ("labels", "conflict"): 1,
+            items % ("labels", "created"): 1,
+        })
+        # every result and outcome is listed, zeros too, so a rate() has a series at once
+        self.assertIn(req % ("labels", "storage_unavailable") + " 0", m.decode())
+        self.assertIn(items % ("labels", "conflict") + " 0", m.decode())
 
     # ---------- HTTP ----------
 
@@ -612,10 +701,164 @@ class FeedbackOutageTest(Base):
             self.assertEqual(json.loads(body)["error"]["code"], "storage_unavailable")
         finally:
             holder.wait(10)
+        st, _, m = http("GET", f"http://127.0.0.1:{r.port}/metrics")
+        m = m.decode()
+        self.assertIn('switchyard_feedback_requests_total{endpoint="feedback",'
+                      'result="storage_unavailable"} 2\n', m)
+        self.assertIn('switchyard_feedback_requests_total{endpoint="feedback",'
+                      'result="stored"} 0\n', m)
         # the pool reconnects and serves again
         wait_for(lambda: self.fb({"feedback_id": uid(), "request_id": "r", "kind": "thumb",
                                   "value": "up"}, router=r)[0] == 200, timeout=15,
                  what="pool back")
+
+
+class HeldDns:
+    """A DNS server on a local UDP port that holds every query for its name until
+    release(), then answers A <addr> (AAAA: no records); other names: NXDOMAIN at once."""
+
+    def __init__(self, name, addr="127.0.0.1"):
+        import socket
+        self.name, self.addr = name.lower(), addr
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        self.released = False
+        self.answered = 0
+        self.queries = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    @staticmethod
+    def question(q):
+        i, labels = 12, []
+        while q[i]:
+            labels.append(q[i + 1:i + 1 + q[i]].decode("ascii", "replace"))
+            i += 1 + q[i]
+        qtype = int.from_bytes(q[i + 1:i + 3], "big")
+        return ".".join(labels).lower(), qtype, i + 5
+
+    def answer(self, q, peer):
+        name, qtype, end = self.question(q)
+        ours = name == self.name
+        flags = 0x8180 if ours else 0x8183  # response, RD+RA; rcode NXDOMAIN for others
+        an = qtype == 1 and ours
+        head = q[:2] + flags.to_bytes(2, "big") + b"\x00\x01" + (b"\x00\x01" if an else b"\x00\x00") \
+            + b"\x00\x00\x00\x00"
+        body = q[12:end]
+        if an:
+            body += b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + \
+                bytes(int(x) for x in self.addr.split("."))
+        self.sock.sendto(head + body, peer)
+        with self.lock:
+            self.answered += ours
+
+    def serve(self):
+        while True:
+            try:
+                q, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            name, _, _ = self.question(q)
+            with self.lock:
+                self.queries += name == self.name
+                hold = name == self.name and not self.released
+                if hold:
+                    self.held.append((q, peer))
+            if not hold:
+                self.answer(q, peer)
+
+    def release(self):
+        with self.lock:
+            self.released = True
+            held, self.held = self.held, []
+        for q, peer in held:
+            self.answer(q, peer)
+
+    def close(self):
+        self.sock.close()
+
+
+class FeedbackDnsTest(Base):
+    """The database host is a name: it is resolved on the loop (evdns), so a resolver that
+    takes its time holds only the feedback waiting for the database, never a chat."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.procs = []
+        cls.tmp = tempfile.mkdtemp(prefix="sy-fb-dns-")
+        cls.svc = Services().start()
+        try:
+            migrate(cls.svc)
+            models = os.path.join(cls.tmp, "models.json")
+            with open(models, "w") as f:
+                json.dump({"models": {"instant": {"completion_tokens": {"min": 5, "max": 10}}}}, f)
+            cls.sim = Proc("sim", ["--listen", "127.0.0.1:0", "--models", models]).start()
+            cls.procs.append(cls.sim)
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    def test_slow_resolver_does_not_stall_chat(self):
+        dns = HeldDns("slowdb.test")
+        self.addCleanup(dns.close)
+        url = self.svc.database_url.replace("@127.0.0.1:", "@slowdb.test:")
+        self.assertIn("@slowdb.test:", url)
+        cfg = config()
+        cfg["providers"]["sim"]["base_url"] = f"http://127.0.0.1:{self.sim.port}/v1"
+        cfg["models"]["big"]["upstream"] = "instant"
+        path = os.path.join(self.tmp, "router.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        env = self.svc.env(SY_FB_SECRET=SECRET, SY_FB_SECRET_OLD=OLD_SECRET,
+                           SY_FB_SECRET_OTHER=OTHER_SECRET)
+        r = Proc("router", ["--config", path, "--listen", "127.0.0.1:0", "--database-url", url,
+                            "--dns-server", f"127.0.0.1:{dns.port}"], env=env).start()
+        self.procs.append(r)
+        wait_for(lambda: dns.queries > 0, 10, what="the router to ask for slowdb.test")
+        # a feedback is accepted and waits for the database (the pool is connecting)...
+        item = {"feedback_id": uid(), "request_id": "r", "kind": "thumb", "value": "up"}
+        res = {}
+        t = threading.Thread(target=lambda: res.update(resp=self.fb(item, router=r)))
+        t.start()
+        # ...while chat requests are answered, every one of them with the query still held
+        for i in range(10):
+            st, _, body = http("POST", f"http://127.0.0.1:{r.port}/v1/chat/completions",
+                               {"messages": [{"role": "user", "content": f"hi {i}"}]},
+                               {"Authorization": "Bearer sk-fb-test"}, timeout=30)
+            self.assertEqual(st, 200, body)
+            self.assertEqual((dns.released, dns.answered), (False, 0))
+            self.assertEqual(self.count(f"feedback_id = '{item['feedback_id']}'"), 0)
+        self.assertTrue(t.is_alive())  # the feedback is still waiting for its database
+        dns.release()
+        t.join(30)
+        st, _, body = res["resp"]
+        self.assertEqual(st, 200, body)
+        self.assertEqual(json.loads(body)["created"], 1)
+        self.assertEqual(self.count(f"feedback_id = '{item['feedback_id']}'"), 1)
+        self.assertGreater(dns.answered, 0)
+        self.assertTrue(any(x.get("msg") == "database connected" for x in r.log_records()))
+
+    def test_unresolvable_host_is_503_not_a_hang(self):
+        url = self.svc.database_url.replace("@127.0.0.1:", "@nowhere.test:")
+        dns = HeldDns("slowdb.test")  # answers NXDOMAIN for nowhere.test at once
+        self.addCleanup(dns.close)
+        env = self.svc.env(SY_FB_SECRET=SECRET, SY_FB_SECRET_OLD=OLD_SECRET,
+                           SY_FB_SECRET_OTHER=OTHER_SECRET)
+        path = os.path.join(self.tmp, "router-nx.json")
+        with open(path, "w") as f:
+            json.dump(config(), f)
+        r = Proc("router", ["--config", path, "--listen", "127.0.0.1:0", "--database-url", url,
+                            "--dns-server", f"127.0.0.1:{dns.port}"], env=env).start()
+        self.procs.append(r)
+        wait_for(lambda: any(x.get("msg") == "database connection failed" and
+                             x.get("reason", "").startswith("could not resolve host nowhere.test")
+                             for x in r.log_records()), 15, what="the resolution failure")
+        st = wait_for(lambda: self.fb({"feedback_id": uid(), "request_id": "r", "kind": "thumb",
+                                       "value": "up"}, router=r)[0] == 503, 15,
+                      what="503 while the host does not resolve")
+        self.assertTrue(st)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from harness import Proc, Services, source_dir, switchyard_bin, wait_for
+from harness import Proc, Services, http, source_dir, switchyard_bin, wait_for
 
 STREAM = "sy:events"
 DEAD = "sy:events:dead"
@@ -65,6 +65,16 @@ class Resp:
     def pipeline(self, commands):
         self.sock.sendall(b"".join(self.encode(*c) for c in commands))
         return [self._reply() for _ in commands]
+
+
+def metric_values(text):
+    """Prometheus text -> {"name{labels}": value} (comments skipped)."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.rpartition(" ")
+            out[k] = float(v) if "." in v or "e" in v else int(v)
+    return out
 
 
 def now_us():
@@ -242,6 +252,56 @@ class IngestTest(unittest.TestCase):
         self.assertEqual(self.svc.redis("XLEN", STREAM), "0")
         self.assertEqual(self.svc.redis("XPENDING", STREAM, "ingest").splitlines()[0], "0")
 
+    def test_poison_event_goes_to_dead_letter_table(self):
+        """An event PostgreSQL refuses on every try (here: a constraint added by hand) is
+        set aside in ingest_dead_letters after --max-tries failures of its batch; the rest
+        of the batch and everything after it lands."""
+        self.svc.psql("ALTER TABLE requests ADD CONSTRAINT no_poison "
+                      "CHECK (project IS DISTINCT FROM 'poison')")
+        poison_a = event(2, project="poison")
+        poison_b = event(12, project="poison")
+        first = self.xadd("b", "\n".join([event(0), event(1), poison_a, event(3), event(4)]))
+        self.xadd("e", event(10))
+        third = self.xadd("e", poison_b)
+        self.xadd("e", event(11))
+        p = self.ingest("--block-ms", "100", "--max-tries", "3",
+                        "--metrics-listen", "127.0.0.1:0")
+        wait_for(lambda: self.count() == 6 and self.svc.redis("XLEN", STREAM) == "0",
+                 timeout=30, what="the 6 good rows of the poisoned batch")
+        for i in range(20, 30):  # the next events still land
+            self.xadd("e", event(i))
+        self.assert_all_landed(16, timeout=30)
+        self.assertEqual(self.count("project = 'poison'"), 0)
+        rows = self.svc.psql("SELECT stream_id, event, sqlstate, tries, "
+                             "error LIKE '%no_poison%' FROM ingest_dead_letters ORDER BY id")
+        self.assertEqual(rows, [[first, poison_a, "23514", "3", "t"],
+                                [third, poison_b, "23514", "3", "t"]])
+        self.assertEqual(self.svc.redis("XLEN", DEAD), "0")  # valid events: not in the stream
+
+        st, _, body = http("GET", f"http://127.0.0.1:{p.port}/metrics")
+        self.assertEqual(st, 200)
+        m = metric_values(body.decode())
+        self.assertEqual(m['switchyard_ingest_dead_letters_total{reason="refused"}'], 2)
+        self.assertEqual(m['switchyard_ingest_dead_letters_total{reason="invalid"}'], 0)
+        self.assertEqual(m["switchyard_ingest_rows_inserted_total"], 16)
+        self.assertEqual(m["switchyard_ingest_events_read_total"], 18)
+        self.assertEqual(m["switchyard_ingest_duplicates_total"], 0)
+        self.assertEqual(m["switchyard_ingest_pg_errors_total"], 3)  # the batch's 3 tries
+        self.assertEqual(http("GET", f"http://127.0.0.1:{p.port}/other")[0], 404)
+
+        self.assertEqual(p.stop(), 0, p.logs())
+        recs = p.log_records()
+        dead = [r for r in recs if r.get("msg") == "event refused by postgresql, dead-lettered"]
+        self.assertEqual([(r["id"], r["sqlstate"], r["tries"]) for r in dead],
+                         [(first, "23514", "3"), (third, "23514", "3")])
+        self.assertEqual(len([r for r in recs if r.get("msg", "").startswith(
+            "batch refused with the same kind of error every time")]), 1)
+        self.assertEqual(len([r for r in recs if r.get("msg") == "batch not committed; will retry"]),
+                         2)
+        stopped = [r for r in recs if r.get("msg") == "stopped"][-1]
+        self.assertEqual((stopped["inserted"], stopped["dead_refused"], stopped["dead"]),
+                         (16, 2, 0))
+
     # ------------------------------------------------------------------ no loss
 
     def assert_all_landed(self, total, timeout=90):
@@ -339,10 +399,14 @@ class IngestTest(unittest.TestCase):
         r = subprocess.run([switchyard_bin(), "ingest", "--help"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)
         for flag in ("--redis-url", "--database-url", "--batch", "--block-ms", "--once",
-                     "--log-level", "--help"):
+                     "--max-tries", "--metrics-listen", "--log-level", "--help"):
             self.assertIn(flag, r.stdout)
         for args, msg in ((["--bogus"], "ingest: unknown option '--bogus'"),
                           (["--batch", "0"], "ingest: --batch: expected an integer from 1"),
+                          (["--max-tries", "0"],
+                           "ingest: --max-tries: expected an integer from 1 to 1000"),
+                          (["--metrics-listen", "nowhere"],
+                           "ingest: --metrics-listen: expected HOST:PORT"),
                           (["--log-level", "loud"], "ingest: --log-level: expected"),
                           (["--redis-url", "http://x"], "ingest: --redis-url: redis URL must")):
             r = subprocess.run([switchyard_bin(), "ingest", *args], capture_output=True,

@@ -140,7 +140,8 @@ class LiveMetricsTest(unittest.TestCase):
         r = subprocess.run([self.ingest.argv[0], "ingest", "--metrics-listen", "nope"],
                            env=self.st.svc.env(), capture_output=True, text=True, timeout=10)
         self.assertEqual(r.returncode, 2)
-        self.assertIn('--metrics-listen must be HOST:PORT (got "nope")', r.stderr)
+        self.assertIn('ingest: --metrics-listen: expected HOST:PORT with a port from 0 to 65535 '
+                      '(got "nope")', r.stderr)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,15 @@
 #include "router/feedback_parse.h"
 #include "wire/sig.h"
 
+/* The time of receipt the tests pretend: 2026-11-28T03:00:00Z; the allowed skew 300 s. */
+#define NOW_US 1795834800000000LL
+#define SKEW_S 300
+
 static void parse_fb(const char *json, rt_fb_batch *b)
 {
     char err[512];
-    if (rt_fb_parse_feedback(json, strlen(json), 1000, b, err, sizeof(err)) != RT_FB_PARSE_OK)
+    if (rt_fb_parse_feedback(json, strlen(json), 1000, NOW_US, SKEW_S, b, err, sizeof(err)) !=
+        RT_FB_PARSE_OK)
         fail_msg("unexpected body error: %s", err);
 }
 
@@ -26,7 +31,8 @@ static void expect_error(const char *json, const char *want)
 {
     rt_fb_batch b;
     char err[512];
-    rt_fb_parse_status st = rt_fb_parse_feedback(json, strlen(json), 3, &b, err, sizeof(err));
+    rt_fb_parse_status st =
+        rt_fb_parse_feedback(json, strlen(json), 3, NOW_US, SKEW_S, &b, err, sizeof(err));
     const char *got = st == RT_FB_PARSE_OK ? (b.nerrors ? b.items[b.first_error].error : "(none)")
                                            : err;
     if (strcmp(got, want))
@@ -126,6 +132,17 @@ static void test_errors(void **state)
     expect_error("{\"feedback_id\":\"a\",\"request_id\":\"r\",\"kind\":\"thumb\",\"value\":\"up\","
                  "\"created_at\":\"2026-11-28 03:00:00\"}",
                  "created_at: must be an RFC 3339 date-time such as 2026-11-28T03:00:00Z");
+    /* the sender's clock may be ahead by the skew (300 s), not one microsecond more */
+    expect_error("{\"feedback_id\":\"a\",\"request_id\":\"r\",\"kind\":\"thumb\",\"value\":\"up\","
+                 "\"created_at\":\"2026-11-28T03:05:00Z\"}",
+                 "(none)");
+    expect_error("{\"feedback_id\":\"a\",\"request_id\":\"r\",\"kind\":\"thumb\",\"value\":\"up\","
+                 "\"created_at\":\"2026-11-28T04:05:00.000001+01:00\"}",
+                 "created_at: is in the future (more than 300 seconds after the time of receipt)");
+    expect_error("[{\"feedback_id\":\"a\",\"request_id\":\"r\",\"kind\":\"thumb\",\"value\":\"up\"},"
+                 " {\"feedback_id\":\"b\",\"request_id\":\"r\",\"kind\":\"thumb\",\"value\":\"up\","
+                 "\"created_at\":\"2027-01-01T00:00:00Z\"}]",
+                 "[1].created_at: is in the future (more than 300 seconds after the time of receipt)");
     expect_error("[{\"feedback_id\":\"a\",\"request_id\":\"r\",\"kind\":\"thumb\",\"value\":\"up\"},"
                  " {\"feedback_id\":\"a\",\"request_id\":\"r\",\"kind\":\"thumb\",\"value\":\"down\"}]",
                  "[1].feedback_id: repeats [0] with different content");
@@ -158,21 +175,35 @@ static void test_labels(void **state)
     char err[256];
     const char *j = "[{\"request_id\":\"r\",\"task_type\":\"code\",\"labeller\":\"ann\",\"prompt\":\"p\"},"
                     " {\"request_id\":\"r\",\"task_type\":\"code\",\"labeller\":\"ann\",\"prompt\":\"p\"},"
-                    " {\"request_id\":\"r\",\"task_type\":\"chat\",\"labeller\":\"ann\",\"prompt\":\"p\"},"
-                    " {\"request_id\":\"r\",\"task_type\":\"Code!\",\"labeller\":\"bob\"},"
-                    " {\"request_id\":\"r\",\"task_type\":\"code\"}]";
+                    " {\"request_id\":\"r\",\"task_type\":\"reasoning\",\"labeller\":\"ann\",\"prompt\":\"p\"},"
+                    " {\"request_id\":\"r\",\"task_type\":\"poetry\",\"labeller\":\"bob\"},"
+                    " {\"request_id\":\"r\",\"task_type\":\"code\"},"
+                    " {\"request_id\":\"r\",\"task_type\":\"Code\",\"labeller\":\"cy\"},"
+                    " {\"request_id\":\"r\",\"task_type\":\"none\",\"labeller\":\"cy\"},"
+                    " {\"request_id\":\"r\",\"task_type\":7,\"labeller\":\"cy\"},"
+                    " {\"request_id\":\"r2\",\"task_type\":\"simple\",\"labeller\":\"cy\"},"
+                    " {\"request_id\":\"r3\",\"task_type\":\"complex\",\"labeller\":\"cy\"}]";
     assert_int_equal(rt_fb_parse_labels(j, strlen(j), 1000, &b, err, sizeof(err)), RT_FB_PARSE_OK);
-    assert_int_equal(b.n, 5);
-    assert_int_equal(b.nerrors, 3);
+    assert_int_equal(b.n, 10);
+    assert_int_equal(b.nerrors, 6);
     assert_null(b.labels[0].error);
     assert_string_equal(b.labels[0].prompt, "p");
     assert_int_equal(b.labels[1].dup_of, 0);
     assert_string_equal(b.labels[2].error,
                         "[2].labeller: repeats [0] (same request_id and labeller) with a different "
                         "task_type or prompt");
-    assert_string_equal(b.labels[3].error,
-                        "[3].task_type: must be 1 to 64 characters of a-z, 0-9, '_', '-', '.'");
+    const char *want = "task_type: must be one of the classifier's task types: simple, code, "
+                       "reasoning, complex";
+    char path_want[160];
+    for (int i = 3; i <= 7; i++) {
+        if (i == 4)
+            continue;
+        snprintf(path_want, sizeof(path_want), "[%d].%s", i, want);
+        assert_string_equal(b.labels[i].error, path_want);
+    }
     assert_string_equal(b.labels[4].error, "[4].labeller: required");
+    assert_null(b.labels[8].error);
+    assert_null(b.labels[9].error);
     rt_fb_batch_free(&b);
 }
 

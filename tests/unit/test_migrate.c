@@ -50,6 +50,20 @@ static void test_parse_name(void **state)
     memcpy(longname, "0001_", 5);
     memcpy(longname + sizeof(longname) - 5, ".sql", 5);
     assert_int_equal(ctl_migration_parse_name(longname, &m), -1);
+    /* the longest name, 127 bytes: its file name (136 bytes and the NUL) fits in m.file
+     * (it overflowed by one byte before; found by tests/fuzz/fuzz_migration.c) */
+    char longest[4 + 1 + CTL_MIGRATION_NAME_MAX - 1 + 4 + 1];
+    memset(longest, 'b', sizeof(longest));
+    memcpy(longest, "0007_", 5);
+    memcpy(longest + sizeof(longest) - 5, ".sql", 5);
+    assert_int_equal(ctl_migration_parse_name(longest, &m), 0);
+    assert_int_equal(strlen(m.name), CTL_MIGRATION_NAME_MAX - 1);
+    assert_string_equal(m.file, longest);
+    longest[5] = 'c'; /* one byte more is refused */
+    char over[sizeof(longest) + 1];
+    memcpy(over, "0007_b", 6);
+    memcpy(over + 6, longest + 5, sizeof(longest) - 5);
+    assert_int_equal(ctl_migration_parse_name(over, &m), -1);
 }
 
 static void test_plan_orders_and_skips_dotfiles(void **state)
