@@ -63,7 +63,8 @@ class Reproducible(unittest.TestCase):
     def test_train_reproduces_shipped_model(self):
         with tempfile.TemporaryDirectory() as d:
             out = os.path.join(d, "m.model")
-            p = run("train", "--data", os.path.join(DATA, "train.jsonl"), "--out", out)
+            p = run("train", "--data", os.path.join(DATA, "train.jsonl"), "--dev",
+                    os.path.join(DATA, "dev.jsonl"), "--out", out)
             self.assertEqual(p.returncode, 0, p.stderr)
             with open(out, "rb") as a, open(MODEL, "rb") as b:
                 self.assertTrue(a.read() == b.read(), "retrained model differs from the shipped one")
