@@ -1,6 +1,6 @@
 /*
- * The router-facing classifier: rules, then the model, then the confidence
- * fallback. Nothing here fails loudly: any problem yields WIRE_TASK_NONE, which
+ * The router-facing classifier: rules, then the model and its cost-aware decision,
+ * then the confidence fallback. Nothing here fails loudly: any problem yields WIRE_TASK_NONE, which
  * the router maps to the default model.
  */
 #include "classifier/classifier.h"
@@ -99,9 +99,11 @@ void clf_classify(struct clf_classifier *c, const char *text, size_t len,
         res->reason = "model error";
         return;
     }
+    /* the cost-aware decision: an unsure "simple" becomes the likeliest costly class */
+    t = clf_model_decide(c->model, res->probs, &res->demoted);
     res->confidence = res->probs[t];
     res->task = t;
-    res->reason = "model";
+    res->reason = res->demoted ? "cost threshold" : "model";
     if (res->confidence < clf_rules_min_confidence(rules)) {
         res->task = clf_rules_fallback_task(rules);
         res->fallback = true;

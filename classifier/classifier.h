@@ -27,9 +27,12 @@ int clf_target_parse(const char *s, wire_task *out) __attribute__((warn_unused_r
 
 struct clf_result {
     wire_task task;          /* WIRE_TASK_NONE: use the default model */
-    double confidence;           /* probability of the model's top class; 1 for rules */
+    double confidence;           /* calibrated probability of the verdict's class; 1 for rules */
     bool by_rule;                /* decided by an explicit rule, model not consulted */
     bool fallback;               /* model confidence below the rules' min_confidence */
+    bool demoted;                /* the model's top class was simple, but p(simple) was below
+                                  * the model's threshold for the likeliest costly class, so
+                                  * the verdict is that class (model.h, calibration.h) */
     double probs[WIRE_NTASKS];    /* model probabilities (zero when not run) */
     const char *reason;          /* static string: which rule, "model", "fallback", or why none */
 };
@@ -45,7 +48,8 @@ int clf_load(const char *path, struct clf_classifier **out, char *err, size_t er
     __attribute__((warn_unused_result));
 
 /*
- * Rules first (rules may be NULL), then the model (c may be NULL: fail open).
+ * Rules first (rules may be NULL), then the model (c may be NULL: fail open) with its
+ * cost-aware decision, then the rules' min_confidence fallback.
  * text need not be NUL-terminated; only a bounded window of it is read.
  */
 void clf_classify(struct clf_classifier *c, const char *text, size_t len,

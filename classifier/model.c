@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classifier/calibration.h"
+
 #define MAX_MODEL_BYTES (64u << 20)
 #define TRAILER_LEN 24 /* "checksum crc32 " + 8 hex digits + "\n" */
 
@@ -26,6 +28,8 @@ struct clf_model {
     struct clf_train_params tp;
     struct model lm; /* liblinear view: w, label, nr_class, nr_feature, bias */
     int labels[WIRE_NTASKS];
+    double temperature;             /* probabilities: softmax(decision values / temperature) */
+    double simple_min[WIRE_NTASKS]; /* the cost-aware decision, calibration.h */
     float *wf; /* lm.w as float32 (exact: the weights are float32 values), for prediction */
 };
 
@@ -90,6 +94,7 @@ static struct clf_model *model_new(const struct clf_feature_config *fcfg,
     m->lm.nr_feature = clf_feature_dim(fcfg);
     m->lm.label = m->labels;
     m->lm.bias = 1.0;
+    m->temperature = 1.0;
     return m;
 }
 
@@ -238,13 +243,17 @@ static int header_text(const struct clf_model *m, char *buf, size_t cap)
                     "w_shape %.17g\n"
                     "w_struct %.17g\n"
                     "w_length %.17g\n"
+                    "temperature %.17g\n"
+                    "simple_min code %.17g reasoning %.17g complex %.17g\n"
                     "bias 1\n"
                     "nr_feature %d\n"
                     "weights float32le %d %d\n",
                     CLF_MODEL_FORMAT_VERSION, CLF_FEATURES_VERSION, m->tp.C, m->tp.eps,
                     f->word_bits, f->bigram_bits, f->char_bits, f->shape_bits, f->char_min,
                     f->char_max, f->head_bytes, f->tail_bytes, f->char_head_bytes, f->char_tail_bytes, f->w_word, f->w_bigram, f->w_char,
-                    f->w_shape, f->w_struct, f->w_length, m->lm.nr_feature, m->lm.nr_feature + 1,
+                    f->w_shape, f->w_struct, f->w_length, m->temperature,
+                    m->simple_min[WIRE_TASK_CODE], m->simple_min[WIRE_TASK_REASONING],
+                    m->simple_min[WIRE_TASK_COMPLEX], m->lm.nr_feature, m->lm.nr_feature + 1,
                     WIRE_NTASKS);
 }
 
@@ -312,16 +321,17 @@ struct header {
     bool have[32];
     struct clf_feature_config f;
     struct clf_train_params tp;
+    double temperature, simple_min[WIRE_NTASKS];
 };
 
 enum hkey { HK_FORMAT, HK_FEATURES, HK_CLASSES, HK_SOLVER, HK_C, HK_EPS, HK_WORD, HK_BIGRAM,
             HK_CHAR, HK_SHAPE, HK_NGRAMS, HK_WINDOW, HK_CWINDOW, HK_WWORD, HK_WBIGRAM, HK_WCHAR, HK_WSHAPE,
-            HK_WSTRUCT, HK_WLENGTH, HK_BIAS, HK_NRFEAT, HK_COUNT };
+            HK_WSTRUCT, HK_WLENGTH, HK_TEMP, HK_SIMPLEMIN, HK_BIAS, HK_NRFEAT, HK_COUNT };
 
 static const char *const hkey_names[HK_COUNT] = {
     "format_version", "features_version", "classes", "solver", "C", "eps", "word_bits",
     "bigram_bits", "char_bits", "shape_bits", "char_ngrams", "window", "char_window", "w_word", "w_bigram",
-    "w_char", "w_shape", "w_struct", "w_length", "bias", "nr_feature"};
+    "w_char", "w_shape", "w_struct", "w_length", "temperature", "simple_min", "bias", "nr_feature"};
 
 static int parse_line(struct header *h, int key, const char *v)
 {
@@ -346,6 +356,21 @@ static int parse_line(struct header *h, int key, const char *v)
     case HK_WSHAPE: return sscanf(v, "%lf%c", &h->f.w_shape, &extra) == 1 ? 0 : -1;
     case HK_WSTRUCT: return sscanf(v, "%lf%c", &h->f.w_struct, &extra) == 1 ? 0 : -1;
     case HK_WLENGTH: return sscanf(v, "%lf%c", &h->f.w_length, &extra) == 1 ? 0 : -1;
+    case HK_TEMP:
+        return sscanf(v, "%lf%c", &h->temperature, &extra) == 1 && h->temperature >= 0.05 &&
+                       h->temperature <= 20
+                   ? 0
+                   : -1;
+    case HK_SIMPLEMIN: {
+        double *t = h->simple_min;
+        if (sscanf(v, "code %lf reasoning %lf complex %lf%c", &t[WIRE_TASK_CODE],
+                   &t[WIRE_TASK_REASONING], &t[WIRE_TASK_COMPLEX], &extra) != 3)
+            return -1;
+        for (int c = WIRE_TASK_CODE; c < WIRE_NTASKS; c++)
+            if (!(t[c] >= 0 && t[c] <= 1))
+                return -1;
+        return 0;
+    }
     case HK_BIAS: return sscanf(v, "%d%c", &h->bias, &extra) == 1 && h->bias == 1 ? 0 : -1;
     case HK_NRFEAT: return sscanf(v, "%d%c", &h->nr_feature, &extra) == 1 ? 0 : -1;
     default: return -1;
@@ -464,6 +489,7 @@ int clf_model_load_buffer(const char *path, const unsigned char *buf, size_t len
         snprintf(err, errlen, "%s: out of memory", path);
         return -1;
     }
+    clf_model_set_decision(m, h.temperature, h.simple_min);
     const unsigned char *p = buf + pos;
     for (size_t i = 0; i < nw; i++, p += 4) {
         uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -520,28 +546,48 @@ int clf_model_load(const char *path, struct clf_model **out, char *err, size_t e
 }
 
 /*
- * liblinear's predict_probability() for this model, computed here without building a
- * feature vector: the same sums in the same order (features, then the bias node), the
- * same logistic and normalisation, the same first-maximum tie rule, so the probabilities
- * and the label are bit-identical to it.
+ * The class scores: the same sums liblinear's predict_values() makes, in the same order
+ * (features, then the bias node), without building a feature vector, so they are
+ * bit-identical to it. Probabilities are softmax(scores / temperature) (calibration.h),
+ * not liblinear's normalised one-vs-rest logistic; the top class is the same.
  */
+void clf_model_scores(const struct clf_model *m, struct clf_extractor *ex, const char *text,
+                      size_t len, double dec[WIRE_NTASKS])
+{
+    clf_extract_dot(ex, text, len, m->wf, dec);
+    const float *wb = m->wf + (size_t)m->lm.nr_feature * WIRE_NTASKS; /* bias row */
+    for (int c = 0; c < WIRE_NTASKS; c++)
+        dec[c] += wb[c] * m->lm.bias;
+}
+
 wire_task clf_model_predict(const struct clf_model *m, struct clf_extractor *ex,
                                 const char *text, size_t len, double probs[WIRE_NTASKS])
 {
-    clf_extract_dot(ex, text, len, m->wf, probs);
-    const float *wb = m->wf + (size_t)m->lm.nr_feature * WIRE_NTASKS; /* bias row */
+    double dec[WIRE_NTASKS];
+    clf_model_scores(m, ex, text, len, dec);
+    return (wire_task)m->labels[clf_calib_probs(dec, m->temperature, probs)];
+}
+
+void clf_model_set_decision(struct clf_model *m, double temperature,
+                            const double simple_min[WIRE_NTASKS])
+{
+    m->temperature = temperature;
     for (int c = 0; c < WIRE_NTASKS; c++)
-        probs[c] += wb[c] * m->lm.bias;
-    int top = 0;
-    for (int c = 1; c < WIRE_NTASKS; c++)
-        if (probs[c] > probs[top])
-            top = c;
-    double sum = 0;
-    for (int c = 0; c < WIRE_NTASKS; c++) {
-        probs[c] = 1 / (1 + exp(-probs[c]));
-        sum += probs[c];
-    }
-    for (int c = 0; c < WIRE_NTASKS; c++)
-        probs[c] = probs[c] / sum;
-    return (wire_task)m->labels[top];
+        m->simple_min[c] = c == WIRE_TASK_SIMPLE ? 0 : simple_min[c];
+}
+
+double clf_model_temperature(const struct clf_model *m)
+{
+    return m->temperature;
+}
+
+double clf_model_simple_min(const struct clf_model *m, wire_task k)
+{
+    return k > WIRE_TASK_SIMPLE && k < WIRE_NTASKS ? m->simple_min[k] : 0;
+}
+
+wire_task clf_model_decide(const struct clf_model *m, const double probs[WIRE_NTASKS],
+                           bool *demoted)
+{
+    return clf_calib_decide(probs, m->simple_min, demoted);
 }

@@ -1,20 +1,23 @@
 /*
  * The trained model: a liblinear L2-regularised logistic regression over the
- * feature space of features.h, plus the feature settings it was trained with.
+ * feature space of features.h, plus the feature settings it was trained with and the
+ * calibration and cost-aware decision chosen on held-out rows (calibration.h).
  *
- * File format (version 1): text header lines "key value", then the weights as
+ * File format (version 2): text header lines "key value", then the weights as
  * little-endian float32, then a fixed 24-byte trailer "checksum crc32 " + 8 hex digits + "\n"
- * whose CRC-32 covers every byte before it. See docs/architecture.md.
+ * whose CRC-32 covers every byte before it. Version 2 adds "temperature" and "simple_min";
+ * version 1 files are refused (their features are older too). See docs/architecture.md.
  */
 #ifndef SY_CLASSIFIER_MODEL_H
 #define SY_CLASSIFIER_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "classifier/classifier.h"
 #include "classifier/features.h"
 
-#define CLF_MODEL_FORMAT_VERSION 1
+#define CLF_MODEL_FORMAT_VERSION 2
 #define CLF_MODEL_MAGIC "switchyard-task-model"
 
 struct clf_model;
@@ -46,10 +49,23 @@ int clf_model_load_buffer(const char *path, const unsigned char *buf, size_t len
 
 const struct clf_feature_config *clf_model_features(const struct clf_model *m);
 
-/* Probabilities per class (index = wire_task); returns the top class. ex must have
- * been created from clf_model_features(m). */
+/* Calibrated probabilities per class (index = wire_task); returns the top class. ex must
+ * have been created from clf_model_features(m). */
 wire_task clf_model_predict(const struct clf_model *m, struct clf_extractor *ex,
                                 const char *text, size_t len, double probs[WIRE_NTASKS]);
+
+/* The raw class scores (liblinear's decision values) the probabilities come from. */
+void clf_model_scores(const struct clf_model *m, struct clf_extractor *ex, const char *text,
+                      size_t len, double dec[WIRE_NTASKS]);
+
+/* The calibration and the cost-aware decision (calibration.h): a new model has temperature
+ * 1 and every simple_min 0 (the top class stands) until train time sets them from dev. */
+void clf_model_set_decision(struct clf_model *m, double temperature,
+                            const double simple_min[WIRE_NTASKS]);
+double clf_model_temperature(const struct clf_model *m);
+double clf_model_simple_min(const struct clf_model *m, wire_task k);
+wire_task clf_model_decide(const struct clf_model *m, const double probs[WIRE_NTASKS],
+                           bool *demoted);
 
 void clf_model_free(struct clf_model *m);
 

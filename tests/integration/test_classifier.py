@@ -1,5 +1,6 @@
-"""switchyard classifier: accuracy targets on the shipped model, bit-for-bit
-retraining, and CLI errors.
+"""switchyard classifier: accuracy, under-routing and calibration targets on the shipped
+model, honest splits (no near-duplicates), bit-for-bit retraining, the retraining loop
+from human labels, and CLI errors.
 
 Env: SWITCHYARD_BIN (the binary), SY_SOURCE_DIR (the repository)."""
 import json
@@ -15,6 +16,17 @@ BIN = os.environ.get("SWITCHYARD_BIN", "build/switchyard")
 SRC = os.environ.get("SY_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 DATA = os.path.join(SRC, "classifier", "data")
 MODEL = os.path.join(SRC, "classifier", "model", "switchyard-task.model")
+TRAIN = [os.path.join(DATA, "train.jsonl"), os.path.join(DATA, "train-generated.jsonl")]
+DEV = os.path.join(DATA, "dev.jsonl")
+REALISTIC = os.path.join(DATA, "realistic-eval.jsonl")
+
+
+def train_args():
+    """The command that produced the shipped model (classifier/data/README.md)."""
+    args = ["train"]
+    for t in TRAIN:
+        args += ["--data", t]
+    return args + ["--dev", DEV]
 
 
 def run(*args, stdin=None, env=None):
@@ -34,23 +46,53 @@ def eval_json(data, *extra):
 
 
 class Accuracy(unittest.TestCase):
+    """The targets of docs/benchmarks.md, section Classifier."""
+
     def test_dev_rows(self):
-        r = eval_json(os.path.join(DATA, "dev.jsonl"), "--model", MODEL)
-        self.assertEqual(r["rows"], 725)
+        r = eval_json(DEV, "--model", MODEL)
+        self.assertEqual(r["rows"], 715)
+        # the target is 0.98 (docs/benchmarks.md); the cost-aware decision costs dev 0.4 points
         self.assertGreaterEqual(r["accuracy"], 0.97, r)
+        self.assertGreaterEqual(r["model_top1_accuracy"], 0.975, r)
 
     def test_realistic_set(self):
-        r = eval_json(os.path.join(DATA, "realistic-eval.jsonl"), "--model", MODEL)
+        r = eval_json(REALISTIC, "--model", MODEL)
         self.assertGreaterEqual(r["rows"], 190)
-        self.assertGreaterEqual(r["accuracy"], 0.90, r)
+        self.assertGreaterEqual(r["accuracy"], 0.97, r)
         for cls in ("simple", "code", "reasoning", "complex"):
             self.assertIn(cls, r["per_class"])
         self.assertEqual(len(r["confusion"]["rows_true_columns_predicted"]), 4)
 
+    def test_under_routing(self):
+        for data in (DEV, REALISTIC):
+            r = eval_json(data, "--model", MODEL)
+            self.assertLessEqual(r["under_routing"]["rate"], 0.02, (data, r["under_routing"]))
+            conf = r["confusion"]["rows_true_columns_predicted"]
+            costly = sum(sum(row) for row in conf[1:])
+            self.assertAlmostEqual(r["under_routing"]["rate"],
+                                   sum(row[0] for row in conf[1:]) / costly, places=6)
+
+    def test_calibration_reported(self):
+        r = eval_json(DEV, "--model", MODEL)
+        cal = r["calibration"]
+        self.assertEqual(len(cal["bins"]), 10)
+        self.assertEqual(sum(b["rows"] for b in cal["bins"]), cal["rows"])
+        self.assertEqual(cal["rows"], r["rows"])  # no rules: the model decides every row
+        ece = sum(b["rows"] * abs(b["accuracy"] - b["mean_confidence"]) for b in cal["bins"])
+        self.assertAlmostEqual(cal["ece"], ece / cal["rows"], places=4)
+        self.assertLess(cal["ece"], 0.05)
+        p = run("eval", "--model", MODEL, "--data", DEV)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for line in ("confusion matrix (rows: true, columns: predicted)",
+                     "under-routing (costly class sent to simple): ",
+                     "calibration of the model's top probability (715 rows)",
+                     "expected calibration error (ECE, 10 bins): "):
+            self.assertIn(line, p.stdout)
+
     def test_default_model_is_the_shipped_one(self):
-        a = eval_json(os.path.join(DATA, "realistic-eval.jsonl"))
+        a = eval_json(REALISTIC)
         self.assertEqual(os.path.realpath(a["model"]), os.path.realpath(MODEL))
-        p = run("eval", "--data", os.path.join(DATA, "realistic-eval.jsonl"), "--json",
+        p = run("eval", "--data", REALISTIC, "--json",
                 env={"SWITCHYARD_CLASSIFIER_MODEL": "/nonexistent/m.model"})
         self.assertEqual(p.returncode, 1)
         self.assertIn("/nonexistent/m.model: cannot open", p.stderr)
@@ -59,14 +101,87 @@ class Accuracy(unittest.TestCase):
         self.assertLess(os.path.getsize(MODEL), 2 * 1024 * 1024)
 
 
+class Splits(unittest.TestCase):
+    """No dev or realistic-eval prompt is a near-duplicate of a training prompt."""
+
+    def overlap(self, train, check):
+        args = ["overlap"]
+        for t in train:
+            args += ["--train", t]
+        for c in check:
+            args += ["--check", c]
+        return run(*args)
+
+    def test_no_near_duplicates_across_splits(self):
+        p = self.overlap(TRAIN, [DEV, REALISTIC])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn(" 0 near-duplicates (jaccard >= 0.80)", p.stdout)
+        p = self.overlap([DEV], [REALISTIC])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_overlap_catches_a_near_duplicate(self):
+        with tempfile.TemporaryDirectory() as d:
+            tr, ck = os.path.join(d, "tr.jsonl"), os.path.join(d, "ck.jsonl")
+            with open(tr, "w") as f:
+                f.write(json.dumps({"text": "How do I undo my last git commit, keeping the changes?",
+                                    "label": "code"}) + "\n")
+                f.write(json.dumps({"text": "capital of peru", "label": "simple"}) + "\n")
+            with open(ck, "w") as f:
+                f.write(json.dumps({"text": "what is 2 + 2", "label": "reasoning"}) + "\n")
+                f.write(json.dumps({"text": "how do i undo my last git-commit keeping the changes",
+                                    "label": "code"}) + "\n")
+                f.write(json.dumps({"messages": [{"role": "user", "content": "Capital of Peru?"}],
+                                    "label": "simple"}) + "\n")
+            p = self.overlap([tr], [ck])
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertIn("ck.jsonl:2 near-duplicate of " + tr + ":1 (jaccard 1.000)", p.stdout)
+            self.assertIn("ck.jsonl:3 near-duplicate of " + tr + ":2 (jaccard 1.000)", p.stdout)
+            self.assertIn("overlap: 3 rows checked against 2, 2 near-duplicates", p.stdout)
+
+    def test_generated_data_is_reproducible(self):
+        p = subprocess.run(["python3", os.path.join(DATA, "generate.py")], capture_output=True,
+                           timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(DATA, "train-generated.jsonl"), "rb") as f:
+            self.assertTrue(p.stdout == f.read(), "generate.py does not reproduce train-generated.jsonl")
+
+
 class Reproducible(unittest.TestCase):
     def test_train_reproduces_shipped_model(self):
         with tempfile.TemporaryDirectory() as d:
             out = os.path.join(d, "m.model")
-            p = run("train", "--data", os.path.join(DATA, "train.jsonl"), "--out", out)
+            p = run(*train_args(), "--out", out)
             self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("calibrated on 715 dev rows: temperature ", p.stdout)
             with open(out, "rb") as a, open(MODEL, "rb") as b:
                 self.assertTrue(a.read() == b.read(), "retrained model differs from the shipped one")
+
+
+class Messages(unittest.TestCase):
+    """Rows may be chat requests: the text is the last user turn, as the router takes it,
+    and a row offering tools gets the tools rule."""
+
+    def test_chat_rows(self):
+        with tempfile.TemporaryDirectory() as d:
+            data = os.path.join(d, "chat.jsonl")
+            rows = [
+                {"messages": [{"role": "system", "content": "You are terse."},
+                              {"role": "user", "content": "how do i rebase onto main"},
+                              {"role": "assistant", "content": "git rebase main"},
+                              {"role": "user", "content": [{"type": "text", "text": "what's the capital of peru"}]}],
+                 "label": "simple"},
+                {"messages": [{"role": "user", "content": "what's the capital of peru"}],
+                 "tools": [{"type": "function", "function": {"name": "f"}}], "label": "complex"},
+                {"messages": [{"role": "user", "content": "what's the capital of peru"}],
+                 "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "none",
+                 "label": "simple"},
+            ]
+            with open(data, "w") as f:
+                for r in rows:
+                    f.write(json.dumps(r) + "\n")
+            r = eval_json(data, "--model", MODEL)
+            self.assertEqual(r["rows"], 3)
+            self.assertEqual(r["accuracy"], 1.0, r)
 
 
 class Cli(unittest.TestCase):
@@ -178,6 +293,65 @@ class FromDb(unittest.TestCase):
                 p = run("train", "--from-db", "--out", out, env={"SWITCHYARD_DATABASE_URL": ""})
                 self.assertEqual(p.returncode, 2)
                 self.assertIn("--from-db needs --db-url or SWITCHYARD_DATABASE_URL", p.stderr)
+
+    def test_from_labels_replaces_only_a_model_that_is_not_better(self):
+        """train --from-labels: the candidate (training data + human labels) is scored
+        against the current model on dev, and replaces it only if it is not worse."""
+        with Services() as svc:
+            m = subprocess.run([BIN, "migrate", "--database-url", svc.database_url],
+                               capture_output=True, text=True, timeout=120,
+                               env=svc.env(SWITCHYARD_MIGRATIONS_DIR=os.path.join(SRC, "migrations")))
+            self.assertEqual(m.returncode, 0, m.stderr)
+            labels = [("l1", "code", "kubectl says ImagePullBackOff on my new deployment, why"),
+                      ("l2", "reasoning", "if 4 machines make 4 parts in 4 minutes how long do 8 take for 8"),
+                      ("l3", "simple", "what is the capital of ghana"),
+                      ("l4", "complex", "compare the three vendor quotes below and recommend one")]
+            svc.psql("INSERT INTO labels (request_id, labeller, task_type, prompt) VALUES " +
+                     ",".join(f"('{r}', 'ann', '{t}', '{p}')" for r, t, p in labels))
+            env = {"SWITCHYARD_DATABASE_URL": svc.database_url}
+            with tempfile.TemporaryDirectory() as d:
+                out = os.path.join(d, "m.model")
+                # a small current model: the candidate from the full data beats it
+                small = os.path.join(d, "small.jsonl")
+                with open(small, "w") as f:
+                    for t, l in (("capital of chile", "simple"), ("fix this segfault", "code"),
+                                 ("solve x + 2 = 5", "reasoning"), ("compare these two reports", "complex")):
+                        f.write(json.dumps({"text": t, "label": l}) + "\n")
+                p = run("train", "--data", small, "--out", out, "--set", "char_bits=10")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                with open(out, "rb") as f:
+                    small_model = f.read()
+                p = run(*train_args(), "--from-labels", "--out", out, env=env)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                self.assertIn("from-labels: 4 labelled prompts", p.stdout)
+                self.assertIn("candidate " + out + ".candidate: dev accuracy ", p.stdout)
+                self.assertIn("current   " + out + ": dev accuracy ", p.stdout)
+                self.assertIn("accepted: " + out + " replaced", p.stdout)
+                self.assertFalse(os.path.exists(out + ".candidate"))
+                with open(out, "rb") as f:
+                    full = f.read()
+                self.assertNotEqual(full, small_model)
+                # now the current model is the full one; a candidate from the tiny set loses
+                p = run("train", "--data", small, "--dev", DEV, "--from-labels", "--out", out,
+                        "--set", "char_bits=10", env=env)
+                self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+                self.assertIn("rejected: the candidate is worse (rule: accuracy >= ", p.stdout)
+                self.assertIn(out + " left unchanged", p.stdout)
+                self.assertFalse(os.path.exists(out + ".candidate"))
+                with open(out, "rb") as f:
+                    self.assertEqual(f.read(), full)
+                # no usable current model (a missing file): the candidate is written
+                other = os.path.join(d, "new.model")
+                p = run("train", "--data", small, "--dev", DEV, "--from-labels", "--out", other,
+                        "--current", os.path.join(d, "none.model"), "--set", "char_bits=10",
+                        env=env)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                self.assertIn("not usable", p.stdout)
+                self.assertTrue(os.path.exists(other))
+                # --from-labels needs the dev rows to judge on
+                p = run("train", "--data", small, "--from-labels", "--out", other, env=env)
+                self.assertEqual(p.returncode, 2)
+                self.assertIn("--from-labels needs --dev", p.stderr)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 /* Model file (round trip, corrupt, truncated, version and checksum errors with
- * their exact messages), rules precedence, confidence fallback, fail open. */
+ * their exact messages), calibration and the cost-aware decision, rules precedence,
+ * confidence fallback, fail open. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "classifier/calibration.h"
 #include "classifier/classifier.h"
 #include "classifier/features.h"
 #include "classifier/model.h"
@@ -166,8 +169,17 @@ static void test_load_errors(void **state)
     expect_load_error(buf, 30, "m.model: checksum mismatch (file is corrupt or truncated)");
 
     memcpy(c1, buf, len);
-    patch_header(c1, len, "format_version 1", "format_version 2");
-    expect_load_error(c1, len, "m.model: unsupported format_version 2 (this build reads 1)");
+    patch_header(c1, len, "format_version 2", "format_version 1");
+    expect_load_error(c1, len, "m.model: unsupported format_version 1 (this build reads 2)");
+
+    memcpy(c1, buf, len);
+    patch_header(c1, len, "temperature 1\n", "temperature 0\n");
+    expect_load_error(c1, len, "m.model: line 21: bad value for temperature: \"0\"");
+
+    memcpy(c1, buf, len);
+    patch_header(c1, len, "simple_min code 0 ", "simple_min code 2 ");
+    expect_load_error(c1, len,
+                      "m.model: line 22: bad value for simple_min: \"code 2 reasoning 0 complex 0\"");
 
     memcpy(c1, buf, len);
     patch_header(c1, len, "features_version 1", "features_version 9");
@@ -378,6 +390,125 @@ static void test_default_model_path(void **state)
     assert_true(n >= k && strcmp(p + n - k, "classifier/model/switchyard-task.model") == 0);
 }
 
+
+/* softmax(dec / T), pinned; T does not change the top class */
+static void test_calib_probs(void **state)
+{
+    (void)state;
+    const double dec[4] = {1.0, 2.0, 0.0, -1.0};
+    double p[4];
+    assert_int_equal(clf_calib_probs(dec, 1.0, p), 1);
+    assert_true(fabs(p[1] - 0.6439142598879722) < 1e-12);
+    assert_true(fabs(p[0] - 0.2368828180899101) < 1e-12);
+    assert_int_equal(clf_calib_probs(dec, 2.0, p), 1);
+    assert_true(fabs(p[1] - 0.4550542339234112) < 1e-12);
+    double s = p[0] + p[1] + p[2] + p[3];
+    assert_true(fabs(s - 1) < 1e-12);
+}
+
+/* a simple verdict below its threshold becomes the likeliest costly class */
+static void test_calib_decide(void **state)
+{
+    (void)state;
+    const double thr[4] = {0, 0.7, 0.5, 0.9};
+    bool demoted;
+    const double a[4] = {0.60, 0.30, 0.05, 0.05}; /* runner-up code: needs 0.7 */
+    assert_int_equal(clf_calib_decide(a, thr, &demoted), WIRE_TASK_CODE);
+    assert_true(demoted);
+    const double b[4] = {0.60, 0.05, 0.30, 0.05}; /* runner-up reasoning: needs 0.5 */
+    assert_int_equal(clf_calib_decide(b, thr, &demoted), WIRE_TASK_SIMPLE);
+    assert_false(demoted);
+    const double c[4] = {0.20, 0.05, 0.70, 0.05}; /* not simple: stands */
+    assert_int_equal(clf_calib_decide(c, thr, &demoted), WIRE_TASK_REASONING);
+    assert_false(demoted);
+    const double zero[4] = {0, 0, 0, 0};
+    assert_int_equal(clf_calib_decide(a, zero, &demoted), WIRE_TASK_SIMPLE);
+}
+
+/* Thresholds: the fewest simple rows moved while no costly class loses more than the
+ * budget; temperature: a confident but often wrong model gets T > 1. */
+static void test_calib_fit(void **state)
+{
+    (void)state;
+    /* rows 0-5 true simple, 6-9 true code; scores favour simple in rows 0-7 */
+    const double dec[10][4] = {
+        {3, 0, 0, 0},   {3, 0.5, 0, 0}, {2, 1.0, 0, 0}, {2, 1.5, 0, 0}, {4, 0, 0, 0},
+        {3, 0, 1, 0},   {2, 1.2, 0, 0}, {2, 1.8, 0, 0}, {0, 3, 0, 0},   {0, 3, 0, 0},
+    };
+    const int y[10] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 1};
+    double thr[4];
+    clf_calib_fit_thresholds(dec, y, 10, 1.0, 0.0, 0.0, thr);
+    /* both code rows (p(simple) 0.581 and 0.479 at T=1) must be rescued: first the lower
+     * one for free, then the higher one at the cost of the simple row at 0.533; the
+     * threshold sits halfway between 0.581 and the next row up (0.610, simple) */
+    double p6[4], p7[4], p2[4];
+    clf_calib_probs(dec[6], 1.0, p6);
+    clf_calib_probs(dec[7], 1.0, p7);
+    clf_calib_probs(dec[2], 1.0, p2);
+    assert_true(fabs(thr[WIRE_TASK_CODE] - (p6[0] + p2[0]) / 2) < 1e-12);
+    assert_true(thr[WIRE_TASK_REASONING] == 0 && thr[WIRE_TASK_COMPLEX] == 0);
+    bool d;
+    assert_int_equal(clf_calib_decide(p6, thr, &d), WIRE_TASK_CODE);
+    assert_int_equal(clf_calib_decide(p7, thr, &d), WIRE_TASK_CODE);
+    assert_int_equal(clf_calib_decide(p2, thr, &d), WIRE_TASK_SIMPLE);
+    /* a budget of 30% (1.2 of 4 rows): one code row may stay simple, the cheaper one is rescued */
+    clf_calib_fit_thresholds(dec, y, 10, 1.0, 0.3, 1.0, thr);
+    assert_true(thr[WIRE_TASK_CODE] > p7[0] && thr[WIRE_TASK_CODE] < p6[0]);
+
+    /* confident and wrong half the time: the fitted temperature softens it */
+    const double sure[4][4] = {{5, 0, 0, 0}, {5, 0, 0, 0}, {0, 5, 0, 0}, {0, 5, 0, 0}};
+    const int ys[4] = {0, 1, 1, 0};
+    double t = clf_calib_fit_temperature(sure, ys, 4);
+    assert_true(t > 2 && t <= 20);
+    const int yr[4] = {0, 0, 1, 1};
+    assert_true(clf_calib_fit_temperature(sure, yr, 4) < 1);
+}
+
+static void test_calib_reliability(void **state)
+{
+    (void)state;
+    const double conf[5] = {0.95, 0.92, 0.55, 0.58, 1.0};
+    const bool ok[5] = {true, false, true, true, true};
+    struct clf_calib_bin b[CLF_CALIB_BINS];
+    double ece = clf_calib_reliability(conf, ok, 5, b);
+    assert_int_equal(b[9].n, 3);
+    assert_int_equal(b[9].correct, 2);
+    assert_int_equal(b[5].n, 2);
+    /* |2 - 2.87| / 5 + |2 - 1.13| / 5 */
+    assert_true(fabs(ece - (0.87 + 0.87) / 5) < 1e-12);
+}
+
+/* the classifier applies the model's thresholds: a simple verdict is demoted */
+static void test_classify_demotes_unsure_simple(void **state)
+{
+    (void)state;
+    struct clf_model *m;
+    char err[256], p2[300];
+    assert_int_equal(clf_model_load(model_path, &m, err, sizeof(err)), 0);
+    const double thr[4] = {0, 1, 1, 1}; /* simple never stands */
+    clf_model_set_decision(m, 1.0, thr);
+    snprintf(p2, sizeof(p2), "%s.strict", model_path);
+    assert_int_equal(clf_model_save(m, p2, err, sizeof(err)), 0);
+    clf_model_free(m);
+    struct clf_classifier *c;
+    assert_int_equal(clf_load(p2, &c, err, sizeof(err)), 0);
+    struct clf_result r;
+    clf_classify(c, train_text[0], strlen(train_text[0]), NULL, &r);
+    assert_true(r.demoted);
+    assert_int_not_equal(r.task, WIRE_TASK_SIMPLE);
+    assert_string_equal(r.reason, "cost threshold");
+    assert_true(r.confidence == r.probs[r.task]);
+    assert_true(r.probs[WIRE_TASK_SIMPLE] > r.probs[r.task]); /* the model said simple */
+    clf_free(c);
+    unlink(p2);
+    /* the default (no thresholds) leaves it simple */
+    assert_int_equal(clf_load(model_path, &c, err, sizeof(err)), 0);
+    clf_classify(c, train_text[0], strlen(train_text[0]), NULL, &r);
+    assert_int_equal(r.task, WIRE_TASK_SIMPLE);
+    assert_false(r.demoted);
+    clf_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +517,9 @@ int main(void)
         cmocka_unit_test(test_rules_precedence),      cmocka_unit_test(test_rules_parse_errors),
         cmocka_unit_test(test_fallback_below_confidence), cmocka_unit_test(test_fail_open_on_bad_model),
         cmocka_unit_test(test_task_names),            cmocka_unit_test(test_default_model_path),
+        cmocka_unit_test(test_calib_probs),           cmocka_unit_test(test_calib_decide),
+        cmocka_unit_test(test_calib_fit),             cmocka_unit_test(test_calib_reliability),
+        cmocka_unit_test(test_classify_demotes_unsure_simple),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
