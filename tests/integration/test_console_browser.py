@@ -205,7 +205,9 @@ class ConsoleBrowserTest(unittest.TestCase):
         now = {t["task"]: t["routed"]["n"] for t in arms["tasks"]}
         for k, n in shown.items():
             self.assertLessEqual(n, now[k])  # traffic kept coming after the page read it
-            self.assertGreater(n, 0)
+        # real numbers, not an empty page: some routed arm had samples when it was read (a
+        # task type the classifier rarely picks may still have none at 40 % routed)
+        self.assertGreater(sum(shown.values()), 0, shown)
         self.assertEqual(v["overflow"], 0)
 
     def test_4_cookie_is_httponly_and_strict(self):
