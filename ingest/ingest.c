@@ -61,6 +61,7 @@ struct ing_opts {
     long block_ms;
     long claim_idle_ms;
     long max_tries;
+    long retention_days;
     const char *metrics_listen;
     int once;
 };
@@ -108,6 +109,9 @@ static void ing_usage(FILE *out)
             "  --max-tries N         a batch PostgreSQL refuses N times with a data or\n"
             "                        constraint error is bisected and the events it refuses\n"
             "                        go to the table ingest_dead_letters, 1..1000 (default %d)\n"
+            "  --retention-days N    drop request partitions (days) older than N days at start\n"
+            "                        and hourly, rollups kept; 0 keeps everything, 0..36500\n"
+            "                        (default 30)\n"
             "  --metrics-listen HOST:PORT\n"
             "                        serve GET /metrics (Prometheus text) and /healthz there,\n"
             "                        on a thread of its own (default: off; port 0 picks a free\n"
@@ -147,6 +151,7 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
         {"claim-idle-ms", required_argument, NULL, 'c'},
         {"once", no_argument, NULL, 'o'},
         {"max-tries", required_argument, NULL, 't'},
+        {"retention-days", required_argument, NULL, 'R'},
         {"metrics-listen", required_argument, NULL, 'm'},
         {"log-level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
@@ -163,6 +168,7 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
     o->block_ms = 1000;
     o->claim_idle_ms = 30000;
     o->max_tries = ING_MAX_TRIES_DEFAULT;
+    o->retention_days = 30;
     opterr = 0;
     optind = 0;
     while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
@@ -190,6 +196,10 @@ static int ing_parse_args(int argc, char **argv, struct ing *g)
             break;
         case 't':
             if (parse_long("--max-tries", optarg, 1, 1000, &o->max_tries))
+                return 2;
+            break;
+        case 'R':
+            if (parse_long("--retention-days", optarg, 0, 36500, &o->retention_days))
                 return 2;
             break;
         case 'm':
@@ -463,6 +473,7 @@ int ingest_main(int argc, char **argv)
         return 2;
     }
     g.store.max_tries = (int)g.o.max_tries;
+    g.store.retention_days = (int)g.o.retention_days;
     if (ing_store_init(&g.store, g.o.database_url, &ing_stop) != 0) {
         sy_log(SY_ERROR, "internal: SQL buffers too small", NULL);
         return 1;

@@ -48,22 +48,40 @@ static int pg_exec(struct ing_store *st, const char *sql, char *err, size_t errl
 
 void ing_store_partitions(struct ing_store *st)
 {
-    char err[512];
+    char err[512], days[24];
     PGresult *res;
 
     if (sy_clock_mono_ms() < st->next_partitions_ms)
         return;
     res = PQexec(st->pg, "SELECT sy_create_request_partitions(" ING_PARTITION_DAYS ")");
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-        sy_log(SY_INFO, "request partitions checked", "created=%s days_ahead=%s",
-               PQgetvalue(res, 0, 0), ING_PARTITION_DAYS);
-        st->next_partitions_ms = sy_clock_mono_ms() + ING_PARTITION_EVERY_MS;
-    } else {
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         sy_pg_error(st->pg, err, sizeof(err));
         sy_log_kv(SY_WARN, "creating request partitions failed", "reason", err, NULL);
-        st->next_partitions_ms = sy_clock_mono_ms() + 60 * 1000; /* retry in a minute */
+        goto retry;
+    }
+    sy_log(SY_INFO, "request partitions checked", "created=%s days_ahead=%s",
+           PQgetvalue(res, 0, 0), ING_PARTITION_DAYS);
+    PQclear(res);
+    res = NULL;
+    if (st->retention_days > 0) {
+        snprintf(days, sizeof(days), "%d", st->retention_days);
+        const char *params[] = {days};
+        res = PQexecParams(st->pg, "SELECT sy_drop_request_partitions($1::int)", 1, NULL,
+                           params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+            sy_pg_error(st->pg, err, sizeof(err));
+            sy_log_kv(SY_WARN, "dropping old request partitions failed", "reason", err, NULL);
+            goto retry;
+        }
+        sy_log(SY_INFO, "request retention applied", "dropped=%s retention_days=%s",
+               PQgetvalue(res, 0, 0), days);
     }
     PQclear(res);
+    st->next_partitions_ms = sy_clock_mono_ms() + ING_PARTITION_EVERY_MS;
+    return;
+retry:
+    PQclear(res);
+    st->next_partitions_ms = sy_clock_mono_ms() + 60 * 1000; /* retry in a minute */
 }
 
 static int pg_connect_once(struct ing_store *st)

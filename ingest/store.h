@@ -34,6 +34,7 @@ struct ing_row {
 struct ing_store {
     const char *url;
     int max_tries;    /* failures with a permanent error before bisecting (>= 1) */
+    int retention_days; /* drop request partitions older than this (0: keep all) */
     /* counters, for the stats line and /metrics (which gets a copy) */
     unsigned long long errors, inserted, duplicates, dead;
     /* owned here */
@@ -52,8 +53,9 @@ int ing_store_init(struct ing_store *st, const char *url, volatile sig_atomic_t 
  * stopping. */
 int ing_store_ensure(struct ing_store *st) __attribute__((warn_unused_result));
 
-/* Creates the coming days' request partitions when it is time (hourly; a failure is
- * logged and retried in a minute). */
+/* Creates the coming days' request partitions and drops those older than retention_days
+ * (sy_drop_request_partitions) when it is time (hourly; a failure is logged and retried
+ * in a minute). */
 void ing_store_partitions(struct ing_store *st);
 
 /* Commits copy (its nrows lines described by rows) in one transaction, retrying through
