@@ -12,6 +12,9 @@ SOAK_SECONDS ?= 1800
 BUILD_TARGET ?=
 CMAKE        ?= cmake
 CTEST        ?= ctest
+ROUTERS      ?= 1
+INGESTS      ?= 1
+CONTROLLERS  ?= 1
 
 # -Werror in CI (CI=true) or on request (WERROR=1). Always passed explicitly so a
 # build directory's cached value follows the current request.
@@ -27,7 +30,7 @@ endif
 SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
                  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: help deps build check asan-check fuzz soak up down status demo bench clean
+.PHONY: help deps build check asan-check fuzz soak faults up down status demo bench clean
 
 help:
 	@echo 'Switchyard make targets:'
@@ -39,9 +42,12 @@ help:
 	@echo '  make fuzz        build libFuzzer targets with clang (build-fuzz), run each for FUZZ_SECONDS (default 30)'
 	@echo '  make soak        the soak test (tests/integration/test_soak.py) for SOAK_SECONDS (default 1800;'
 	@echo '                   make check runs it for 120 s)'
-	@echo '  make up          start Redis, PostgreSQL, simulator, ingest and router under .run/ (see .run/env)'
+	@echo '  make up          start Redis, PostgreSQL, simulator, ingest and router under .run/ (see .run/env);'
+	@echo '                   ROUTERS=3 puts three routers behind nginx, INGESTS=2 / CONTROLLERS=2 run two'
 	@echo '  make down        stop everything make up started'
 	@echo '  make status      show what make up started and whether it is running'
+	@echo '  make faults      the fault suite (tests/integration/test_faults.py): kill a router, the leading'
+	@echo '                   controller and an ingest under load through nginx; prints what was lost'
 	@echo '  make bench       run the benchmarks in bench/*.sh'
 	@echo '  make deps        install missing Debian packages (scripts/install-deps)'
 	@echo '  make clean       remove build, build-asan and build-fuzz'
@@ -106,9 +112,15 @@ soak:
 	cd tests/integration && SOAK_SECONDS=$(SOAK_SECONDS) SWITCHYARD_BIN=$(CURDIR)/build/switchyard \
 	    SY_SOURCE_DIR=$(CURDIR) python3 -m unittest -v test_soak
 
+# The fault suite alone (make check runs it too, with the same short load).
+faults:
+	@$(MAKE) build BUILD_TARGET=switchyard
+	cd tests/integration && SWITCHYARD_BIN=$(CURDIR)/build/switchyard \
+	    SY_SOURCE_DIR=$(CURDIR) python3 -m unittest -v test_faults
+
 up:
 	@$(MAKE) build BUILD_TARGET=switchyard
-	@scripts/stack up
+	@ROUTERS=$(ROUTERS) INGESTS=$(INGESTS) CONTROLLERS=$(CONTROLLERS) scripts/stack up
 
 down:
 	@scripts/stack down

@@ -302,10 +302,15 @@ int ctl_record(ctl *c, const char *name, const char *action, int task, const cha
 {
     const char *p[] = {name, task >= 0 ? wire_task_str((wire_task)task) : NULL, action, reason,
                        evidence ? evidence : "{}"};
+    /* Not again when the experiment's last row of this action has the same reason: the
+     * caller's memory of what it noted is per process, so a new leader (after a failover)
+     * would otherwise write the verdict its predecessor wrote once more. */
     return ctl_db_exec(c,
                        "INSERT INTO decisions (experiment, task_type, action, from_phase, "
                        "to_phase, reason, evidence) SELECT $1, $2, $3, e.status, e.status, $4, "
-                       "$5::jsonb FROM experiments e WHERE e.name = $1",
+                       "$5::jsonb FROM experiments e WHERE e.name = $1 AND NOT EXISTS ("
+                       "SELECT 1 FROM (SELECT reason FROM decisions WHERE experiment = $1 "
+                       "AND action = $3 ORDER BY id DESC LIMIT 1) l WHERE l.reason = $4)",
                        5, p);
 }
 
