@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/redisdiscover.h"
 #include "controller/ctl.h"
 #include "controller/ctl_db.h"
 #include "experiments/experiment.h"
@@ -375,6 +376,9 @@ static int redis_ensure(ctl *c)
         return 0;
     if (c->redis)
         redisFree((redisContext *)c->redis);
+    c->redis = NULL;
+    if (sy_redis_locate(&c->raddr, 1000, "controller") != 0)
+        return -1;
     struct timeval tv = {1, 0};
     redisContext *rc = redisConnectWithTimeout(c->raddr.host, c->raddr.port, tv);
     if (!rc || rc->err) {
@@ -409,6 +413,13 @@ redisReply *ctl_redis_command(ctl *c, const char *fmt, ...)
     va_end(ap);
     if (!rep) {
         sy_log_kv(SY_WARN, "redis command failed", "reason", ((redisContext *)c->redis)->errstr,
+                  NULL);
+        redisFree((redisContext *)c->redis);
+        c->redis = NULL;
+    } else if (c->raddr.nsentinels && rep->type == REDIS_REPLY_ERROR &&
+               sy_redis_error_is_failover(rep->str)) {
+        /* a replica now (Sentinel failover): the next command finds the primary */
+        sy_log_kv(SY_WARN, "redis node is not the primary, looking again", "reason", rep->str,
                   NULL);
         redisFree((redisContext *)c->redis);
         c->redis = NULL;

@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/redisdiscover.h"
 #include "common/redisurl.h"
 #include "experiments/cohort.h"
 #include "wire/keys.h"
@@ -23,6 +24,9 @@
 #define RT_BATCH_MAX 128
 #define RT_BATCH_BYTES (256u << 10)
 #define RT_BATCH_US 5000
+/* A redis+sentinel:// primary is looked up on the loop, blocking, before each connect:
+ * each Sentinel connect and reply may take this long (see docs/architecture.md). */
+#define RT_DISCOVER_MS 200
 /* How often the stream's backlog (length, oldest entry) is read for /metrics. */
 #define RT_PROBE_US 1000000
 
@@ -135,6 +139,18 @@ static void schedule_retry(rt_redis *r)
     r->backoff_ms = r->backoff_ms * 2 > 2000 ? 2000 : r->backoff_ms * 2;
 }
 
+/* An error reply saying this node is no longer the primary (a failover happened):
+ * disconnect once the pending replies are in; the reconnect looks for the primary
+ * through Sentinel again. */
+static void drop_if_failover(rt_redis *r, redisAsyncContext *ac, const char *reply)
+{
+    if (!r->addr.nsentinels || ac != r->ac || !r->connected || !sy_redis_error_is_failover(reply))
+        return;
+    sy_log_kv(SY_WARN, "redis node is not the primary, looking again", "reason", reply, NULL);
+    r->connected = 0; /* nothing new is sent to it; events queue meanwhile */
+    redisAsyncDisconnect(ac);
+}
+
 static void on_xadd(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct spooled *s = privdata;
@@ -153,6 +169,8 @@ static void on_xadd(redisAsyncContext *ac, void *reply, void *privdata)
     if (rep)
         sy_log_kv(SY_WARN, "event not spooled, will retry", "reason", rep->str, NULL);
     queue_push_front(r, s);
+    if (rep)
+        drop_if_failover(r, ac, rep->str);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -259,6 +277,10 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 
 static void connect_now(rt_redis *r)
 {
+    if (sy_redis_locate(&r->addr, RT_DISCOVER_MS, "router") != 0) {
+        schedule_retry(r);
+        return;
+    }
     redisAsyncContext *ac = redisAsyncConnect(r->addr.host, r->addr.port);
     if (!ac || ac->err) {
         sy_log_kv(SY_WARN, "redis connect failed", "reason", ac ? ac->errstr : "out of memory",
@@ -477,6 +499,8 @@ static void on_user_reply(redisAsyncContext *ac, void *reply, void *privdata)
         u->r->ac == ac && u->r->connected)
         redisAsyncCommand(ac, NULL, NULL, "EVAL %s 2 %s %s %lld %d %s %s", user_script, u->ukey,
                           u->xkey, u->ts_us, u->bucket, u->cohort, u->step_key);
+    else if (rep && rep->type == REDIS_REPLY_ERROR)
+        drop_if_failover(u->r, ac, rep->str);
     free(u);
 }
 
