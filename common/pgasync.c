@@ -519,6 +519,17 @@ static void complete(struct pgc *c)
         char why[512];
         one_line(res ? PQresultErrorMessage(res) : "no result", why, sizeof(why));
         q->cb(q->arg, SY_PG_ERROR, res, why);
+        /* 25006 read_only_sql_transaction: this server is (now) a standby. The session
+         * is of no use for writes: drop it, and the reconnect (target_session_attrs in
+         * the URL) finds the primary. */
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        if (state && !strcmp(state, "25006")) {
+            free(q);
+            PQclear(res);
+            conn_fail(c, "the server is read-only (a standby)");
+            dispatch(c->pool);
+            return;
+        }
     }
     free(q);
     PQclear(res);
