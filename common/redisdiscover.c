@@ -8,19 +8,19 @@
 #include "common/log.h"
 #include "common/redisurl.h"
 
-static redisContext *connect_node(const char *host, int port, int timeout_ms, char *err,
-                                  size_t errlen)
+static redisContext *connect_node(const char *what, const char *host, int port, int timeout_ms,
+                                  char *err, size_t errlen)
 {
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     redisContext *rc = redisConnectWithTimeout(host, port, tv);
     if (!rc || rc->err) {
-        snprintf(err, errlen, "%s:%d: %s", host, port, rc ? rc->errstr : "out of memory");
+        snprintf(err, errlen, "%s: %s", what, rc ? rc->errstr : "out of memory");
         if (rc)
             redisFree(rc);
         return NULL;
     }
     if (redisSetTimeout(rc, tv) != REDIS_OK) {
-        snprintf(err, errlen, "%s:%d: cannot set a timeout", host, port);
+        snprintf(err, errlen, "%s: cannot set a timeout", what);
         redisFree(rc);
         return NULL;
     }
@@ -48,7 +48,7 @@ static int ask_sentinel(const sy_redis_addr *a, const sy_redis_node *s, int time
 {
     char what[300];
     snprintf(what, sizeof(what), "sentinel %s:%d", s->host, s->port);
-    redisContext *rc = connect_node(s->host, s->port, timeout_ms, err, errlen);
+    redisContext *rc = connect_node(what, s->host, s->port, timeout_ms, err, errlen);
     if (!rc)
         return -1;
     int rv = -1;
@@ -89,7 +89,7 @@ static int check_master(const sy_redis_addr *a, const char *host, int port, int 
 {
     char what[300];
     snprintf(what, sizeof(what), "redis %s:%d", host, port);
-    redisContext *rc = connect_node(host, port, timeout_ms, err, errlen);
+    redisContext *rc = connect_node(what, host, port, timeout_ms, err, errlen);
     if (!rc)
         return -1;
     int rv = -1;

@@ -460,8 +460,12 @@ int ctl_publish(ctl *c, const char *name)
     snprintf(key, sizeof(key), WIRE_KEY_STATE, name);
     snprintf(bp, sizeof(bp), "%d", routed_bp);
     snprintf(hold_bp, sizeof(hold_bp), "%d", x->config->holdout_bp);
+    /* a second try on a fresh connection when the first one's was lost or reached a node
+     * that is no longer the primary (a Sentinel failover): publishing is idempotent */
     int rc = -1;
-    if (redis_ensure(c) == 0) {
+    for (int attempt = 0; attempt < 2 && rc != 0; attempt++) {
+        if (redis_ensure(c) != 0)
+            break;
         redisContext *rc_ = (redisContext *)c->redis;
         redisAppendCommand(rc_, "MULTI");
         redisAppendCommand(rc_, "DEL %s", key);
@@ -471,19 +475,31 @@ int ctl_publish(ctl *c, const char *name)
         redisAppendCommand(rc_, "EXEC");
         redisAppendCommand(rc_, "PUBLISH %s %s", key, PQgetvalue(r, 0, 5));
         rc = 0;
+        int failover = 0;
+        char why[256] = "error reply";
         for (int i = 0; i < 5; i++) {
             redisReply *rep = NULL;
             if (redisGetReply(rc_, (void **)&rep) != REDIS_OK) {
                 rc = -1;
                 break;
             }
-            if (rep->type == REDIS_REPLY_ERROR)
+            if (rep->type == REDIS_REPLY_ERROR) {
                 rc = -1;
+                snprintf(why, sizeof(why), "%s", rep->str);
+                failover |= c->raddr.nsentinels && sy_redis_error_is_failover(rep->str);
+            }
             freeReplyObject(rep);
         }
-        if (rc)
-            sy_log_kv(SY_WARN, "state not published, will retry next tick", "experiment", name,
-                      "reason", rc_->err ? rc_->errstr : "error reply", NULL);
+        if (rc == 0)
+            break;
+        int retry = rc_->err || failover;
+        sy_log_kv(SY_WARN, retry && attempt == 0 ? "state not published, reconnecting"
+                                                 : "state not published, will retry next tick",
+                  "experiment", name, "reason", rc_->err ? rc_->errstr : why, NULL);
+        if (!retry)
+            break;
+        redisFree(rc_);
+        c->redis = NULL;
     }
     PQclear(r);
     exp_experiment_free(x);
