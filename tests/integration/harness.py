@@ -542,7 +542,8 @@ def _as_pg(argv):
 
 class PgPrimaryStandby:
     """A PostgreSQL primary (wal_level=replica) and a hot standby made with pg_basebackup -R
-    (streaming replication), on free ports in one temp dir, each with database switchyard.
+    (streaming replication, synchronous unless synchronous=False), on free ports in one temp
+    dir, each with database switchyard.
 
     Use start_pg_primary_standby(); attributes: dir, pg_bin, user, ports ({"primary": p,
     "standby": p}), url (the multi-host postgresql:// URL with
@@ -551,7 +552,8 @@ class PgPrimaryStandby:
     wait_replayed() (the standby caught up with the primary), stop().
     """
 
-    def __init__(self):
+    def __init__(self, synchronous=True):
+        self.synchronous = synchronous
         self.dir = None
         self.ports = {}
         self.running = set()
@@ -605,6 +607,15 @@ class PgPrimaryStandby:
             self._ctl("standby", "-w", "-t", "60", "start")
             self.running.add("standby")
             wait_for(lambda: self.is_standby("standby"), 30, what="the standby to accept reads")
+            if self.synchronous:
+                # a commit is acknowledged once the standby has flushed it, so a promotion
+                # loses nothing acknowledged; set after the base backup, so that the standby,
+                # once promoted and alone, does not wait for a standby of its own
+                self.psql("ALTER SYSTEM SET synchronous_standby_names = '*'", db="postgres")
+                self.psql("SELECT pg_reload_conf()", db="postgres")
+                wait_for(lambda: self.psql("SELECT sync_state FROM pg_stat_replication",
+                                           db="postgres") == [["sync"]],
+                         30, what="the standby to be synchronous")
         except Exception:
             self.stop()
             raise
@@ -667,6 +678,10 @@ class PgPrimaryStandby:
         self.stop()
 
 
-def start_pg_primary_standby():
-    """A started PgPrimaryStandby (primary + streaming hot standby); stop() it."""
-    return PgPrimaryStandby().start()
+def start_pg_primary_standby(synchronous=True):
+    """A started PgPrimaryStandby (primary + streaming hot standby); stop() it.
+
+    synchronous: the primary has synchronous_standby_names='*' (commits wait for the standby's
+    flush: what "promotion loses nothing acknowledged" needs); False: asynchronous streaming.
+    """
+    return PgPrimaryStandby(synchronous).start()
