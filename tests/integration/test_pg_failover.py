@@ -4,11 +4,13 @@ immediate) under load, the standby is promoted, and they all carry on against it
 answered request has exactly one row, and every acknowledged feedback item is stored.
 """
 
+import datetime
 import hashlib
 import hmac
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -18,6 +20,11 @@ from stack import KEY
 
 SECRET = "pgfo-feedback-secret"
 SIM_MODELS = {"instant": {"completion_tokens": {"min": 5, "max": 20}}}
+
+
+def log_time(rec):
+    """A JSON log record's ts as a Unix time."""
+    return datetime.datetime.fromisoformat(rec["ts"].replace("Z", "+00:00")).timestamp()
 
 
 def config(sim_url):
@@ -126,9 +133,12 @@ class PgFailoverTest(unittest.TestCase):
 
         with Load(router) as load:
             time.sleep(3)
+            t_stop = time.time()
             pg.stop_primary("immediate")
             time.sleep(1)  # the primary is gone; nothing takes writes
+            t_promote = time.time()
             pg.promote_standby()
+            t_promoted = time.time()
             promoted = len(load.chats)
             time.sleep(4)
         self.assertGreater(len(load.chats) - promoted, 20)
@@ -162,6 +172,15 @@ class PgFailoverTest(unittest.TestCase):
         after = [fid for st, fid in load.feedback[-10:] if st == 200]
         self.assertTrue(after, load.feedback[-10:])
 
+        def back_at(proc, msg):
+            return min(t for t in (log_time(x) for x in proc.log_records()
+                                   if x.get("msg") == msg) if t > t_stop)
+        print(f"\npg failover: primary stopped -m immediate, promote started 1 s later and took "
+              f"{t_promoted - t_promote:.1f} s; router's pool connected "
+              f"{back_at(router, 'database connected') - t_promoted:.1f} s and ingest "
+              f"{back_at(ingest, 'postgresql connected') - t_promoted:.1f} s after it; "
+              f"{len(ids)} answers, {len(acked)} feedback acknowledged, "
+              f"{fb_status.get(503, 0)} refused with 503", file=sys.stderr)
         for proc, msg in ((router, "database connected"), (ingest, "postgresql connected")):
             msgs = [x.get("msg") for x in proc.log_records()]
             self.assertGreaterEqual(msgs.count(msg), 2, proc.argv[1])  # again, after promotion

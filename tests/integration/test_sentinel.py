@@ -4,8 +4,10 @@ answered request gets its row (events waiting in the router's memory meanwhile a
 delivered after), users keep their cohorts, and the switch is logged.
 """
 
+import datetime
 import json
 import os
+import sys
 import threading
 import time
 import unittest
@@ -19,6 +21,11 @@ TOKEN = "admin-token-for-tests-0123456789"
 SIM_MODELS = {"instant": {"completion_tokens": {"min": 5, "max": 20}}}
 USERS = [f"sen-user-{i}" for i in range(40)]
 FORCED = "sen-forced-0"  # forced into the routed arm, which its bucket would not give it
+
+
+def log_time(rec):
+    """A JSON log record's ts as a Unix time."""
+    return datetime.datetime.fromisoformat(rec["ts"].replace("Z", "+00:00")).timestamp()
 
 
 def config(sim_url):
@@ -119,8 +126,10 @@ class SentinelFailoverTest(unittest.TestCase):
         with Load(self.st, router) as load:
             time.sleep(2)
             before = len(load.results)
+            t_kill = time.time()
             old = rs.kill_primary()
             new = rs.wait_failover(old)
+            t_named = time.time()
             time.sleep(3)
         self.assertNotEqual(new, old)
         after = len(load.results) - before
@@ -164,6 +173,13 @@ class SentinelFailoverTest(unittest.TestCase):
             wait_for(lambda p=proc: any(r.get("msg") == "redis primary switched" and
                                         r.get("port") == new for r in p.log_records()),
                      10, what=f"{proc.argv[1]} to log the switch")
+        def switched_at(proc):
+            return min(log_time(r) for r in proc.log_records()
+                       if r.get("msg") == "redis primary switched")
+        print(f"\nsentinel failover: primary killed; sentinels named the replica after "
+              f"{t_named - t_kill:.1f} s; router switched after {switched_at(router) - t_kill:.1f}"
+              f" s, ingest after {switched_at(ingest) - t_kill:.1f} s; {len(load.results)} "
+              f"requests, all 200, all stored", file=sys.stderr)
         # the controller finds the new primary at its next command
         st, _ = self.admin(ctl, "POST", "/admin/experiments", definition("exp-ctl-b"))
         self.assertEqual(st, 201)
