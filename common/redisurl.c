@@ -109,6 +109,11 @@ static int parse_query(const char *q, sy_redis_addr *out, char *err, size_t errl
                 snprintf(err, errlen, "redis URL credentials too long");
                 return -1;
             }
+        } else if (kn == 12 && !strncmp(q, "min_replicas", 12)) {
+            if (parse_int(v, vn, 0, 16, &out->min_replicas)) {
+                snprintf(err, errlen, "redis URL has a bad min_replicas (0 to 16)");
+                return -1;
+            }
         } else {
             snprintf(err, errlen, "redis URL has an unknown parameter \"%.*s\"", (int)kn, q);
             return -1;

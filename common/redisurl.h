@@ -2,11 +2,12 @@
  * Redis URLs -> parts:
  *   redis://[[user]:password@]host[:port][/db]
  *   redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master-name
- *                    [?db=N&sentinel_user=U&sentinel_password=P]
+ *                    [?db=N&sentinel_user=U&sentinel_password=P&min_replicas=R]
  * A sentinel URL names the Sentinels (port 26379 by default) and the master's name; the
  * primary's host and port are found through them (common/redisdiscover.h), the
  * credentials and db apply to the data nodes, sentinel_user/sentinel_password to the
- * Sentinels.
+ * Sentinels; min_replicas (0..16) makes the router count an event batch as spooled only
+ * once that many replicas have it (WAIT), so that a failover cannot lose it.
  */
 #ifndef SY_REDISURL_H
 #define SY_REDISURL_H
@@ -32,6 +33,7 @@ typedef struct sy_redis_addr {
     char master[128];
     char sentinel_user[128];
     char sentinel_password[256];
+    int min_replicas; /* default 0 */
 } sy_redis_addr;
 
 #define SY_REDIS_URL_DEFAULT "redis://127.0.0.1:6379/0"

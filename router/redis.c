@@ -38,6 +38,8 @@ struct spooled {
     size_t n; /* events in it */
     int64_t first_us; /* wall clock of its first event */
     char *json;
+    int xadd_failed; /* min_replicas: the XADD before the WAIT was refused or lost */
+    int orphan;      /* min_replicas: no WAIT could be queued, the XADD's callback ends it */
 };
 
 /* Users recorded recently (direct-mapped, per worker): a request whose user was
@@ -61,6 +63,8 @@ struct rt_redis {
     struct spooled *head, *tail; /* closed batches waiting to be sent */
     struct spooled *open;        /* the batch being filled */
     struct event *flush;         /* closes the open batch RT_BATCH_US after its first event */
+    struct event *resend;        /* min_replicas: tries the queue's head again */
+    time_t last_unrepl_log;
     size_t depth;                /* events waiting: queued batches and the open one */
     size_t max_queue;            /* bound on depth */
     size_t inflight;             /* commands sent, not yet answered */
@@ -103,6 +107,7 @@ static void on_probe(evutil_socket_t fd, short what, void *arg);
 static void sent_one(rt_redis *r);
 
 static void flush_queue(rt_redis *r);
+static int send_batch(rt_redis *r, struct spooled *s);
 
 static void queue_push_front(rt_redis *r, struct spooled *s)
 {
@@ -151,26 +156,76 @@ static void drop_if_failover(rt_redis *r, redisAsyncContext *ac, const char *rep
     redisAsyncDisconnect(ac);
 }
 
+/* The confirmation: the XADD's reply, or with min_replicas the WAIT's after it. */
 static void on_xadd(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct spooled *s = privdata;
     rt_redis *r = s->owner;
     redisReply *rep = reply;
-    (void)ac;
     r->inflight--;
     r->events_inflight -= s->n;
     r->last_progress_us = sy_clock_mono_us();
-    if (rep && rep->type != REDIS_REPLY_ERROR) {
+    int ok = rep && rep->type != REDIS_REPLY_ERROR;
+    if (ok && r->addr.min_replicas) { /* the WAIT: how many replicas have it */
+        ok = !s->xadd_failed && rep->type == REDIS_REPLY_INTEGER &&
+             rep->integer >= r->addr.min_replicas;
+        time_t now = time(NULL);
+        if (!ok && !s->xadd_failed && now != r->last_unrepl_log) {
+            r->last_unrepl_log = now;
+            sy_log(SY_WARN, "events not replicated, will retry", "replicas=%lld min_replicas=%d",
+                   rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1LL, r->addr.min_replicas);
+        }
+    }
+    if (ok) {
         r->spooled += s->n;
         spooled_free(s);
+        if (r->addr.min_replicas && r->head) /* replicas are back: the rest of the queue */
+            flush_queue(r);
         return;
     }
     /* not confirmed: keep it for the next connection */
-    if (rep)
+    if (rep && rep->type == REDIS_REPLY_ERROR)
         sy_log_kv(SY_WARN, "event not spooled, will retry", "reason", rep->str, NULL);
     queue_push_front(r, s);
-    if (rep)
+    if (rep && rep->type == REDIS_REPLY_ERROR)
         drop_if_failover(r, ac, rep->str);
+    /* min_replicas: the connection may stay up without replicas; try the head again soon */
+    if (r->addr.min_replicas && r->connected && !evtimer_pending(r->resend, NULL)) {
+        struct timeval tv = {0, 200000};
+        evtimer_add(r->resend, &tv);
+    }
+}
+
+/* min_replicas: the XADD's own reply (the WAIT's callback decides). */
+static void on_xadd_sent(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct spooled *s = privdata;
+    redisReply *rep = reply;
+    if (!rep || rep->type == REDIS_REPLY_ERROR)
+        s->xadd_failed = 1;
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
+        sy_log_kv(SY_WARN, "event not spooled, will retry", "reason", rep->str, NULL);
+        drop_if_failover(s->owner, ac, rep->str);
+    }
+    if (s->orphan)
+        on_xadd(ac, NULL, s);
+}
+
+/* min_replicas: one batch from the queue's head; its success sends the rest. */
+static void on_resend(evutil_socket_t fd, short what, void *arg)
+{
+    rt_redis *r = arg;
+    (void)fd;
+    (void)what;
+    if (!r->connected || !r->head)
+        return;
+    struct spooled *s = r->head;
+    r->head = s->next;
+    if (!r->head)
+        r->tail = NULL;
+    r->depth -= s->n;
+    if (send_batch(r, s))
+        queue_push_front(r, s);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -334,10 +389,11 @@ rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_
     r->retry = evtimer_new(base, on_retry, r);
     r->janitor = event_new(base, -1, EV_PERSIST, on_janitor, r);
     r->flush = evtimer_new(base, on_flush, r);
+    r->resend = evtimer_new(base, on_resend, r);
     r->probe = event_new(base, -1, EV_PERSIST, on_probe, r);
     r->spool_entries = -1;
     r->seen = calloc(RT_SEEN_SLOTS, sizeof(*r->seen)); /* NULL: record every request */
-    if (!r->retry || !r->janitor || !r->flush || !r->probe) {
+    if (!r->retry || !r->janitor || !r->flush || !r->probe || !r->resend) {
         if (r->retry)
             event_free(r->retry);
         if (r->janitor)
@@ -346,6 +402,8 @@ rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_
             event_free(r->flush);
         if (r->probe)
             event_free(r->probe);
+        if (r->resend)
+            event_free(r->resend);
         free(r->seen);
         free(r);
         return NULL;
@@ -376,6 +434,7 @@ void rt_redis_free(rt_redis *r)
     event_free(r->retry);
     event_free(r->janitor);
     event_free(r->probe);
+    event_free(r->resend);
     free(r);
 }
 
@@ -391,9 +450,18 @@ static void sent_one(rt_redis *r)
 
 static int send_batch(rt_redis *r, struct spooled *s)
 {
-    if (redisAsyncCommand(r->ac, on_xadd, s, "XADD " WIRE_EVENTS_STREAM " * b %b", s->json,
-                          s->len) != REDIS_OK)
+    int wait = r->addr.min_replicas > 0;
+    s->xadd_failed = 0;
+    s->orphan = 0;
+    if (redisAsyncCommand(r->ac, wait ? on_xadd_sent : on_xadd, s,
+                          "XADD " WIRE_EVENTS_STREAM " * b %b", s->json, s->len) != REDIS_OK)
         return -1;
+    /* WAIT blocks this connection until the replicas have it (or half the command timeout,
+     * so that the janitor does not take a missing replica for a dead primary) */
+    int wait_ms = r->command_timeout_ms / 2 > 0 ? r->command_timeout_ms / 2 : 1;
+    if (wait && redisAsyncCommand(r->ac, on_xadd, s, "WAIT %d %d", r->addr.min_replicas,
+                                  wait_ms) != REDIS_OK)
+        s->orphan = 1;
     sent_one(r);
     r->events_inflight += s->n;
     return 0;

@@ -8,7 +8,7 @@
  * a ':' or starts with '[') parses to the same parts (round trip). A redis+sentinel://
  * URL has 1..8 sentinels, each with a host and a port, a master name, no primary yet,
  * and round-trips as redis+sentinel://user:password@h:p,.../master?db=&sentinel_user=
- * &sentinel_password=.
+ * &sentinel_password=&min_replicas=.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +31,7 @@ static void sentinel_invariants(const sy_redis_addr *a)
 {
     char err[512];
     if (a->nsentinels < 1 || a->nsentinels > SY_REDIS_MAX_SENTINELS || !a->master[0] ||
-        a->host[0] || a->db < 0 || a->db > 1000000)
+        a->host[0] || a->db < 0 || a->db > 1000000 || a->min_replicas < 0 || a->min_replicas > 16)
         abort();
     static char back[16384];
     size_t n = 0;
@@ -47,12 +47,14 @@ static void sentinel_invariants(const sy_redis_addr *a)
             back[n++] = ',';
         n += (size_t)put_host(back + n, sizeof(back) - n, s->host, s->port);
     }
-    snprintf(back + n, sizeof(back) - n, "/%s?db=%d&sentinel_user=%s&sentinel_password=%s",
-             a->master, a->db, a->sentinel_user, a->sentinel_password);
+    snprintf(back + n, sizeof(back) - n,
+             "/%s?db=%d&sentinel_user=%s&sentinel_password=%s&min_replicas=%d", a->master, a->db,
+             a->sentinel_user, a->sentinel_password, a->min_replicas);
     sy_redis_addr b;
     if (sy_redis_url_parse(back, &b, err, sizeof(err)) != 0)
         abort();
     if (b.nsentinels != a->nsentinels || strcmp(a->master, b.master) || a->db != b.db ||
+        a->min_replicas != b.min_replicas ||
         strcmp(a->user, b.user) || strcmp(a->password, b.password) ||
         strcmp(a->sentinel_user, b.sentinel_user) ||
         strcmp(a->sentinel_password, b.sentinel_password))

@@ -293,6 +293,14 @@ static void test_redis_sentinel_url(void **state)
     assert_string_equal(err, "redis URL has a bad database number");
     assert_int_equal(sy_redis_url_parse("redis+sentinel://h/m?tls=1", &a, err, sizeof(err)), -1);
     assert_string_equal(err, "redis URL has an unknown parameter \"tls\"");
+    assert_int_equal(a.min_replicas, 0);
+    assert_int_equal(
+        sy_redis_url_parse("redis+sentinel://h/m?min_replicas=1&db=4", &a, err, sizeof(err)), 0);
+    assert_int_equal(a.min_replicas, 1);
+    assert_int_equal(a.db, 4);
+    assert_int_equal(
+        sy_redis_url_parse("redis+sentinel://h/m?min_replicas=17", &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "redis URL has a bad min_replicas (0 to 16)");
     assert_int_equal(sy_redis_url_parse("redis+sentinel://h/m?db", &a, err, sizeof(err)), -1);
     assert_string_equal(err, "redis URL parameter without a value: \"db\"");
     assert_int_equal(sy_redis_url_parse("redis+sentinel://h/m/0", &a, err, sizeof(err)), -1);
