@@ -68,9 +68,13 @@ static int parse_hostport(const char *p, const char *end, char *host, size_t hos
 static const char *parse_creds(const char *p, char *user, size_t userlen, char *password,
                                size_t passlen, char *err, size_t errlen)
 {
-    const char *at = strrchr(p, '@');
+    /* the last '@' before the first '/': a sentinel URL's query may hold more */
     const char *slash = strchr(p, '/');
-    if (!at || (slash && at > slash))
+    const char *at = NULL;
+    for (const char *c = p; *c && c != slash; c++)
+        if (*c == '@')
+            at = c;
+    if (!at)
         return p;
     const char *colon = memchr(p, ':', (size_t)(at - p));
     const char *pw = colon ? colon + 1 : p;

@@ -305,6 +305,12 @@ static void test_redis_sentinel_url(void **state)
     assert_string_equal(err, "redis URL parameter without a value: \"db\"");
     assert_int_equal(sy_redis_url_parse("redis+sentinel://h/m/0", &a, err, sizeof(err)), -1);
     assert_string_equal(err, "redis+sentinel URL has a bad master name");
+    /* an '@' in the query is not a credentials separator (found by fuzz_redisurl) */
+    assert_int_equal(
+        sy_redis_url_parse("redis+sentinel://h/m?sentinel_password=p@x", &a, err, sizeof(err)), 0);
+    assert_string_equal(a.sentinel[0].host, "h");
+    assert_string_equal(a.password, "");
+    assert_string_equal(a.sentinel_password, "p@x");
     assert_int_equal(
         sy_redis_url_parse("redis+sentinel://a,b,c,d,e,f,g,h,i/m", &a, err, sizeof(err)), -1);
     assert_string_equal(err, "redis+sentinel URL has more than 8 sentinels");
