@@ -131,6 +131,28 @@ class PgFailoverTest(unittest.TestCase):
                              for x in router.log_records()), 10, what="router database")
         ingest = self.start(Proc("ingest", ["--block-ms", "100"], env=self.env()), wait=False)
 
+        # a router given the standby alone (no target_session_attrs): its writes are refused
+        # with 25006, answered 503 (retry later), and the pool drops that connection
+        on_standby = self.start(Proc("router", ["--config", cfg, "--listen", "127.0.0.1:0"],
+                                     env=self.svc.env(SY_FB_SECRET=SECRET,
+                                                      SWITCHYARD_DATABASE_URL=pg.node_url(
+                                                          "standby"))))
+        wait_for(lambda: any(x.get("msg") == "database connected"
+                             for x in on_standby.log_records()), 10, what="standby router")
+        item = {"feedback_id": "fb-on-standby", "request_id": "req-x", "kind": "thumb",
+                "value": "up"}
+        raw = json.dumps(item).encode()
+        st, hdrs, body = http("POST", f"http://127.0.0.1:{on_standby.port}/v1/feedback", raw,
+                              {"Content-Type": "application/json",
+                               "X-Switchyard-Signature": sign(raw)})
+        self.assertEqual(st, 503, body)
+        self.assertEqual(json.loads(body)["error"]["code"], "storage_unavailable")
+        self.assertIn("retry-after", hdrs)
+        wait_for(lambda: any(x.get("msg") == "database connection failed" and
+                             x.get("reason") == "the server is read-only (a standby)"
+                             for x in on_standby.log_records()), 5, what="the dropped connection")
+        on_standby.stop()
+
         with Load(router) as load:
             time.sleep(3)
             t_stop = time.time()
