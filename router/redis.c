@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/redisdiscover.h"
 #include "common/redisurl.h"
 #include "experiments/cohort.h"
 #include "wire/keys.h"
@@ -23,6 +24,9 @@
 #define RT_BATCH_MAX 128
 #define RT_BATCH_BYTES (256u << 10)
 #define RT_BATCH_US 5000
+/* A redis+sentinel:// primary is looked up on the loop, blocking, before each connect:
+ * each Sentinel connect and reply may take this long (see docs/architecture.md). */
+#define RT_DISCOVER_MS 200
 /* How often the stream's backlog (length, oldest entry) is read for /metrics. */
 #define RT_PROBE_US 1000000
 
@@ -34,6 +38,8 @@ struct spooled {
     size_t n; /* events in it */
     int64_t first_us; /* wall clock of its first event */
     char *json;
+    int xadd_failed; /* min_replicas: the XADD before the WAIT was refused or lost */
+    int orphan;      /* min_replicas: no WAIT could be queued, the XADD's callback ends it */
 };
 
 /* Users recorded recently (direct-mapped, per worker): a request whose user was
@@ -57,6 +63,8 @@ struct rt_redis {
     struct spooled *head, *tail; /* closed batches waiting to be sent */
     struct spooled *open;        /* the batch being filled */
     struct event *flush;         /* closes the open batch RT_BATCH_US after its first event */
+    struct event *resend;        /* min_replicas: tries the queue's head again */
+    time_t last_unrepl_log;
     size_t depth;                /* events waiting: queued batches and the open one */
     size_t max_queue;            /* bound on depth */
     size_t inflight;             /* commands sent, not yet answered */
@@ -99,6 +107,7 @@ static void on_probe(evutil_socket_t fd, short what, void *arg);
 static void sent_one(rt_redis *r);
 
 static void flush_queue(rt_redis *r);
+static int send_batch(rt_redis *r, struct spooled *s);
 
 static void queue_push_front(rt_redis *r, struct spooled *s)
 {
@@ -135,24 +144,88 @@ static void schedule_retry(rt_redis *r)
     r->backoff_ms = r->backoff_ms * 2 > 2000 ? 2000 : r->backoff_ms * 2;
 }
 
+/* An error reply saying this node is no longer the primary (a failover happened):
+ * disconnect once the pending replies are in; the reconnect looks for the primary
+ * through Sentinel again. */
+static void drop_if_failover(rt_redis *r, redisAsyncContext *ac, const char *reply)
+{
+    if (!r->addr.nsentinels || ac != r->ac || !r->connected || !sy_redis_error_is_failover(reply))
+        return;
+    sy_log_kv(SY_WARN, "redis node is not the primary, looking again", "reason", reply, NULL);
+    r->connected = 0; /* nothing new is sent to it; events queue meanwhile */
+    redisAsyncDisconnect(ac);
+}
+
+/* The confirmation: the XADD's reply, or with min_replicas the WAIT's after it. */
 static void on_xadd(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct spooled *s = privdata;
     rt_redis *r = s->owner;
     redisReply *rep = reply;
-    (void)ac;
     r->inflight--;
     r->events_inflight -= s->n;
     r->last_progress_us = sy_clock_mono_us();
-    if (rep && rep->type != REDIS_REPLY_ERROR) {
+    int ok = rep && rep->type != REDIS_REPLY_ERROR;
+    if (ok && r->addr.min_replicas) { /* the WAIT: how many replicas have it */
+        ok = !s->xadd_failed && rep->type == REDIS_REPLY_INTEGER &&
+             rep->integer >= r->addr.min_replicas;
+        time_t now = time(NULL);
+        if (!ok && !s->xadd_failed && now != r->last_unrepl_log) {
+            r->last_unrepl_log = now;
+            sy_log(SY_WARN, "events not replicated, will retry", "replicas=%lld min_replicas=%d",
+                   rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1LL, r->addr.min_replicas);
+        }
+    }
+    if (ok) {
         r->spooled += s->n;
         spooled_free(s);
+        if (r->addr.min_replicas && r->head) /* replicas are back: the rest of the queue */
+            flush_queue(r);
         return;
     }
     /* not confirmed: keep it for the next connection */
-    if (rep)
+    if (rep && rep->type == REDIS_REPLY_ERROR)
         sy_log_kv(SY_WARN, "event not spooled, will retry", "reason", rep->str, NULL);
     queue_push_front(r, s);
+    if (rep && rep->type == REDIS_REPLY_ERROR)
+        drop_if_failover(r, ac, rep->str);
+    /* min_replicas: the connection may stay up without replicas; try the head again soon */
+    if (r->addr.min_replicas && r->connected && !evtimer_pending(r->resend, NULL)) {
+        struct timeval tv = {0, 200000};
+        evtimer_add(r->resend, &tv);
+    }
+}
+
+/* min_replicas: the XADD's own reply (the WAIT's callback decides). */
+static void on_xadd_sent(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct spooled *s = privdata;
+    redisReply *rep = reply;
+    if (!rep || rep->type == REDIS_REPLY_ERROR)
+        s->xadd_failed = 1;
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
+        sy_log_kv(SY_WARN, "event not spooled, will retry", "reason", rep->str, NULL);
+        drop_if_failover(s->owner, ac, rep->str);
+    }
+    if (s->orphan)
+        on_xadd(ac, NULL, s);
+}
+
+/* min_replicas: one batch from the queue's head; its success sends the rest. */
+static void on_resend(evutil_socket_t fd, short what, void *arg)
+{
+    rt_redis *r = arg;
+    (void)fd;
+    (void)what;
+    if (!r->connected || !r->head)
+        return;
+    struct spooled *s = r->head;
+    r->head = s->next;
+    if (!r->head)
+        r->tail = NULL;
+    r->depth -= s->n;
+    if (send_batch(r, s))
+        queue_push_front(r, s);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -259,6 +332,10 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 
 static void connect_now(rt_redis *r)
 {
+    if (sy_redis_locate(&r->addr, RT_DISCOVER_MS, "router") != 0) {
+        schedule_retry(r);
+        return;
+    }
     redisAsyncContext *ac = redisAsyncConnect(r->addr.host, r->addr.port);
     if (!ac || ac->err) {
         sy_log_kv(SY_WARN, "redis connect failed", "reason", ac ? ac->errstr : "out of memory",
@@ -312,10 +389,11 @@ rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_
     r->retry = evtimer_new(base, on_retry, r);
     r->janitor = event_new(base, -1, EV_PERSIST, on_janitor, r);
     r->flush = evtimer_new(base, on_flush, r);
+    r->resend = evtimer_new(base, on_resend, r);
     r->probe = event_new(base, -1, EV_PERSIST, on_probe, r);
     r->spool_entries = -1;
     r->seen = calloc(RT_SEEN_SLOTS, sizeof(*r->seen)); /* NULL: record every request */
-    if (!r->retry || !r->janitor || !r->flush || !r->probe) {
+    if (!r->retry || !r->janitor || !r->flush || !r->probe || !r->resend) {
         if (r->retry)
             event_free(r->retry);
         if (r->janitor)
@@ -324,6 +402,8 @@ rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_
             event_free(r->flush);
         if (r->probe)
             event_free(r->probe);
+        if (r->resend)
+            event_free(r->resend);
         free(r->seen);
         free(r);
         return NULL;
@@ -354,6 +434,7 @@ void rt_redis_free(rt_redis *r)
     event_free(r->retry);
     event_free(r->janitor);
     event_free(r->probe);
+    event_free(r->resend);
     free(r);
 }
 
@@ -369,9 +450,18 @@ static void sent_one(rt_redis *r)
 
 static int send_batch(rt_redis *r, struct spooled *s)
 {
-    if (redisAsyncCommand(r->ac, on_xadd, s, "XADD " WIRE_EVENTS_STREAM " * b %b", s->json,
-                          s->len) != REDIS_OK)
+    int wait = r->addr.min_replicas > 0;
+    s->xadd_failed = 0;
+    s->orphan = 0;
+    if (redisAsyncCommand(r->ac, wait ? on_xadd_sent : on_xadd, s,
+                          "XADD " WIRE_EVENTS_STREAM " * b %b", s->json, s->len) != REDIS_OK)
         return -1;
+    /* WAIT blocks this connection until the replicas have it (or half the command timeout,
+     * so that the janitor does not take a missing replica for a dead primary) */
+    int wait_ms = r->command_timeout_ms / 2 > 0 ? r->command_timeout_ms / 2 : 1;
+    if (wait && redisAsyncCommand(r->ac, on_xadd, s, "WAIT %d %d", r->addr.min_replicas,
+                                  wait_ms) != REDIS_OK)
+        s->orphan = 1;
     sent_one(r);
     r->events_inflight += s->n;
     return 0;
@@ -477,6 +567,8 @@ static void on_user_reply(redisAsyncContext *ac, void *reply, void *privdata)
         u->r->ac == ac && u->r->connected)
         redisAsyncCommand(ac, NULL, NULL, "EVAL %s 2 %s %s %lld %d %s %s", user_script, u->ukey,
                           u->xkey, u->ts_us, u->bucket, u->cohort, u->step_key);
+    else if (rep && rep->type == REDIS_REPLY_ERROR)
+        drop_if_failover(u->r, ac, rep->str);
     free(u);
 }
 
