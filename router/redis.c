@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/numfmt.h"
 #include "common/redisurl.h"
 #include "experiments/cohort.h"
 #include "wire/keys.h"
@@ -442,6 +443,9 @@ drop:
     log_drops(r);
 }
 
+static int send_argv(rt_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
+                     const size_t *lens);
+
 /* What the exposure count needs once HSETNX has said the user is new to the step. */
 struct user_rec {
     rt_redis *r;
@@ -457,8 +461,11 @@ static void on_seen_reply(redisAsyncContext *ac, void *reply, void *privdata)
     struct user_rec *u = privdata;
     redisReply *rep = reply;
     if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1 && u->r->ac == ac &&
-        u->r->connected)
-        redisAsyncCommand(ac, NULL, NULL, "HINCRBY %s %s 1", u->xkey, u->field);
+        u->r->connected) {
+        const char *a[] = {"HINCRBY", u->xkey, u->field, "1"};
+        const size_t l[] = {7, strlen(u->xkey), strlen(u->field), 1};
+        (void)send_argv(u->r, NULL, NULL, 4, a, l);
+    }
     free(u);
 }
 
@@ -482,6 +489,40 @@ static int seen_recently(rt_redis *r, const char *experiment, const char *user_h
     return 0;
 }
 
+/* One command, formatted here as RESP into a stack buffer: hiredis's own
+ * formatting (redisvFormatCommand) costs about six allocations a command, and the
+ * user record is four commands. Longer commands go through hiredis's argv path. */
+#define RT_CMD_MAX 1024
+
+static int send_argv(rt_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
+                     const size_t *lens)
+{
+    char buf[RT_CMD_MAX];
+    size_t need = 1 + SY_FMT_INT_MAX + 2;
+    for (int i = 0; i < argc; i++)
+        need += 1 + SY_FMT_INT_MAX + 2 + lens[i] + 2;
+    if (need > sizeof(buf))
+        return redisAsyncCommandArgv(r->ac, cb, priv, argc, argv, lens);
+    char *w = buf;
+    *w++ = '*';
+    w += sy_fmt_i64(w, argc);
+    *w++ = '\r';
+    *w++ = '\n';
+    for (int i = 0; i < argc; i++) {
+        *w++ = '$';
+        w += sy_fmt_i64(w, (int64_t)lens[i]);
+        *w++ = '\r';
+        *w++ = '\n';
+        memcpy(w, argv[i], lens[i]);
+        w += lens[i];
+        *w++ = '\r';
+        *w++ = '\n';
+    }
+    return redisAsyncFormattedCommand(r->ac, cb, priv, buf, (size_t)(w - buf));
+}
+
+#define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 void rt_redis_record_user(rt_redis *r, const char *experiment, const char *user_hash, int bucket,
                           const char *cohort, const char *step_key, int64_t ts_us)
 {
@@ -503,16 +544,30 @@ void rt_redis_record_user(rt_redis *r, const char *experiment, const char *user_
     memcpy(u->field, step_key, sl);
     u->field[sl] = ':';
     memcpy(u->field + sl + 1, cohort, cl);
-    long long ts = (long long)ts_us;
-    if (redisAsyncCommand(r->ac, on_seen_reply, u, "HSETNX %s seen:%s %lld", ukey, step_key, ts) !=
-        REDIS_OK) {
+    char ts[SY_FMT_INT_MAX + 1], bk[SY_FMT_INT_MAX + 1], seen[128];
+    size_t tl = (size_t)sy_fmt_i64(ts, ts_us), bl = (size_t)sy_fmt_i64(bk, bucket);
+    size_t ukl = strlen(ukey), seenl = 5 + sl;
+    if (seenl >= sizeof(seen)) {
         free(u);
         return;
     }
-    redisAsyncCommand(r->ac, NULL, NULL, "HSETNX %s first_seen_us %lld", ukey, ts);
-    redisAsyncCommand(r->ac, NULL, NULL, "HSET %s bucket %d cohort %s last_seen_us %lld", ukey,
-                      bucket, cohort, ts);
-    redisAsyncCommand(r->ac, NULL, NULL, "PEXPIRE %s " RT_USER_TTL_MS, ukey);
+    memcpy(seen, "seen:", 5);
+    memcpy(seen + 5, step_key, sl);
+    const char *a1[] = {"HSETNX", ukey, seen, ts};
+    const size_t l1[] = {6, ukl, seenl, tl};
+    if (send_argv(r, on_seen_reply, u, ARGC(a1), a1, l1) != REDIS_OK) {
+        free(u);
+        return;
+    }
+    const char *a2[] = {"HSETNX", ukey, "first_seen_us", ts};
+    const size_t l2[] = {6, ukl, 13, tl};
+    (void)send_argv(r, NULL, NULL, ARGC(a2), a2, l2);
+    const char *a3[] = {"HSET", ukey, "bucket", bk, "cohort", cohort, "last_seen_us", ts};
+    const size_t l3[] = {4, ukl, 6, bl, 6, cl - 1, 12, tl};
+    (void)send_argv(r, NULL, NULL, ARGC(a3), a3, l3);
+    const char *a4[] = {"PEXPIRE", ukey, RT_USER_TTL_MS};
+    const size_t l4[] = {7, ukl, sizeof(RT_USER_TTL_MS) - 1};
+    (void)send_argv(r, NULL, NULL, ARGC(a4), a4, l4);
 }
 
 struct read_ctx {
