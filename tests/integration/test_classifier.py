@@ -51,8 +51,9 @@ class Accuracy(unittest.TestCase):
     def test_dev_rows(self):
         r = eval_json(DEV, "--model", MODEL)
         self.assertEqual(r["rows"], 715)
-        # the target is 0.98 (docs/benchmarks.md); the cost-aware decision costs dev 0.4 points
-        self.assertGreaterEqual(r["accuracy"], 0.97, r)
+        # the target is 0.98 (docs/benchmarks.md): the shipped model is at 0.979 (15 errors,
+        # 14 would meet it); the floor is what it reaches, so a retrain cannot slip back
+        self.assertGreaterEqual(r["accuracy"], 0.978, r)
         self.assertGreaterEqual(r["model_top1_accuracy"], 0.975, r)
 
     def test_realistic_set(self):
@@ -66,7 +67,8 @@ class Accuracy(unittest.TestCase):
     def test_under_routing(self):
         for data in (DEV, REALISTIC):
             r = eval_json(data, "--model", MODEL)
-            self.assertLessEqual(r["under_routing"]["rate"], 0.02, (data, r["under_routing"]))
+            # target 2 %; the shipped model: dev 0.54 %, realistic 0.68 %
+            self.assertLessEqual(r["under_routing"]["rate"], 0.01, (data, r["under_routing"]))
             conf = r["confusion"]["rows_true_columns_predicted"]
             costly = sum(sum(row) for row in conf[1:])
             self.assertAlmostEqual(r["under_routing"]["rate"],
@@ -80,7 +82,7 @@ class Accuracy(unittest.TestCase):
         self.assertEqual(cal["rows"], r["rows"])  # no rules: the model decides every row
         ece = sum(b["rows"] * abs(b["accuracy"] - b["mean_confidence"]) for b in cal["bins"])
         self.assertAlmostEqual(cal["ece"], ece / cal["rows"], places=4)
-        self.assertLess(cal["ece"], 0.05)
+        self.assertLess(cal["ece"], 0.02)
         p = run("eval", "--model", MODEL, "--data", DEV)
         self.assertEqual(p.returncode, 0, p.stderr)
         for line in ("confusion matrix (rows: true, columns: predicted)",
