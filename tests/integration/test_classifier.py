@@ -185,6 +185,35 @@ class Messages(unittest.TestCase):
             self.assertEqual(r["rows"], 3)
             self.assertEqual(r["accuracy"], 1.0, r)
 
+    def test_earlier_turns_weigh_in(self):
+        """Follow-ups after a code answer: alone most read as simple or reasoning; with the
+        earlier turns at the default weight (0.2) the model keeps them at code."""
+        hist = [{"role": "user", "content": "Write a Python function that parses a CSV file of "
+                 "orders and returns the total per customer, using csv.DictReader."},
+                {"role": "assistant", "content": "```python\nimport csv\nfrom collections import "
+                 "defaultdict\n\ndef totals(path):\n    out = defaultdict(float)\n    with "
+                 "open(path) as f:\n        for row in csv.DictReader(f):\n            "
+                 "out[row['customer']] += float(row['amount'])\n    return dict(out)\n```"}]
+        lasts = ["now make it faster", "and what if the file is huge?",
+                 "thanks! can you explain that again more simply?",
+                 "ok, now do the same for the second one", "make it shorter",
+                 "what about the other column?", "and now?", "perfect, do it again but sorted"]
+        with tempfile.TemporaryDirectory() as d:
+            data = os.path.join(d, "followups.jsonl")
+            with open(data, "w") as f:
+                for last in lasts:
+                    f.write(json.dumps({"messages": hist + [{"role": "user", "content": last}],
+                                        "label": "code"}) + "\n")
+            alone = eval_json(data, "--model", MODEL, "--context-weight", "0")
+            chat = eval_json(data, "--model", MODEL)
+            self.assertLessEqual(alone["accuracy"], 0.5, alone)  # 3 of 8 when measured
+            self.assertGreaterEqual(chat["accuracy"], 0.875, chat)  # 7 of 8
+            p = run("eval", "--model", MODEL, "--data", data, "--context-weight", "11")
+            self.assertEqual(p.returncode, 2)
+            self.assertEqual(p.stderr, "classifier eval: --context-weight must be within 0..10\n")
+            p = run("eval", "--model", MODEL, "--data", data, "--context-weight", "x")
+            self.assertEqual(p.returncode, 2)
+
 
 class Cli(unittest.TestCase):
     def setUp(self):
