@@ -15,6 +15,8 @@ set by ctest, else found from this file), SY_KEEP=1 keeps temporary directories.
 """
 
 import atexit
+import hashlib
+import hmac
 import http.client as _httpclient
 import json
 import os
@@ -23,6 +25,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -372,6 +375,36 @@ def http(method, url, body=None, headers=None, timeout=10.0):
 
 
 # ---- high availability: a Redis Sentinel set, a PostgreSQL primary + hot standby ----------
+
+def sign_webhook(body, secret, t=None):
+    """The X-Switchyard-Signature of body (bytes): t=<unix seconds>,v1=<HMAC-SHA256 hex>."""
+    t = int(time.time()) if t is None else t
+    mac = hmac.new(secret.encode(), str(t).encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+class LoadThreads:
+    """Background load: self.run(n) on `threads` threads until the with-block ends.
+    Subclasses loop `while not self.stop_flag.is_set()` and record under self.lock."""
+
+    def __init__(self, threads):
+        self.lock = threading.Lock()
+        self.stop_flag = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(threads)]
+
+    def run(self, n):
+        raise NotImplementedError
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join()
+
 
 def _kill_pid(pid, sig=signal.SIGKILL):
     try:

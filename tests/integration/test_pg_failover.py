@@ -5,17 +5,14 @@ answered request has exactly one row, and every acknowledged feedback item is st
 """
 
 import datetime
-import hashlib
-import hmac
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
-from harness import Proc, Services, http, start_pg_primary_standby, switchyard_bin, wait_for
+from harness import LoadThreads, Proc, Services, http, sign_webhook, start_pg_primary_standby, switchyard_bin, wait_for
 from stack import KEY
 
 SECRET = "pgfo-feedback-secret"
@@ -41,21 +38,17 @@ def config(sim_url):
 
 
 def sign(body):
-    t = int(time.time())
-    mac = hmac.new(SECRET.encode(), str(t).encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
+    return sign_webhook(body, SECRET)
 
 
-class Load:
+class Load(LoadThreads):
     """Chat requests and feedback items from a few threads until stopped."""
 
     def __init__(self, router, threads=3):
         self.router = router
         self.chats = []      # (status, request id)
         self.feedback = []   # (status, feedback id)
-        self.lock = threading.Lock()
-        self.stop_flag = threading.Event()
-        self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(threads)]
+        LoadThreads.__init__(self, threads)
 
     def post(self, path, body, headers):
         raw = json.dumps(body).encode()
@@ -84,16 +77,6 @@ class Load:
                 with self.lock:
                     self.feedback.append((fst, fid))
             time.sleep(0.01)
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag.set()
-        for t in self.threads:
-            t.join()
 
 
 class PgFailoverTest(unittest.TestCase):

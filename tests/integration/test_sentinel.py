@@ -8,11 +8,10 @@ import datetime
 import json
 import os
 import sys
-import threading
 import time
 import unittest
 
-from harness import Proc, http, source_dir, start_redis_sentinel_set, wait_for
+from harness import LoadThreads, Proc, http, source_dir, start_redis_sentinel_set, wait_for
 from stack import KEY, Stack, bucket, is_routed, user_hash
 
 EXP = "exp-sen"
@@ -51,15 +50,13 @@ def definition(name):
     return d
 
 
-class Load:
+class Load(LoadThreads):
     """Requests from a few threads until stopped: (user, status, request id, cohort)."""
 
     def __init__(self, st, router, threads=3):
         self.st, self.router = st, router
         self.results = []
-        self.lock = threading.Lock()
-        self.stop_flag = threading.Event()
-        self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(threads)]
+        LoadThreads.__init__(self, threads)
 
     def run(self, n):
         i = n
@@ -74,16 +71,6 @@ class Load:
             with self.lock:
                 self.results.append((user, st, h.get("x-request-id"), h.get("x-route-cohort")))
             time.sleep(0.01)
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag.set()
-        for t in self.threads:
-            t.join()
 
 
 class SentinelFailoverTest(unittest.TestCase):
