@@ -421,7 +421,24 @@ def _wait_pid_gone(proc, timeout=10.0):
         proc.wait(5)
 
 
-class RedisSentinelSet:
+class _TempServers:
+    """A set of servers in one temporary directory (SY_KEEP=1 keeps it), stopped at
+    exit if a test forgets; subclasses define stop() and end it with _forget()."""
+
+    def _forget(self):
+        if self.dir and os.environ.get("SY_KEEP") != "1":
+            shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = None
+        _live_services.discard(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class RedisSentinelSet(_TempServers):
     """A Redis primary, one replica (replicaof) and three Sentinels (redis-server --sentinel)
     on free ports in one temp dir, the Sentinels watching the primary as `master`.
 
@@ -551,16 +568,7 @@ class RedisSentinelSet:
         for p in self.procs.values():
             _wait_pid_gone(p)
         self.procs = {}
-        if self.dir and os.environ.get("SY_KEEP") != "1":
-            shutil.rmtree(self.dir, ignore_errors=True)
-        self.dir = None
-        _live_services.discard(self)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+        self._forget()
 
 
 def start_redis_sentinel_set(master="mymaster", down_after_ms=1000, failover_timeout_ms=3000):
@@ -573,7 +581,7 @@ def _as_pg(argv):
     return (["runuser", "-u", "postgres", "--"] + argv) if os.getuid() == 0 else argv
 
 
-class PgPrimaryStandby:
+class PgPrimaryStandby(_TempServers):
     """A PostgreSQL primary (wal_level=replica) and a hot standby made with pg_basebackup -R
     (streaming replication, synchronous unless synchronous=False), on free ports in one temp
     dir, each with database switchyard.
@@ -699,16 +707,7 @@ class PgPrimaryStandby:
             except (RuntimeError, subprocess.TimeoutExpired):
                 pass
         self.running = set()
-        if self.dir and os.environ.get("SY_KEEP") != "1":
-            shutil.rmtree(self.dir, ignore_errors=True)
-        self.dir = None
-        _live_services.discard(self)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+        self._forget()
 
 
 def start_pg_primary_standby(synchronous=True):
