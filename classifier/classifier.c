@@ -20,6 +20,7 @@
 struct clf_classifier {
     struct clf_model *model;
     struct clf_extractor *ex;
+    double context_weight;
 };
 
 int clf_target_parse(const char *s, wire_task *out)
@@ -56,6 +57,7 @@ int clf_load(const char *path, struct clf_classifier **out, char *err, size_t er
         snprintf(err, errlen, "%s: cannot allocate the feature extractor", path);
         goto fail;
     }
+    c->context_weight = CLF_CONTEXT_WEIGHT;
     *out = c;
     return 0;
 fail:
@@ -72,8 +74,21 @@ void clf_free(struct clf_classifier *c)
     free(c);
 }
 
+void clf_set_context_weight(struct clf_classifier *c, double w)
+{
+    if (c)
+        c->context_weight = w >= 0 && w <= 10 ? w : CLF_CONTEXT_WEIGHT;
+}
+
 void clf_classify(struct clf_classifier *c, const char *text, size_t len,
                   const struct clf_rules *rules, struct clf_result *res)
+{
+    clf_classify_chat(c, text, len, NULL, 0, rules, res);
+}
+
+void clf_classify_chat(struct clf_classifier *c, const char *text, size_t len,
+                       const char *context, size_t clen, const struct clf_rules *rules,
+                       struct clf_result *res)
 {
     memset(res, 0, sizeof(*res));
     res->task = WIRE_TASK_NONE;
@@ -94,7 +109,8 @@ void clf_classify(struct clf_classifier *c, const char *text, size_t len,
         res->reason = "no model";
         return;
     }
-    t = clf_model_predict(c->model, c->ex, text, len, res->probs);
+    t = clf_model_predict_chat(c->model, c->ex, text, len, context, clen, c->context_weight,
+                               res->probs);
     if (t == WIRE_TASK_NONE) {
         res->reason = "model error";
         return;

@@ -55,6 +55,23 @@ int clf_load(const char *path, struct clf_classifier **out, char *err, size_t er
 void clf_classify(struct clf_classifier *c, const char *text, size_t len,
                   const struct clf_rules *rules, struct clf_result *res);
 
+/*
+ * A chat request: text is the last user turn (what rules and the model judge, as
+ * clf_classify), context the turns before it (router/chat_route.c: the nearest earlier
+ * messages' text, at most CLF_CONTEXT_BYTES), which the model adds at CLF_CONTEXT_WEIGHT
+ * of the last turn's weight, so "now add type hints" after a code answer leans to code.
+ * context NULL or clen 0 is clf_classify().
+ */
+#define CLF_CONTEXT_BYTES 512
+#define CLF_CONTEXT_WEIGHT 0.2
+void clf_classify_chat(struct clf_classifier *c, const char *text, size_t len,
+                       const char *context, size_t clen, const struct clf_rules *rules,
+                       struct clf_result *res);
+
+/* For evaluation (`switchyard classifier eval --context-weight`): the weight of the earlier
+ * turns, CLF_CONTEXT_WEIGHT unless set; 0 ignores them. */
+void clf_set_context_weight(struct clf_classifier *c, double w);
+
 void clf_free(struct clf_classifier *c);
 
 #endif

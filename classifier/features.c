@@ -34,18 +34,19 @@ void clf_feature_config_default(struct clf_feature_config *cfg)
     cfg->bigram_bits = 14;
     cfg->char_bits = 15;
     cfg->shape_bits = 10;
-    cfg->char_min = 4;
-    cfg->char_max = 4;
+    cfg->char_min = 3; /* 3..5-grams of the first 512 and last 128 bytes: issue 18's CV */
+    cfg->char_max = 5;
     cfg->head_bytes = 3072;
     cfg->tail_bytes = 1024;
-    cfg->char_head_bytes = 1024;
-    cfg->char_tail_bytes = 256;
+    cfg->char_head_bytes = 512;
+    cfg->char_tail_bytes = 128;
     cfg->w_word = 1.0;
     cfg->w_bigram = 0.6;
-    cfg->w_char = 1.0;
+    cfg->w_char = 1.5;
     cfg->w_shape = 0.6;
     cfg->w_struct = 0.5;
     cfg->w_length = 0.15;
+    cfg->edge_words = 12;
 }
 
 int clf_feature_config_check(const struct clf_feature_config *cfg, char *err, size_t errlen)
@@ -69,6 +70,11 @@ int clf_feature_config_check(const struct clf_feature_config *cfg, char *err, si
     }
     if (cfg->char_head_bytes > cfg->head_bytes || cfg->char_tail_bytes > cfg->tail_bytes) {
         snprintf(err, errlen, "the character n-gram window must lie inside the window");
+        return -1;
+    }
+    if (cfg->edge_words > CLF_EDGE_WORDS_MAX) {
+        snprintf(err, errlen, "edge_words must be within 0..%d (got %u)", CLF_EDGE_WORDS_MAX,
+                 cfg->edge_words);
         return -1;
     }
     for (int i = 0; i < 6; i++)
@@ -124,7 +130,7 @@ struct clf_extractor *clf_extractor_new(const struct clf_feature_config *cfg)
     ex->lay = layout_of(cfg);
     size_t win = (size_t)cfg->head_bytes + cfg->tail_bytes + 16;
     size_t norders = cfg->char_max - cfg->char_min + 1;
-    if (group_init(&ex->word, cfg->word_bits, win + 4) ||
+    if (group_init(&ex->word, cfg->word_bits, win + 4 + 2 * CLF_EDGE_WORDS_MAX) ||
         group_init(&ex->bigram, cfg->bigram_bits, win + 4) ||
         group_init(&ex->chr, cfg->char_bits, win * norders) ||
         group_init(&ex->shape, cfg->shape_bits, win * 2))

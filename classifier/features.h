@@ -24,7 +24,10 @@
 #include <stdint.h>
 
 /* Bump when extraction changes in a way that changes feature indices or values. */
-#define CLF_FEATURES_VERSION 1
+#define CLF_FEATURES_VERSION 2
+
+/* Most first/last words marked as such (edge_words). */
+#define CLF_EDGE_WORDS_MAX 32
 
 /* Number of fixed structural slots at the start of the index space. */
 #define CLF_STRUCT_SLOTS 160
@@ -38,6 +41,7 @@ struct clf_feature_config {
     unsigned char_head_bytes, char_tail_bytes;              /* n-gram part of it */
     double w_word, w_bigram, w_char, w_shape;               /* group scales */
     double w_struct, w_length;                              /* structural and length bins */
+    unsigned edge_words; /* first and last N words also hashed as such (0..32, 0 = off) */
 };
 
 struct clf_extractor;

@@ -124,7 +124,8 @@ static const unsigned char norm_tab[256] = {
 /* ---- hashing ---- */
 
 enum { SEED_WORD = 0x9e3779b1u, SEED_FIRST = 0x85ebca77u, SEED_BIGRAM = 0xc2b2ae3du,
-       SEED_CHAR = 0x27d4eb2fu, SEED_SHAPE = 0x165667b1u };
+       SEED_CHAR = 0x27d4eb2fu, SEED_SHAPE = 0x165667b1u,
+       SEED_EDGE_HEAD = 0xd3a2646cu, SEED_EDGE_TAIL = 0xfd7046c5u };
 
 static inline uint32_t fmix32(uint32_t h)
 {

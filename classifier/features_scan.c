@@ -261,6 +261,8 @@ struct scan {
     struct counters *k;
     uint32_t prev_word;   /* hash of previous word, 0 = none */
     unsigned char_min, char_max;
+    unsigned edge;                          /* edge_words */
+    uint32_t ring[CLF_EDGE_WORDS_MAX];      /* the last edge word hashes, a ring */
 };
 
 static const char *const wh_words[] = {
@@ -307,6 +309,11 @@ static void emit_word(struct scan *s, const unsigned char *w, size_t n, bool aft
     }
     uint32_t h = n <= 8 ? hash_block(v, m, SEED_WORD) : hash_norm(w, m, SEED_WORD, true);
     group_add(&s->ex->word, h);
+    /* the instruction is usually at one end of a prompt: its first and last words count
+     * once more as such, apart from the same words in a pasted body */
+    if (k->words < s->edge)
+        group_add(&s->ex->word, fmix32(h ^ SEED_EDGE_HEAD));
+    s->ring[k->words % CLF_EDGE_WORDS_MAX] = h;
     if (s->prev_word)
         group_add(&s->ex->bigram, fmix32(s->prev_word * 31u + h + SEED_BIGRAM));
     else
@@ -642,7 +649,8 @@ size_t clf_scan_window(struct clf_extractor *ex, const unsigned char *p, size_t 
                        struct counters *k)
 {
     const struct clf_feature_config *cfg = &ex->cfg;
-    struct scan s = {.ex = ex, .k = k, .char_min = cfg->char_min, .char_max = cfg->char_max};
+    struct scan s = {.ex = ex, .k = k, .char_min = cfg->char_min, .char_max = cfg->char_max,
+                     .edge = cfg->edge_words};
     size_t window = len;
     size_t ch = cfg->char_head_bytes, ct = cfg->char_tail_bytes;
     if (len <= (size_t)cfg->head_bytes + cfg->tail_bytes) {
@@ -672,6 +680,10 @@ size_t clf_scan_window(struct clf_extractor *ex, const unsigned char *p, size_t 
     while (e > 0 && (is_space(p[e - 1]) || p[e - 1] == '"' || p[e - 1] == '\''))
         e--;
     k->ends_q = e > 0 && p[e - 1] == '?';
+
+    unsigned last = k->words < s.edge ? k->words : s.edge;
+    for (unsigned i = 1; i <= last; i++)
+        group_add(&ex->word, fmix32(s.ring[(k->words - i) % CLF_EDGE_WORDS_MAX] ^ SEED_EDGE_TAIL));
 
     return window;
 }

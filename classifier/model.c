@@ -243,6 +243,7 @@ static int header_text(const struct clf_model *m, char *buf, size_t cap)
                     "w_shape %.17g\n"
                     "w_struct %.17g\n"
                     "w_length %.17g\n"
+                    "edge_words %u\n"
                     "temperature %.17g\n"
                     "simple_min code %.17g reasoning %.17g complex %.17g\n"
                     "bias 1\n"
@@ -251,7 +252,7 @@ static int header_text(const struct clf_model *m, char *buf, size_t cap)
                     CLF_MODEL_FORMAT_VERSION, CLF_FEATURES_VERSION, m->tp.C, m->tp.eps,
                     f->word_bits, f->bigram_bits, f->char_bits, f->shape_bits, f->char_min,
                     f->char_max, f->head_bytes, f->tail_bytes, f->char_head_bytes, f->char_tail_bytes, f->w_word, f->w_bigram, f->w_char,
-                    f->w_shape, f->w_struct, f->w_length, m->temperature,
+                    f->w_shape, f->w_struct, f->w_length, f->edge_words, m->temperature,
                     m->simple_min[WIRE_TASK_CODE], m->simple_min[WIRE_TASK_REASONING],
                     m->simple_min[WIRE_TASK_COMPLEX], m->lm.nr_feature, m->lm.nr_feature + 1,
                     WIRE_NTASKS);
@@ -326,12 +327,12 @@ struct header {
 
 enum hkey { HK_FORMAT, HK_FEATURES, HK_CLASSES, HK_SOLVER, HK_C, HK_EPS, HK_WORD, HK_BIGRAM,
             HK_CHAR, HK_SHAPE, HK_NGRAMS, HK_WINDOW, HK_CWINDOW, HK_WWORD, HK_WBIGRAM, HK_WCHAR, HK_WSHAPE,
-            HK_WSTRUCT, HK_WLENGTH, HK_TEMP, HK_SIMPLEMIN, HK_BIAS, HK_NRFEAT, HK_COUNT };
+            HK_WSTRUCT, HK_WLENGTH, HK_EDGE, HK_TEMP, HK_SIMPLEMIN, HK_BIAS, HK_NRFEAT, HK_COUNT };
 
 static const char *const hkey_names[HK_COUNT] = {
     "format_version", "features_version", "classes", "solver", "C", "eps", "word_bits",
     "bigram_bits", "char_bits", "shape_bits", "char_ngrams", "window", "char_window", "w_word", "w_bigram",
-    "w_char", "w_shape", "w_struct", "w_length", "temperature", "simple_min", "bias", "nr_feature"};
+    "w_char", "w_shape", "w_struct", "w_length", "edge_words", "temperature", "simple_min", "bias", "nr_feature"};
 
 static int parse_line(struct header *h, int key, const char *v)
 {
@@ -356,6 +357,7 @@ static int parse_line(struct header *h, int key, const char *v)
     case HK_WSHAPE: return sscanf(v, "%lf%c", &h->f.w_shape, &extra) == 1 ? 0 : -1;
     case HK_WSTRUCT: return sscanf(v, "%lf%c", &h->f.w_struct, &extra) == 1 ? 0 : -1;
     case HK_WLENGTH: return sscanf(v, "%lf%c", &h->f.w_length, &extra) == 1 ? 0 : -1;
+    case HK_EDGE: return sscanf(v, "%u%c", &h->f.edge_words, &extra) == 1 ? 0 : -1;
     case HK_TEMP:
         return sscanf(v, "%lf%c", &h->temperature, &extra) == 1 && h->temperature >= 0.05 &&
                        h->temperature <= 20
@@ -496,6 +498,12 @@ int clf_model_load_buffer(const char *path, const unsigned char *buf, size_t len
                      (uint32_t)p[3] << 24;
         float v;
         memcpy(&v, &u, 4);
+        if (!isfinite(v)) { /* NaN or inf: every probability would be NaN */
+            snprintf(err, errlen, "%s: weight %zu (row %zu, class %zu) is not a finite number",
+                     path, i, i / WIRE_NTASKS + 1, i % WIRE_NTASKS + 1);
+            clf_model_free(m);
+            return -1;
+        }
         m->lm.w[i] = v;
     }
     if (make_wf(m) != 0) {
@@ -565,6 +573,28 @@ wire_task clf_model_predict(const struct clf_model *m, struct clf_extractor *ex,
 {
     double dec[WIRE_NTASKS];
     clf_model_scores(m, ex, text, len, dec);
+    return (wire_task)m->labels[clf_calib_probs(dec, m->temperature, probs)];
+}
+
+void clf_model_scores_chat(const struct clf_model *m, struct clf_extractor *ex,
+                           const char *text, size_t len, const char *ctx, size_t clen,
+                           double wctx, double dec[WIRE_NTASKS])
+{
+    clf_model_scores(m, ex, text, len, dec);
+    if (ctx && clen > 0 && wctx > 0) {
+        double dctx[WIRE_NTASKS];
+        clf_extract_dot(ex, ctx, clen, m->wf, dctx);
+        for (int c = 0; c < WIRE_NTASKS; c++)
+            dec[c] += wctx * dctx[c];
+    }
+}
+
+wire_task clf_model_predict_chat(const struct clf_model *m, struct clf_extractor *ex,
+                                 const char *text, size_t len, const char *ctx, size_t clen,
+                                 double wctx, double probs[WIRE_NTASKS])
+{
+    double dec[WIRE_NTASKS];
+    clf_model_scores_chat(m, ex, text, len, ctx, clen, wctx, dec);
     return (wire_task)m->labels[clf_calib_probs(dec, m->temperature, probs)];
 }
 

@@ -58,6 +58,16 @@ wire_task clf_model_predict(const struct clf_model *m, struct clf_extractor *ex,
 void clf_model_scores(const struct clf_model *m, struct clf_extractor *ex, const char *text,
                       size_t len, double dec[WIRE_NTASKS]);
 
+/* A chat: the scores of the last user turn plus wctx times those of the earlier turns
+ * (ctx[0..clen), without the bias), so the last turn counts more than the rest, then the
+ * probabilities. ctx NULL or clen 0 is clf_model_predict(). */
+void clf_model_scores_chat(const struct clf_model *m, struct clf_extractor *ex,
+                           const char *text, size_t len, const char *ctx, size_t clen,
+                           double wctx, double dec[WIRE_NTASKS]);
+wire_task clf_model_predict_chat(const struct clf_model *m, struct clf_extractor *ex,
+                                 const char *text, size_t len, const char *ctx, size_t clen,
+                                 double wctx, double probs[WIRE_NTASKS]);
+
 /* The calibration and the cost-aware decision (calibration.h): a new model has temperature
  * 1 and every simple_min 0 (the top class stands) until train time sets them from dev. */
 void clf_model_set_decision(struct clf_model *m, double temperature,

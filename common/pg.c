@@ -84,6 +84,25 @@ int sy_pg_check_url(const char *url, char *err, size_t errlen)
         PQfreemem(perr);
         return -1;
     }
+    /* libpq checks this one only when connecting: a typo would show as a failed
+     * connection to every host */
+    static const char *const attrs[] = {"any",     "read-write", "read-only",
+                                        "primary", "standby",    "prefer-standby", NULL};
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (strcmp(o->keyword, "target_session_attrs") || !o->val)
+            continue;
+        const char *const *a = attrs;
+        while (*a && strcmp(*a, o->val))
+            a++;
+        if (!*a) {
+            snprintf(err, errlen,
+                     "invalid target_session_attrs \"%s\" (any, read-write, read-only, primary, "
+                     "standby or prefer-standby)",
+                     o->val);
+            PQconninfoFree(opts);
+            return -1;
+        }
+    }
     PQconninfoFree(opts);
     return 0;
 }

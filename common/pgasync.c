@@ -444,11 +444,24 @@ static void find_hosts(sy_pgpool *p)
     PQconninfoFree(opts);
 }
 
+/* While connecting, libpq may close its socket and open another one (the next host of a
+ * multi-host URL, e.g. past a standby that target_session_attrs=read-write refuses); the
+ * new socket often gets the same number, and epoll forgot the closed one: register it
+ * afresh at every step. */
+static void watch_fresh(struct pgc *c, short what)
+{
+    if (c->ev) {
+        event_free(c->ev);
+        c->ev = NULL;
+    }
+    watch(c, what);
+}
+
 static void connect_step(struct pgc *c)
 {
     switch (PQconnectPoll(c->conn)) {
-    case PGRES_POLLING_READING: watch(c, EV_READ); return;
-    case PGRES_POLLING_WRITING: watch(c, EV_WRITE); return;
+    case PGRES_POLLING_READING: watch_fresh(c, EV_READ); return;
+    case PGRES_POLLING_WRITING: watch_fresh(c, EV_WRITE); return;
     case PGRES_POLLING_FAILED: conn_fail(c, NULL); return;
     case PGRES_POLLING_OK:
         if (PQsetnonblocking(c->conn, 1) != 0) {
@@ -519,6 +532,17 @@ static void complete(struct pgc *c)
         char why[512];
         one_line(res ? PQresultErrorMessage(res) : "no result", why, sizeof(why));
         q->cb(q->arg, SY_PG_ERROR, res, why);
+        /* 25006 read_only_sql_transaction: this server is (now) a standby. The session
+         * is of no use for writes: drop it, and the reconnect (target_session_attrs in
+         * the URL) finds the primary. */
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        if (state && !strcmp(state, "25006")) {
+            free(q);
+            PQclear(res);
+            conn_fail(c, "the server is read-only (a standby)");
+            dispatch(c->pool);
+            return;
+        }
     }
     free(q);
     PQclear(res);

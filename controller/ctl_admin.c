@@ -343,7 +343,10 @@ void ctl_admin_handle(sy_http_req *req, void *arg)
     }
     int read_verb = !strcmp(verb, "history") || !strcmp(verb, "arms") || !strcmp(verb, "savings");
     const char *want = !name[0] ? "GET, POST" : (!verb[0] || read_verb) ? "GET" : "POST";
-    if (!strstr(want, method)) {
+    /* exact: a substring test would let "ET" or "POS" through */
+    int allowed = !strcmp(method, "GET") ? !strncmp(want, "GET", 3)
+                  : !strcmp(method, "POST") && strstr(want, "POST") != NULL;
+    if (!allowed) {
         sy_http_add_header(req, "Allow", want);
         sy_http_reply_error(req, 405, "invalid_request_error", "method_not_allowed", NULL,
                             "method %s is not allowed on %s (allowed: %s)", method, path, want);

@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/redisdiscover.h"
 #include "controller/ctl.h"
 #include "controller/ctl_db.h"
 #include "experiments/experiment.h"
@@ -380,6 +381,9 @@ static int redis_ensure(ctl *c)
         return 0;
     if (c->redis)
         redisFree((redisContext *)c->redis);
+    c->redis = NULL;
+    if (sy_redis_locate(&c->raddr, 1000, "controller") != 0)
+        return -1;
     struct timeval tv = {1, 0};
     redisContext *rc = redisConnectWithTimeout(c->raddr.host, c->raddr.port, tv);
     if (!rc || rc->err) {
@@ -414,6 +418,13 @@ redisReply *ctl_redis_command(ctl *c, const char *fmt, ...)
     va_end(ap);
     if (!rep) {
         sy_log_kv(SY_WARN, "redis command failed", "reason", ((redisContext *)c->redis)->errstr,
+                  NULL);
+        redisFree((redisContext *)c->redis);
+        c->redis = NULL;
+    } else if (c->raddr.nsentinels && rep->type == REDIS_REPLY_ERROR &&
+               sy_redis_error_is_failover(rep->str)) {
+        /* a replica now (Sentinel failover): the next command finds the primary */
+        sy_log_kv(SY_WARN, "redis node is not the primary, looking again", "reason", rep->str,
                   NULL);
         redisFree((redisContext *)c->redis);
         c->redis = NULL;
@@ -454,8 +465,12 @@ int ctl_publish(ctl *c, const char *name)
     snprintf(key, sizeof(key), WIRE_KEY_STATE, name);
     snprintf(bp, sizeof(bp), "%d", routed_bp);
     snprintf(hold_bp, sizeof(hold_bp), "%d", x->config->holdout_bp);
+    /* a second try on a fresh connection when the first one's was lost or reached a node
+     * that is no longer the primary (a Sentinel failover): publishing is idempotent */
     int rc = -1;
-    if (redis_ensure(c) == 0) {
+    for (int attempt = 0; attempt < 2 && rc != 0; attempt++) {
+        if (redis_ensure(c) != 0)
+            break;
         redisContext *rc_ = (redisContext *)c->redis;
         redisAppendCommand(rc_, "MULTI");
         redisAppendCommand(rc_, "DEL %s", key);
@@ -465,19 +480,31 @@ int ctl_publish(ctl *c, const char *name)
         redisAppendCommand(rc_, "EXEC");
         redisAppendCommand(rc_, "PUBLISH %s %s", key, PQgetvalue(r, 0, 5));
         rc = 0;
+        int failover = 0;
+        char why[256] = "error reply";
         for (int i = 0; i < 5; i++) {
             redisReply *rep = NULL;
             if (redisGetReply(rc_, (void **)&rep) != REDIS_OK) {
                 rc = -1;
                 break;
             }
-            if (rep->type == REDIS_REPLY_ERROR)
+            if (rep->type == REDIS_REPLY_ERROR) {
                 rc = -1;
+                snprintf(why, sizeof(why), "%s", rep->str);
+                failover |= c->raddr.nsentinels && sy_redis_error_is_failover(rep->str);
+            }
             freeReplyObject(rep);
         }
-        if (rc)
-            sy_log_kv(SY_WARN, "state not published, will retry next tick", "experiment", name,
-                      "reason", rc_->err ? rc_->errstr : "error reply", NULL);
+        if (rc == 0)
+            break;
+        int retry = rc_->err || failover;
+        sy_log_kv(SY_WARN, retry && attempt == 0 ? "state not published, reconnecting"
+                                                 : "state not published, will retry next tick",
+                  "experiment", name, "reason", rc_->err ? rc_->errstr : why, NULL);
+        if (!retry)
+            break;
+        redisFree(rc_);
+        c->redis = NULL;
     }
     PQclear(r);
     exp_experiment_free(x);

@@ -99,14 +99,17 @@ int exp_state_parse(const char *const *names, const char *const *values, size_t 
                 }
                 st.held_back |= 1u << task;
                 p += len;
-                if (*p == ',')
-                    p++;
+                if (*p == ',' && !*++p) {
+                    snprintf(err, errlen, "held_back: malformed list \"%s\"", v);
+                    return -1;
+                }
             }
         } else if (!strcmp(k, "version")) {
             char *end;
             errno = 0;
+            /* strtoull would take "-1" as 2^64-1 and skip leading spaces */
             unsigned long long ver = strtoull(v, &end, 10);
-            if (errno || *end || end == v) {
+            if (*v < '0' || *v > '9' || errno || *end) {
                 snprintf(err, errlen, "version: must be an unsigned integer");
                 return -1;
             }

@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/redisdiscover.h"
 #include "wire/keys.h"
 
 #define ING_DEAD_MAXLEN "100000"
@@ -117,6 +118,15 @@ static int reply_is_error(const redisReply *r, const char *prefix)
     return r->type == REDIS_REPLY_ERROR && (!prefix || !strncmp(r->str, prefix, strlen(prefix)));
 }
 
+/* An error reply saying the node is no longer the primary (READONLY after a Sentinel
+ * failover): drop the connection so that the next attempt looks for the primary again. */
+static void drop_if_failover(struct ing_spool *sp, const redisReply *r)
+{
+    if (sp->addr.nsentinels && r && r->type == REDIS_REPLY_ERROR &&
+        sy_redis_error_is_failover(r->str))
+        redis_drop(sp, r->str);
+}
+
 /* Connects, authenticates, selects the db, creates the group. 0, or -1 (logged). */
 static int redis_connect_once(struct ing_spool *sp)
 {
@@ -126,6 +136,8 @@ static int redis_connect_once(struct ing_spool *sp)
     redisReply *r = NULL;
     char db[16];
 
+    if (sy_redis_locate(&sp->addr, ING_REDIS_CONNECT_MS, "ingest") != 0)
+        return -1;
     sp->rc = redisConnectWithTimeout(sp->addr.host, sp->addr.port, ctv);
     if (!sp->rc || sp->rc->err) {
         sy_log_kv(SY_WARN, "redis connect failed", "reason",
@@ -244,6 +256,7 @@ int ing_spool_dead_letter(struct ing_spool *sp, const char *id, const char *ev, 
         }
         if (reply_is_error(r, NULL)) {
             sy_log_kv(SY_ERROR, "dead-letter XADD failed", "id", id, "reason", r->str, NULL);
+            drop_if_failover(sp, r);
             freeReplyObject(r);
             if (ing_spool_pause(sp))
                 return -1;
@@ -269,7 +282,7 @@ int ing_spool_ack(struct ing_spool *sp, const struct ing_batch *b)
     }
     for (;;) {
         redisReply *r = NULL;
-        int ok = 1;
+        int ok = 1, failover = 0;
         if (ing_spool_ensure(sp) != 0)
             goto done;
         /* pipeline: MULTI, XACK, XDEL, EXEC */
@@ -294,6 +307,8 @@ int ing_spool_ack(struct ing_spool *sp, const struct ing_batch *b)
                 if (reply_is_error(r, NULL)) {
                     sy_log_kv(SY_ERROR, "MULTI/XACK/XDEL refused", "reason", r->str, NULL);
                     ok = 0;
+                    if (sy_redis_error_is_failover(r->str))
+                        failover = 1;
                 }
             } else if (r->type != REDIS_REPLY_ARRAY) {
                 sy_log_kv(SY_ERROR, "EXEC failed", "reason",
@@ -317,6 +332,8 @@ int ing_spool_ack(struct ing_spool *sp, const struct ing_batch *b)
             rc = 0;
             goto done;
         }
+        if (failover && sp->addr.nsentinels)
+            redis_drop(sp, "READONLY: not the primary any more");
         if (ing_spool_pause(sp))
             goto done;
     }
@@ -332,6 +349,11 @@ done:
 static redisReply *group_cmd(struct ing_spool *sp, int argc, const char **argv)
 {
     redisReply *r = redis_cmd(sp, argc, argv, NULL);
+    if (r && sp->addr.nsentinels && reply_is_error(r, NULL) && sy_redis_error_is_failover(r->str)) {
+        drop_if_failover(sp, r);
+        freeReplyObject(r);
+        return NULL;
+    }
     if (r && reply_is_error(r, "NOGROUP")) {
         freeReplyObject(r);
         redis_drop(sp, "consumer group missing");

@@ -68,7 +68,9 @@ int ing_store_write(struct ing_store *st, const struct ing_buf *copy, const stru
 /* 1 for an SQLSTATE that says the data itself was refused (classes 21 cardinality, 22
  * data exception, 23 integrity constraint, 27 triggered data change, 2F/38/39 routine
  * exceptions, 44 check option, P0 PL/pgSQL RAISE), so retrying the same rows cannot
- * help; 0 for anything else (NULL included). */
+ * help; 0 for anything else (NULL included), notably 25006 read_only_sql_transaction: the
+ * session reached a standby (or a demoted primary), it is dropped and the same batch goes
+ * to whichever server a fresh connect (target_session_attrs=read-write) finds. */
 int ing_store_permanent_sqlstate(const char *sqlstate);
 
 void ing_store_close(struct ing_store *st);

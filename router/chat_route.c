@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classifier/chat_text.h"
 #include "classifier/classifier.h"
 #include "classifier/rules.h"
 #include "common/httpd.h"
@@ -41,47 +42,6 @@ int chat_cohort(chat *c)
     return chat_conversation(c);
 }
 
-/* The text the task is judged on: the last user message (text parts joined). */
-static const char *prompt_text(json_t *root, size_t *len, char **owned)
-{
-    json_t *msgs = json_object_get(root, "messages");
-    *owned = NULL;
-    for (size_t i = json_array_size(msgs); i-- > 0;) {
-        json_t *m = json_array_get(msgs, i);
-        if (strcmp(json_string_value(json_object_get(m, "role")), "user"))
-            continue;
-        json_t *content = json_object_get(m, "content");
-        if (json_is_string(content)) {
-            *len = json_string_length(content);
-            return json_string_value(content);
-        }
-        if (!json_is_array(content))
-            break;
-        size_t total = 0, j;
-        json_t *part;
-        json_array_foreach(content, j, part)
-            total += json_string_length(json_object_get(part, "text")) + 1;
-        char *buf = malloc(total + 1);
-        if (!buf)
-            break;
-        size_t n = 0;
-        json_array_foreach(content, j, part) {
-            json_t *t = json_object_get(part, "text");
-            if (!json_is_string(t))
-                continue;
-            memcpy(buf + n, json_string_value(t), json_string_length(t));
-            n += json_string_length(t);
-            buf[n++] = '\n';
-        }
-        buf[n] = '\0';
-        *owned = buf;
-        *len = n;
-        return buf;
-    }
-    *len = 0;
-    return "";
-}
-
 /* tools, and a tool_choice that lets the model use them */
 static int offers_tools(json_t *root)
 {
@@ -94,12 +54,13 @@ static int offers_tools(json_t *root)
  * task types too, so each task type's routed arm meets its own control. */
 int chat_classify(chat *c)
 {
-    size_t tlen;
-    char *owned;
-    const char *text = prompt_text(c->root, &tlen, &owned);
+    /* the last user turn, and the turns before it at a lower weight (classifier.h);
+     * one walk over the messages from the end */
+    struct clf_chat_text t;
+    clf_chat_text(json_object_get(c->root, "messages"), &t);
     struct clf_result cr;
-    clf_classify(c->ctx->clf, text, tlen, c->conf->rules, &cr);
-    free(owned);
+    clf_classify_chat(c->ctx->clf, t.text, t.len, t.context, t.clen, c->conf->rules, &cr);
+    clf_chat_text_free(&t);
     if (cr.task == WIRE_TASK_NONE) {
         rt_metrics_inc(c->ctx->metrics, RT_C_classifier_failures);
         return 0; /* fail open: routed as the control arm is */

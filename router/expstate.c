@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/redisdiscover.h"
 #include "common/redisurl.h"
 #include "router/redis.h"
 #include "wire/keys.h"
@@ -181,6 +182,11 @@ static void on_sub_retry(evutil_socket_t fd, short what, void *arg)
 
 static void sub_connect(rt_expstate *s)
 {
+    /* a sentinel URL: the primary now, looked up with a short deadline (as router/redis.c) */
+    if (sy_redis_locate(&s->addr, 200, "router-expstate") != 0) {
+        sub_schedule(s);
+        return;
+    }
     redisAsyncContext *ac = redisAsyncConnect(s->addr.host, s->addr.port);
     if (!ac || ac->err) {
         if (ac)

@@ -267,10 +267,12 @@ static void on_stored(void *arg, sy_pg_status st, const struct pg_result *cres, 
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
         sy_log_kv(SY_ERROR, "feedback not stored", "endpoint", what(r), "sqlstate",
                   state ? state : "", "reason", err, NULL);
-        /* connection, resource and concurrency classes are worth a retry */
+        /* connection, resource and concurrency classes are worth a retry, and so is a
+         * standby's refusal (25006: the pool dropped that connection, the next one finds
+         * the primary) */
         if (state && (!strncmp(state, "08", 2) || !strncmp(state, "53", 2) ||
                       !strncmp(state, "57", 2) || !strcmp(state, "40001") ||
-                      !strcmp(state, "40P01"))) {
+                      !strcmp(state, "40P01") || !strcmp(state, "25006"))) {
             count(r->metrics, r->labels, RT_FBR_storage_unavailable);
             reply_unavailable(r, "database error");
         } else {

@@ -4,7 +4,6 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,8 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/numfmt.h"
+#include "common/redisdiscover.h"
 #include "common/redisurl.h"
 #include "experiments/cohort.h"
 #include "wire/keys.h"
@@ -23,6 +24,9 @@
 #define RT_BATCH_MAX 128
 #define RT_BATCH_BYTES (256u << 10)
 #define RT_BATCH_US 5000
+/* A redis+sentinel:// primary is looked up on the loop, blocking, before each connect:
+ * each Sentinel connect and reply may take this long (see docs/architecture.md). */
+#define RT_DISCOVER_MS 200
 /* How often the stream's backlog (length, oldest entry) is read for /metrics. */
 #define RT_PROBE_US 1000000
 
@@ -34,6 +38,8 @@ struct spooled {
     size_t n; /* events in it */
     int64_t first_us; /* wall clock of its first event */
     char *json;
+    int xadd_failed; /* min_replicas: the XADD before the WAIT was refused or lost */
+    int orphan;      /* min_replicas: no WAIT could be queued, the XADD's callback ends it */
 };
 
 /* Users recorded recently (direct-mapped, per worker): a request whose user was
@@ -57,6 +63,8 @@ struct rt_redis {
     struct spooled *head, *tail; /* closed batches waiting to be sent */
     struct spooled *open;        /* the batch being filled */
     struct event *flush;         /* closes the open batch RT_BATCH_US after its first event */
+    struct event *resend;        /* min_replicas: tries the queue's head again */
+    time_t last_unrepl_log;
     size_t depth;                /* events waiting: queued batches and the open one */
     size_t max_queue;            /* bound on depth */
     size_t inflight;             /* commands sent, not yet answered */
@@ -82,16 +90,12 @@ static const char probe_script[] =
     "local id = first[1] and first[1][1] or ''\n"
     "return {redis.call('XLEN', KEYS[1]), id}\n";
 
-static const char user_script[] =
-    "local new = redis.call('HSETNX', KEYS[1], 'seen:' .. ARGV[4], ARGV[1])\n"
-    "redis.call('HSETNX', KEYS[1], 'first_seen_us', ARGV[1])\n"
-    "redis.call('HSET', KEYS[1], 'bucket', ARGV[2], 'cohort', ARGV[3], 'last_seen_us', ARGV[1])\n"
-    "redis.call('PEXPIRE', KEYS[1], 7776000000)\n"
-    "if new == 1 then redis.call('HINCRBY', KEYS[2], ARGV[4] .. ':' .. ARGV[3], 1) end\n"
-    "return new\n";
-
-/* SHA1 of user_script in hex, for EVALSHA; computed once */
-static char user_script_sha[2 * SHA_DIGEST_LENGTH + 1];
+/* The user record goes as plain commands, pipelined with whatever else the loop
+ * iteration sends: HSETNX of the step's "seen:" field (its reply says whether the
+ * user is new to the step), first_seen_us, bucket/cohort/last_seen_us and the TTL.
+ * Only a user new to the step costs one more command, the exposure count. A Lua
+ * script doing the same cost Redis ~12 us a call; these ~1 us each. */
+#define RT_USER_TTL_MS "7776000000" /* 90 days */
 
 static void connect_now(rt_redis *r);
 static void on_flush(evutil_socket_t fd, short what, void *arg);
@@ -99,6 +103,7 @@ static void on_probe(evutil_socket_t fd, short what, void *arg);
 static void sent_one(rt_redis *r);
 
 static void flush_queue(rt_redis *r);
+static int send_batch(rt_redis *r, struct spooled *s);
 
 static void queue_push_front(rt_redis *r, struct spooled *s)
 {
@@ -135,24 +140,88 @@ static void schedule_retry(rt_redis *r)
     r->backoff_ms = r->backoff_ms * 2 > 2000 ? 2000 : r->backoff_ms * 2;
 }
 
+/* An error reply saying this node is no longer the primary (a failover happened):
+ * disconnect once the pending replies are in; the reconnect looks for the primary
+ * through Sentinel again. */
+static void drop_if_failover(rt_redis *r, redisAsyncContext *ac, const char *reply)
+{
+    if (!r->addr.nsentinels || ac != r->ac || !r->connected || !sy_redis_error_is_failover(reply))
+        return;
+    sy_log_kv(SY_WARN, "redis node is not the primary, looking again", "reason", reply, NULL);
+    r->connected = 0; /* nothing new is sent to it; events queue meanwhile */
+    redisAsyncDisconnect(ac);
+}
+
+/* The confirmation: the XADD's reply, or with min_replicas the WAIT's after it. */
 static void on_xadd(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct spooled *s = privdata;
     rt_redis *r = s->owner;
     redisReply *rep = reply;
-    (void)ac;
     r->inflight--;
     r->events_inflight -= s->n;
     r->last_progress_us = sy_clock_mono_us();
-    if (rep && rep->type != REDIS_REPLY_ERROR) {
+    int ok = rep && rep->type != REDIS_REPLY_ERROR;
+    if (ok && r->addr.min_replicas) { /* the WAIT: how many replicas have it */
+        ok = !s->xadd_failed && rep->type == REDIS_REPLY_INTEGER &&
+             rep->integer >= r->addr.min_replicas;
+        time_t now = time(NULL);
+        if (!ok && !s->xadd_failed && now != r->last_unrepl_log) {
+            r->last_unrepl_log = now;
+            sy_log(SY_WARN, "events not replicated, will retry", "replicas=%lld min_replicas=%d",
+                   rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1LL, r->addr.min_replicas);
+        }
+    }
+    if (ok) {
         r->spooled += s->n;
         spooled_free(s);
+        if (r->addr.min_replicas && r->head) /* replicas are back: the rest of the queue */
+            flush_queue(r);
         return;
     }
     /* not confirmed: keep it for the next connection */
-    if (rep)
+    if (rep && rep->type == REDIS_REPLY_ERROR)
         sy_log_kv(SY_WARN, "event not spooled, will retry", "reason", rep->str, NULL);
     queue_push_front(r, s);
+    if (rep && rep->type == REDIS_REPLY_ERROR)
+        drop_if_failover(r, ac, rep->str);
+    /* min_replicas: the connection may stay up without replicas; try the head again soon */
+    if (r->addr.min_replicas && r->connected && !evtimer_pending(r->resend, NULL)) {
+        struct timeval tv = {0, 200000};
+        evtimer_add(r->resend, &tv);
+    }
+}
+
+/* min_replicas: the XADD's own reply (the WAIT's callback decides). */
+static void on_xadd_sent(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct spooled *s = privdata;
+    redisReply *rep = reply;
+    if (!rep || rep->type == REDIS_REPLY_ERROR)
+        s->xadd_failed = 1;
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
+        sy_log_kv(SY_WARN, "event not spooled, will retry", "reason", rep->str, NULL);
+        drop_if_failover(s->owner, ac, rep->str);
+    }
+    if (s->orphan)
+        on_xadd(ac, NULL, s);
+}
+
+/* min_replicas: one batch from the queue's head; its success sends the rest. */
+static void on_resend(evutil_socket_t fd, short what, void *arg)
+{
+    rt_redis *r = arg;
+    (void)fd;
+    (void)what;
+    if (!r->connected || !r->head)
+        return;
+    struct spooled *s = r->head;
+    r->head = s->next;
+    if (!r->head)
+        r->tail = NULL;
+    r->depth -= s->n;
+    if (send_batch(r, s))
+        queue_push_front(r, s);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -259,6 +328,10 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 
 static void connect_now(rt_redis *r)
 {
+    if (sy_redis_locate(&r->addr, RT_DISCOVER_MS, "router") != 0) {
+        schedule_retry(r);
+        return;
+    }
     redisAsyncContext *ac = redisAsyncConnect(r->addr.host, r->addr.port);
     if (!ac || ac->err) {
         sy_log_kv(SY_WARN, "redis connect failed", "reason", ac ? ac->errstr : "out of memory",
@@ -284,8 +357,6 @@ static void connect_now(rt_redis *r)
     }
     if (r->addr.db)
         redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->addr.db);
-    /* so that EVALSHA finds the script; a NOSCRIPT reply still falls back to EVAL */
-    redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s", user_script);
 }
 
 rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_t max_queue,
@@ -299,23 +370,14 @@ rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_
     r->max_queue = max_queue;
     r->command_timeout_ms = command_timeout_ms;
     r->backoff_ms = 100;
-    if (!user_script_sha[0]) {
-        static const char hex[] = "0123456789abcdef";
-        unsigned char md[SHA_DIGEST_LENGTH];
-        SHA1((const unsigned char *)user_script, sizeof(user_script) - 1, md);
-        for (size_t i = 0; i < sizeof(md); i++) {
-            user_script_sha[2 * i] = hex[md[i] >> 4];
-            user_script_sha[2 * i + 1] = hex[md[i] & 0xf];
-        }
-        user_script_sha[2 * sizeof(md)] = '\0';
-    }
     r->retry = evtimer_new(base, on_retry, r);
     r->janitor = event_new(base, -1, EV_PERSIST, on_janitor, r);
     r->flush = evtimer_new(base, on_flush, r);
+    r->resend = evtimer_new(base, on_resend, r);
     r->probe = event_new(base, -1, EV_PERSIST, on_probe, r);
     r->spool_entries = -1;
     r->seen = calloc(RT_SEEN_SLOTS, sizeof(*r->seen)); /* NULL: record every request */
-    if (!r->retry || !r->janitor || !r->flush || !r->probe) {
+    if (!r->retry || !r->janitor || !r->flush || !r->probe || !r->resend) {
         if (r->retry)
             event_free(r->retry);
         if (r->janitor)
@@ -324,6 +386,8 @@ rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_
             event_free(r->flush);
         if (r->probe)
             event_free(r->probe);
+        if (r->resend)
+            event_free(r->resend);
         free(r->seen);
         free(r);
         return NULL;
@@ -354,6 +418,7 @@ void rt_redis_free(rt_redis *r)
     event_free(r->retry);
     event_free(r->janitor);
     event_free(r->probe);
+    event_free(r->resend);
     free(r);
 }
 
@@ -369,9 +434,18 @@ static void sent_one(rt_redis *r)
 
 static int send_batch(rt_redis *r, struct spooled *s)
 {
-    if (redisAsyncCommand(r->ac, on_xadd, s, "XADD " WIRE_EVENTS_STREAM " * b %b", s->json,
-                          s->len) != REDIS_OK)
+    int wait = r->addr.min_replicas > 0;
+    s->xadd_failed = 0;
+    s->orphan = 0;
+    if (redisAsyncCommand(r->ac, wait ? on_xadd_sent : on_xadd, s,
+                          "XADD " WIRE_EVENTS_STREAM " * b %b", s->json, s->len) != REDIS_OK)
         return -1;
+    /* WAIT blocks this connection until the replicas have it (or half the command timeout,
+     * so that the janitor does not take a missing replica for a dead primary) */
+    int wait_ms = r->command_timeout_ms / 2 > 0 ? r->command_timeout_ms / 2 : 1;
+    if (wait && redisAsyncCommand(r->ac, on_xadd, s, "WAIT %d %d", r->addr.min_replicas,
+                                  wait_ms) != REDIS_OK)
+        s->orphan = 1;
     sent_one(r);
     r->events_inflight += s->n;
     return 0;
@@ -459,24 +533,31 @@ drop:
     log_drops(r);
 }
 
-/* The arguments of one user record, kept until EVALSHA's reply in case the
- * script is missing (NOSCRIPT) and the record must go again with EVAL. */
+static int send_argv(rt_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
+                     const size_t *lens);
+
+/* What the exposure count needs once HSETNX has said the user is new to the step. */
 struct user_rec {
     rt_redis *r;
-    long long ts_us;
-    int bucket;
-    char *ukey, *xkey, *cohort, *step_key; /* into buf */
+    char *xkey, *field; /* into buf: sy:{exp}:exposures, "<step key>:<cohort>" */
     char buf[];
 };
 
-static void on_user_reply(redisAsyncContext *ac, void *reply, void *privdata)
+/* A user new to the step is counted once, whichever process or replica saw it
+ * first: HSETNX answers 1 to exactly one of them. Lost only if the connection
+ * drops between this reply and the HINCRBY (for every cohort alike). */
+static void on_seen_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct user_rec *u = privdata;
     redisReply *rep = reply;
-    if (rep && rep->type == REDIS_REPLY_ERROR && rep->str && !strncmp(rep->str, "NOSCRIPT", 8) &&
-        u->r->ac == ac && u->r->connected)
-        redisAsyncCommand(ac, NULL, NULL, "EVAL %s 2 %s %s %lld %d %s %s", user_script, u->ukey,
-                          u->xkey, u->ts_us, u->bucket, u->cohort, u->step_key);
+    if (rep && rep->type == REDIS_REPLY_ERROR)
+        drop_if_failover(u->r, ac, rep->str);
+    else if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1 && u->r->ac == ac &&
+             u->r->connected) {
+        const char *a[] = {"HINCRBY", u->xkey, u->field, "1"};
+        const size_t l[] = {7, strlen(u->xkey), strlen(u->field), 1};
+        (void)send_argv(u->r, NULL, NULL, 4, a, l);
+    }
     free(u);
 }
 
@@ -500,6 +581,40 @@ static int seen_recently(rt_redis *r, const char *experiment, const char *user_h
     return 0;
 }
 
+/* One command, formatted here as RESP into a stack buffer: hiredis's own
+ * formatting (redisvFormatCommand) costs about six allocations a command, and the
+ * user record is four commands. Longer commands go through hiredis's argv path. */
+#define RT_CMD_MAX 1024
+
+static int send_argv(rt_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
+                     const size_t *lens)
+{
+    char buf[RT_CMD_MAX];
+    size_t need = 1 + SY_FMT_INT_MAX + 2;
+    for (int i = 0; i < argc; i++)
+        need += 1 + SY_FMT_INT_MAX + 2 + lens[i] + 2;
+    if (need > sizeof(buf))
+        return redisAsyncCommandArgv(r->ac, cb, priv, argc, argv, lens);
+    char *w = buf;
+    *w++ = '*';
+    w += sy_fmt_i64(w, argc);
+    *w++ = '\r';
+    *w++ = '\n';
+    for (int i = 0; i < argc; i++) {
+        *w++ = '$';
+        w += sy_fmt_i64(w, (int64_t)lens[i]);
+        *w++ = '\r';
+        *w++ = '\n';
+        memcpy(w, argv[i], lens[i]);
+        w += lens[i];
+        *w++ = '\r';
+        *w++ = '\n';
+    }
+    return redisAsyncFormattedCommand(r->ac, cb, priv, buf, (size_t)(w - buf));
+}
+
+#define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 void rt_redis_record_user(rt_redis *r, const char *experiment, const char *user_hash, int bucket,
                           const char *cohort, const char *step_key, int64_t ts_us)
 {
@@ -511,25 +626,40 @@ void rt_redis_record_user(rt_redis *r, const char *experiment, const char *user_
     /* {experiment} is a hash tag: both keys land on one Redis Cluster slot */
     snprintf(ukey, sizeof(ukey), WIRE_KEY_USER, experiment, user_hash);
     snprintf(xkey, sizeof(xkey), WIRE_KEY_EXPOSURES, experiment);
-    size_t ul = strlen(ukey) + 1, xl = strlen(xkey) + 1, cl = strlen(cohort) + 1,
-           sl = strlen(step_key) + 1;
-    struct user_rec *u = malloc(sizeof(*u) + ul + xl + cl + sl);
-    if (!u) {
-        redisAsyncCommand(r->ac, NULL, NULL, "EVAL %s 2 %s %s %lld %d %s %s", user_script, ukey,
-                          xkey, (long long)ts_us, bucket, cohort, step_key);
+    size_t xl = strlen(xkey) + 1, sl = strlen(step_key), cl = strlen(cohort) + 1;
+    struct user_rec *u = malloc(sizeof(*u) + xl + sl + 1 + cl);
+    if (!u)
+        return; /* recorded by the next request of this user after the cache entry expires */
+    u->r = r;
+    u->xkey = memcpy(u->buf, xkey, xl);
+    u->field = u->xkey + xl;
+    memcpy(u->field, step_key, sl);
+    u->field[sl] = ':';
+    memcpy(u->field + sl + 1, cohort, cl);
+    char ts[SY_FMT_INT_MAX + 1], bk[SY_FMT_INT_MAX + 1], seen[128];
+    size_t tl = (size_t)sy_fmt_i64(ts, ts_us), bl = (size_t)sy_fmt_i64(bk, bucket);
+    size_t ukl = strlen(ukey), seenl = 5 + sl;
+    if (seenl >= sizeof(seen)) {
+        free(u);
         return;
     }
-    u->r = r;
-    u->ts_us = (long long)ts_us;
-    u->bucket = bucket;
-    u->ukey = memcpy(u->buf, ukey, ul);
-    u->xkey = memcpy(u->ukey + ul, xkey, xl);
-    u->cohort = memcpy(u->xkey + xl, cohort, cl);
-    u->step_key = memcpy(u->cohort + cl, step_key, sl);
-    if (redisAsyncCommand(r->ac, on_user_reply, u, "EVALSHA %s 2 %s %s %lld %d %s %s",
-                          user_script_sha, ukey, xkey, u->ts_us, bucket, cohort,
-                          step_key) != REDIS_OK)
+    memcpy(seen, "seen:", 5);
+    memcpy(seen + 5, step_key, sl);
+    const char *a1[] = {"HSETNX", ukey, seen, ts};
+    const size_t l1[] = {6, ukl, seenl, tl};
+    if (send_argv(r, on_seen_reply, u, ARGC(a1), a1, l1) != REDIS_OK) {
         free(u);
+        return;
+    }
+    const char *a2[] = {"HSETNX", ukey, "first_seen_us", ts};
+    const size_t l2[] = {6, ukl, 13, tl};
+    (void)send_argv(r, NULL, NULL, ARGC(a2), a2, l2);
+    const char *a3[] = {"HSET", ukey, "bucket", bk, "cohort", cohort, "last_seen_us", ts};
+    const size_t l3[] = {4, ukl, 6, bl, 6, cl - 1, 12, tl};
+    (void)send_argv(r, NULL, NULL, ARGC(a3), a3, l3);
+    const char *a4[] = {"PEXPIRE", ukey, RT_USER_TTL_MS};
+    const size_t l4[] = {7, ukl, sizeof(RT_USER_TTL_MS) - 1};
+    (void)send_argv(r, NULL, NULL, ARGC(a4), a4, l4);
 }
 
 struct read_ctx {

@@ -12,7 +12,10 @@
  *
  * The user record is written at most once a minute per user, step and cohort
  * by each process (a direct-mapped cache of 65,536 recent users, emptied on
- * every reconnection), so last_seen_us is exact to a minute.
+ * every reconnection), so last_seen_us is exact to a minute. It is plain
+ * pipelined commands, no script: HSETNX seen:<step> (its reply says whether the
+ * user is new to the step; only then HINCRBY of the exposure count), HSETNX
+ * first_seen_us, HSET bucket/cohort/last_seen_us, PEXPIRE.
  */
 #ifndef SY_RT_REDIS_H
 #define SY_RT_REDIS_H

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "classifier/calibration.h"
+#include "classifier/chat_text.h"
 #include "classifier/classifier.h"
 #include "classifier/features.h"
 #include "classifier/model.h"
@@ -35,6 +36,8 @@
 struct row {
     char *text;
     size_t len;
+    char *ctx; /* a chat's earlier turns (clf_chat_text), NULL when none */
+    size_t clen;
     int label;
     int weight;
     bool tools; /* a request offering tools (the router's tools rule applies) */
@@ -48,14 +51,16 @@ struct rows {
 
 static void rows_free(struct rows *r)
 {
-    for (size_t i = 0; i < r->n; i++)
+    for (size_t i = 0; i < r->n; i++) {
         free(r->v[i].text);
+        free(r->v[i].ctx);
+    }
     free(r->v);
     memset(r, 0, sizeof(*r));
 }
 
-static int rows_push(struct rows *r, const char *text, size_t len, int label, int weight,
-                     bool tools, long line)
+static int rows_push(struct rows *r, const char *text, size_t len, const char *ctx,
+                     size_t clen, int label, int weight, bool tools, long line)
 {
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 1024;
@@ -70,49 +75,15 @@ static int rows_push(struct rows *r, const char *text, size_t len, int label, in
         return -1;
     memcpy(t, text, len);
     t[len] = 0;
-    r->v[r->n++] = (struct row){t, len, label, weight, tools, line};
+    char *c = clen ? strndup(ctx, clen) : NULL;
+    if (clen && !c) {
+        free(t);
+        return -1;
+    }
+    r->v[r->n++] = (struct row){t, len, c, clen, label, weight, tools, line};
     return 0;
 }
 
-/* The text the router classifies, as router/chat_route.c prompt_text() takes it: the last
- * user message, a string or its text parts each followed by a newline; "" when the last
- * user message has neither. A malloc'd copy, NULL when out of memory. */
-static char *last_user_text(json_t *msgs, size_t *len)
-{
-    for (size_t i = json_array_size(msgs); i-- > 0;) {
-        json_t *m = json_array_get(msgs, i);
-        const char *role = json_string_value(json_object_get(m, "role"));
-        if (!role || strcmp(role, "user"))
-            continue;
-        json_t *content = json_object_get(m, "content");
-        if (json_is_string(content)) {
-            *len = json_string_length(content);
-            return strndup(json_string_value(content), *len);
-        }
-        if (!json_is_array(content))
-            break;
-        size_t total = 0, j, n = 0;
-        json_t *part;
-        json_array_foreach(content, j, part)
-            total += json_string_length(json_object_get(part, "text")) + 1;
-        char *buf = malloc(total + 1);
-        if (!buf)
-            return NULL;
-        json_array_foreach(content, j, part) {
-            json_t *t = json_object_get(part, "text");
-            if (!json_is_string(t))
-                continue;
-            memcpy(buf + n, json_string_value(t), json_string_length(t));
-            n += json_string_length(t);
-            buf[n++] = '\n';
-        }
-        buf[n] = 0;
-        *len = n;
-        return buf;
-    }
-    *len = 0;
-    return strdup("");
-}
 
 /* tools, and a tool_choice that lets the model use them (router/chat_route.c) */
 static bool offers_tools(json_t *o)
@@ -152,14 +123,17 @@ static int read_jsonl(const char *path, struct rows *out)
         json_t *t = json_object_get(o, "text"), *l = json_object_get(o, "label");
         json_t *w = json_object_get(o, "weight"), *msgs = json_object_get(o, "messages");
         wire_task task;
-        char *owned = NULL;
+        struct clf_chat_text chat = {.owned = NULL, .clen = 0};
         const char *text = NULL;
         size_t tlen = 0;
         if (json_is_string(t)) {
             text = json_string_value(t);
             tlen = json_string_length(t);
-        } else if (json_is_array(msgs) && !t)
-            text = owned = last_user_text(msgs, &tlen);
+        } else if (json_is_array(msgs) && !t) {
+            clf_chat_text(msgs, &chat); /* what the router judges (router/chat_route.c) */
+            text = chat.text;
+            tlen = chat.len;
+        }
         if (!json_is_object(o) || !text) {
             fprintf(stderr,
                     "classifier: %s:%ld: expected an object with a string \"text\" or a "
@@ -177,12 +151,13 @@ static int read_jsonl(const char *path, struct rows *out)
             fprintf(stderr, "classifier: %s:%ld: \"weight\" must be an integer within 1..100\n",
                     path, lineno);
             rc = -1;
-        } else if (rows_push(out, text, tlen, (int)task, w ? (int)json_integer_value(w) : 1,
+        } else if (rows_push(out, text, tlen, chat.context, chat.clen, (int)task,
+                             w ? (int)json_integer_value(w) : 1,
                              offers_tools(o), lineno) != 0) {
             fprintf(stderr, "classifier: out of memory\n");
             rc = -1;
         }
-        free(owned);
+        clf_chat_text_free(&chat);
         json_decref(o);
         if (rc)
             break;
@@ -228,7 +203,7 @@ static int read_db(const char *url, const char *what, struct rows *out)
         wire_task t;
         if (clf_target_parse(PQgetvalue(res, i, 1), &t) != 0 || t == WIRE_TASK_NONE)
             continue;
-        if (rows_push(out, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), (int)t, 1,
+        if (rows_push(out, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), NULL, 0, (int)t, 1,
                       false, 0)) {
             fprintf(stderr, "classifier: out of memory\n");
             goto done;
@@ -271,6 +246,7 @@ static int set_feature(struct clf_feature_config *f, const char *kv)
         {"w_word", NULL, &f->w_word},       {"w_bigram", NULL, &f->w_bigram},
         {"w_char", NULL, &f->w_char},       {"w_shape", NULL, &f->w_shape},
         {"w_struct", NULL, &f->w_struct},   {"w_length", NULL, &f->w_length},
+        {"edge_words", &f->edge_words, NULL},
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (!strcmp(key, keys[i].name)) {
@@ -368,7 +344,7 @@ static int evaluate(struct clf_classifier *c, const struct clf_rules *rules,
     for (size_t i = 0; i < rows->n; i++) {
         const struct row *r = &rows->v[i];
         struct clf_result res;
-        clf_classify(c, r->text, r->len, rules, &res);
+        clf_classify_chat(c, r->text, r->len, r->ctx, r->clen, rules, &res);
         if (r->tools && res.task == WIRE_TASK_SIMPLE && tools_task != WIRE_TASK_NONE)
             res.task = tools_task;
         int p = res.task == WIRE_TASK_NONE ? WIRE_NTASKS : (int)res.task;
@@ -440,7 +416,8 @@ static int calibrate(struct clf_model *m, const struct rows *dev, double max_und
     if (!ex || !dec || !labels || dev->n == 0)
         goto done;
     for (size_t i = 0; i < dev->n; i++) {
-        clf_model_scores(m, ex, dev->v[i].text, dev->v[i].len, dec[i]);
+        clf_model_scores_chat(m, ex, dev->v[i].text, dev->v[i].len, dev->v[i].ctx,
+                              dev->v[i].clen, CLF_CONTEXT_WEIGHT, dec[i]);
         labels[i] = dev->v[i].label;
     }
     double t = clf_calib_fit_temperature((const double(*)[WIRE_NTASKS])dec, labels, dev->n);
@@ -686,22 +663,27 @@ static void eval_usage(FILE *out)
     fprintf(out,
             "usage: switchyard classifier eval [--model MODEL] --data FILE.jsonl [--json]\n"
             "                                  [--rules RULES.json] [--errors]\n"
+            "                                  [--context-weight W]\n"
             "  --model MODEL  default: $SWITCHYARD_CLASSIFIER_MODEL or the shipped model\n"
             "  --json         print one JSON object (accuracy, macro_f1, per_class, confusion,\n"
             "                 under_routing, calibration)\n"
             "  --rules FILE   apply experiment rules before the model (rules.h format)\n"
             "  --errors       list misclassified rows\n"
+            "  --context-weight W  weight of a chat row's earlier turns against its last user\n"
+            "                 turn (default %.2f; 0: the last turn only)\n"
             "Rows are classified as the router does: rules, the model and its cost-aware\n"
             "decision, and for rows offering tools the tools rule. Under-routing: the share of\n"
             "code, reasoning and complex rows sent to simple. Calibration: the model's top\n"
             "probability against how often that class was right (rows a rule decided are left\n"
-            "out), in ten bins, and the expected calibration error (ECE).\n");
+            "out), in ten bins, and the expected calibration error (ECE).\n",
+            CLF_CONTEXT_WEIGHT);
 }
 
 static int cmd_eval(int argc, char **argv)
 {
     const char *model = NULL, *data = NULL, *rules_path = NULL;
     bool json = false, errors = false;
+    double cw = CLF_CONTEXT_WEIGHT;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has = i + 1 < argc;
@@ -718,7 +700,14 @@ static int cmd_eval(int argc, char **argv)
             json = true;
         else if (!strcmp(a, "--errors"))
             errors = true;
-        else {
+        else if (!strcmp(a, "--context-weight") && has) {
+            char *end;
+            cw = strtod(argv[++i], &end);
+            if (*end || !(cw >= 0 && cw <= 10)) {
+                fprintf(stderr, "classifier eval: --context-weight must be within 0..10\n");
+                return 2;
+            }
+        } else {
             fprintf(stderr, "classifier eval: unknown or incomplete option '%s'\n", a);
             eval_usage(stderr);
             return 2;
@@ -741,6 +730,7 @@ static int cmd_eval(int argc, char **argv)
         fprintf(stderr, "classifier eval: %s\n", err);
         return 1;
     }
+    clf_set_context_weight(c, cw);
     if (rules_path && load_rules_file(rules_path, &rules) != 0)
         goto done;
     if (read_jsonl(data, &rows) != 0)

@@ -51,8 +51,9 @@ class Accuracy(unittest.TestCase):
     def test_dev_rows(self):
         r = eval_json(DEV, "--model", MODEL)
         self.assertEqual(r["rows"], 715)
-        # the target is 0.98 (docs/benchmarks.md); the cost-aware decision costs dev 0.4 points
-        self.assertGreaterEqual(r["accuracy"], 0.97, r)
+        # the target is 0.98 (docs/benchmarks.md): the shipped model is at 0.979 (15 errors,
+        # 14 would meet it); the floor is what it reaches, so a retrain cannot slip back
+        self.assertGreaterEqual(r["accuracy"], 0.978, r)
         self.assertGreaterEqual(r["model_top1_accuracy"], 0.975, r)
 
     def test_realistic_set(self):
@@ -66,7 +67,8 @@ class Accuracy(unittest.TestCase):
     def test_under_routing(self):
         for data in (DEV, REALISTIC):
             r = eval_json(data, "--model", MODEL)
-            self.assertLessEqual(r["under_routing"]["rate"], 0.02, (data, r["under_routing"]))
+            # target 2 %; the shipped model: dev 0.54 %, realistic 0.68 %
+            self.assertLessEqual(r["under_routing"]["rate"], 0.01, (data, r["under_routing"]))
             conf = r["confusion"]["rows_true_columns_predicted"]
             costly = sum(sum(row) for row in conf[1:])
             self.assertAlmostEqual(r["under_routing"]["rate"],
@@ -80,7 +82,7 @@ class Accuracy(unittest.TestCase):
         self.assertEqual(cal["rows"], r["rows"])  # no rules: the model decides every row
         ece = sum(b["rows"] * abs(b["accuracy"] - b["mean_confidence"]) for b in cal["bins"])
         self.assertAlmostEqual(cal["ece"], ece / cal["rows"], places=4)
-        self.assertLess(cal["ece"], 0.05)
+        self.assertLess(cal["ece"], 0.02)
         p = run("eval", "--model", MODEL, "--data", DEV)
         self.assertEqual(p.returncode, 0, p.stderr)
         for line in ("confusion matrix (rows: true, columns: predicted)",
@@ -182,6 +184,35 @@ class Messages(unittest.TestCase):
             r = eval_json(data, "--model", MODEL)
             self.assertEqual(r["rows"], 3)
             self.assertEqual(r["accuracy"], 1.0, r)
+
+    def test_earlier_turns_weigh_in(self):
+        """Follow-ups after a code answer: alone most read as simple or reasoning; with the
+        earlier turns at the default weight (0.2) the model keeps them at code."""
+        hist = [{"role": "user", "content": "Write a Python function that parses a CSV file of "
+                 "orders and returns the total per customer, using csv.DictReader."},
+                {"role": "assistant", "content": "```python\nimport csv\nfrom collections import "
+                 "defaultdict\n\ndef totals(path):\n    out = defaultdict(float)\n    with "
+                 "open(path) as f:\n        for row in csv.DictReader(f):\n            "
+                 "out[row['customer']] += float(row['amount'])\n    return dict(out)\n```"}]
+        lasts = ["now make it faster", "and what if the file is huge?",
+                 "thanks! can you explain that again more simply?",
+                 "ok, now do the same for the second one", "make it shorter",
+                 "what about the other column?", "and now?", "perfect, do it again but sorted"]
+        with tempfile.TemporaryDirectory() as d:
+            data = os.path.join(d, "followups.jsonl")
+            with open(data, "w") as f:
+                for last in lasts:
+                    f.write(json.dumps({"messages": hist + [{"role": "user", "content": last}],
+                                        "label": "code"}) + "\n")
+            alone = eval_json(data, "--model", MODEL, "--context-weight", "0")
+            chat = eval_json(data, "--model", MODEL)
+            self.assertLessEqual(alone["accuracy"], 0.5, alone)  # 3 of 8 when measured
+            self.assertGreaterEqual(chat["accuracy"], 0.875, chat)  # 7 of 8
+            p = run("eval", "--model", MODEL, "--data", data, "--context-weight", "11")
+            self.assertEqual(p.returncode, 2)
+            self.assertEqual(p.stderr, "classifier eval: --context-weight must be within 0..10\n")
+            p = run("eval", "--model", MODEL, "--data", data, "--context-weight", "x")
+            self.assertEqual(p.returncode, 2)
 
 
 class Cli(unittest.TestCase):

@@ -122,6 +122,14 @@ class ControllerTest(unittest.TestCase):
         self.assertEqual((st, body["error"]["code"]), (400, "invalid_task"))
         st, body = self.admin("DELETE", "/admin/experiments/exp-u")
         self.assertEqual(st, 405)
+        # a method that is a piece of an allowed one is still not allowed
+        for method, path, allow in (("POS", "/admin/experiments", "GET, POST"),
+                                    ("ET", "/admin/experiments/exp-u", "GET"),
+                                    ("T", "/admin/experiments/exp-u/start", "POST")):
+            st, body = self.admin(method, path)
+            self.assertEqual((st, body["error"]["code"]), (405, "method_not_allowed"), method)
+            self.assertEqual(body["error"]["message"],
+                             f"method {method} is not allowed on {path} (allowed: {allow})")
 
     # ---- the life cycle through the API and the CLI ----
 

@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from harness import wait_for
+from harness import LoadThreads, wait_for
 from stack import KEY, Stack
 
 SIM_MODELS = {"instant": {"completion_tokens": {"min": 5, "max": 20}}}
@@ -28,7 +28,7 @@ def config(sim_url):
     }
 
 
-class Load:
+class Load(LoadThreads):
     """Requests from a few threads until stopped; counts every answered request by status."""
 
     def __init__(self, st, router, threads=4, pause=0.01):
@@ -36,9 +36,7 @@ class Load:
         self.sent = 0
         self.statuses = {}
         self.ids = []
-        self.lock = threading.Lock()
-        self.stop_flag = threading.Event()
-        self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(threads)]
+        LoadThreads.__init__(self, threads)
 
     def run(self, n):
         i = 0
@@ -51,16 +49,6 @@ class Load:
                 self.statuses[st] = self.statuses.get(st, 0) + 1
                 self.ids.append(h.get("x-request-id"))
             time.sleep(self.pause)
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag.set()
-        for t in self.threads:
-            t.join()
 
 
 class SlowProxy:

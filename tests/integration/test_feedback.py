@@ -7,8 +7,6 @@ PostgreSQL is away, nothing lost across a restart under load), late attribution,
 body limits, and the router without a database.
 """
 
-import hashlib
-import hmac
 import json
 import os
 import shutil
@@ -19,7 +17,7 @@ import time
 import unittest
 import uuid
 
-from harness import Proc, Services, http, source_dir, switchyard_bin, wait_for
+from harness import Proc, Services, http, sign_webhook, source_dir, switchyard_bin, wait_for
 
 SECRET = "fb-secret-current"
 OLD_SECRET = "fb-secret-previous"
@@ -44,9 +42,7 @@ def user_hash(user):
 
 
 def sign(body, secret=SECRET, t=None):
-    t = int(time.time()) if t is None else t
-    mac = hmac.new(secret.encode(), str(t).encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
+    return sign_webhook(body, secret, t)
 
 
 def config(**feedback):

@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "classifier/calibration.h"
+#include "classifier/chat_text.h"
 #include "classifier/classifier.h"
 #include "classifier/features.h"
 #include "classifier/model.h"
@@ -174,17 +176,34 @@ static void test_load_errors(void **state)
 
     memcpy(c1, buf, len);
     patch_header(c1, len, "temperature 1\n", "temperature 0\n");
-    expect_load_error(c1, len, "m.model: line 21: bad value for temperature: \"0\"");
+    expect_load_error(c1, len, "m.model: line 22: bad value for temperature: \"0\"");
 
     memcpy(c1, buf, len);
     patch_header(c1, len, "simple_min code 0 ", "simple_min code 2 ");
     expect_load_error(c1, len,
-                      "m.model: line 22: bad value for simple_min: \"code 2 reasoning 0 complex 0\"");
+                      "m.model: line 23: bad value for simple_min: \"code 2 reasoning 0 complex 0\"");
 
     memcpy(c1, buf, len);
-    patch_header(c1, len, "features_version 1", "features_version 9");
+    patch_header(c1, len, "features_version 2", "features_version 9");
     expect_load_error(c1, len,
-                      "m.model: features_version 9 does not match this build (1); retrain the model");
+                      "m.model: features_version 9 does not match this build (2); retrain the model");
+
+    memcpy(c1, buf, len);
+    patch_header(c1, len, "edge_words 12\n", "edge_words 99\n");
+    expect_load_error(c1, len,
+                      "m.model: bad feature settings: edge_words must be within 0..32 (got 99)");
+    memcpy(c1, buf, len);
+    patch_header(c1, len, "edge_words 12\n", "edge_words x2\n");
+    expect_load_error(c1, len, "m.model: line 21: bad value for edge_words: \"x2\"");
+
+    /* a hand-edited weight that is not a number would make every probability NaN */
+    memcpy(c1, buf, len);
+    {
+        const unsigned char nan_le[4] = {0x00, 0x00, 0xc0, 0x7f};
+        memcpy(c1 + len - 24 - 4 * 7, nan_le, 4);
+        patch_header(c1, len, "solver L2R_LR", "solver L2R_LR");
+        expect_load_error(c1, len, "m.model: weight 4733 (row 1184, class 2) is not a finite number");
+    }
 
     memcpy(c1, buf, len);
     patch_header(c1, len, "char_bits 8", "char_bits 9");
@@ -509,6 +528,77 @@ static void test_classify_demotes_unsure_simple(void **state)
     clf_free(c);
 }
 
+/* The last user turn is the text (its parts joined, each with a newline); the earlier
+ * messages, oldest first, are the context; messages after the last user turn are not. */
+static void test_chat_text(void **state)
+{
+    (void)state;
+    json_error_t je;
+    json_t *msgs = json_loads(
+        "[{\"role\":\"system\",\"content\":\"be brief\"},"
+        "{\"role\":\"user\",\"content\":\"write a python sort\"},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"def f(x):\"},"
+        "{\"type\":\"text\",\"text\":\"  return sorted(x)\"}]},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"now add\"},"
+        "{\"type\":\"image_url\"},{\"type\":\"text\",\"text\":\"type hints\"}]},"
+        "{\"role\":\"assistant\",\"content\":\"prefill\"}]",
+        0, &je);
+    assert_non_null(msgs);
+    struct clf_chat_text t;
+    clf_chat_text(msgs, &t);
+    assert_int_equal(t.len, strlen("now add\ntype hints\n"));
+    assert_memory_equal(t.text, "now add\ntype hints\n", t.len);
+    const char *ctx = "be brief\nwrite a python sort\ndef f(x):\n  return sorted(x)\n";
+    assert_int_equal(t.clen, strlen(ctx));
+    assert_memory_equal(t.context, ctx, t.clen);
+    clf_chat_text_free(&t);
+    json_decref(msgs);
+
+    /* a long history keeps the nearest CLF_CONTEXT_BYTES */
+    char big[2000];
+    memset(big, 'a', sizeof(big) - 2);
+    big[sizeof(big) - 2] = 'z';
+    big[sizeof(big) - 1] = 0;
+    msgs = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "role", "user", "content", "old",
+                     "role", "assistant", "content", big, "role", "user", "content", "and?");
+    clf_chat_text(msgs, &t);
+    assert_int_equal(t.len, 4);
+    assert_int_equal(t.clen, CLF_CONTEXT_BYTES);
+    assert_memory_equal(t.context + CLF_CONTEXT_BYTES - 2, "z\n", 2);
+    assert_true(t.context[0] == 'a');
+    clf_chat_text_free(&t);
+    json_decref(msgs);
+
+    /* no user message: nothing to judge */
+    msgs = json_pack("[{s:s,s:s}]", "role", "system", "content", "hi");
+    clf_chat_text(msgs, &t);
+    assert_int_equal(t.len, 0);
+    assert_int_equal(t.clen, 0);
+    assert_string_equal(t.text, "");
+    json_decref(msgs);
+}
+
+/* The earlier turns move the scores by CLF_CONTEXT_WEIGHT of theirs; none is clf_classify */
+static void test_classify_chat_context(void **state)
+{
+    (void)state;
+    struct clf_classifier *c;
+    char err[256];
+    assert_int_equal(clf_load(model_path, &c, err, sizeof(err)), 0);
+    struct clf_result a, b, d;
+    const char *last = "and now?";
+    clf_classify(c, last, strlen(last), NULL, &a);
+    clf_classify_chat(c, last, strlen(last), NULL, 0, NULL, &b);
+    assert_memory_equal(a.probs, b.probs, sizeof(a.probs));
+    const char *ctx = train_text[6]; /* SQL: code */
+    clf_classify_chat(c, last, strlen(last), ctx, strlen(ctx), NULL, &d);
+    assert_true(d.probs[WIRE_TASK_CODE] > a.probs[WIRE_TASK_CODE]);
+    clf_set_context_weight(c, 0);
+    clf_classify_chat(c, last, strlen(last), ctx, strlen(ctx), NULL, &d);
+    assert_memory_equal(a.probs, d.probs, sizeof(a.probs));
+    clf_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -520,6 +610,8 @@ int main(void)
         cmocka_unit_test(test_calib_probs),           cmocka_unit_test(test_calib_decide),
         cmocka_unit_test(test_calib_fit),             cmocka_unit_test(test_calib_reliability),
         cmocka_unit_test(test_classify_demotes_unsure_simple),
+        cmocka_unit_test(test_chat_text),
+        cmocka_unit_test(test_classify_chat_context),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -36,6 +36,7 @@ static struct clf_feature_config small_cfg(void)
     c.w_shape = 0.5;
     c.w_struct = 0.5;
     c.w_length = 0.25;
+    c.edge_words = 0; /* the pinned vector predates them; test_edge_words covers them */
     return c;
 }
 
@@ -90,6 +91,37 @@ static void test_pinned_vector(void **state)
     assert_true(value_at(x, n, clf_feature_index_struct("starts_wh:1")) == 0.5);
     assert_true(value_at(x, n, clf_feature_index_struct("tokens:1")) == 0.25);
     clf_extractor_free(ex);
+}
+
+/* edge_words = N: the first N and last N words once more, with their own hashes (so in
+ * slots of the word group other than the words' own); never more edges than words */
+static void test_edge_words(void **state)
+{
+    (void)state;
+    struct clf_feature_config c = small_cfg();
+    struct clf_extractor *plain = clf_extractor_new(&c);
+    c.edge_words = 2;
+    struct clf_extractor *edge = clf_extractor_new(&c);
+    assert_non_null(plain);
+    assert_non_null(edge);
+    struct feature_node *x, *y;
+    const char *t = "How do I undo my last git commit?";
+    size_t n = clf_extract(plain, t, strlen(t), &x);
+    size_t m = clf_extract(edge, t, strlen(t), &y);
+    assert_int_equal(m, n + 4); /* how, do; git, commit */
+    assert_true(value_at(y, m, clf_feature_index_word(&c, "git")) > 0);
+    n = clf_extract(plain, "hi", 2, &x);
+    m = clf_extract(edge, "hi", 2, &y);
+    assert_int_equal(m, n + 2); /* one word: one head edge, one tail edge */
+    n = clf_extract(plain, "", 0, &x);
+    m = clf_extract(edge, "", 0, &y);
+    assert_int_equal(m, n);
+    c.edge_words = CLF_EDGE_WORDS_MAX + 1;
+    char err[128];
+    assert_int_equal(clf_feature_config_check(&c, err, sizeof(err)), -1);
+    assert_string_equal(err, "edge_words must be within 0..32 (got 33)");
+    clf_extractor_free(plain);
+    clf_extractor_free(edge);
 }
 
 static void test_structural_signals(void **state)
@@ -215,6 +247,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pinned_hashes),     cmocka_unit_test(test_pinned_vector),
+        cmocka_unit_test(test_edge_words),
         cmocka_unit_test(test_structural_signals), cmocka_unit_test(test_empty_and_binary),
         cmocka_unit_test(test_bounded_work_10mb), cmocka_unit_test(test_config_check),
     };

@@ -245,13 +245,75 @@ static void test_redis_url(void **state)
     assert_string_equal(a.user, "u");
     assert_int_equal(a.port, 7000);
     assert_int_equal(sy_redis_url_parse("http://x", &a, err, sizeof(err)), -1);
-    assert_string_equal(err, "redis URL must start with redis:// (got \"http://x\")");
+    assert_string_equal(err, "redis URL must start with redis:// or redis+sentinel:// (got \"http://x\")");
     assert_int_equal(sy_redis_url_parse("redis://h:99999", &a, err, sizeof(err)), -1);
     assert_string_equal(err, "redis URL has a bad port");
     assert_int_equal(sy_redis_url_parse("redis://h:1/x", &a, err, sizeof(err)), -1);
     assert_string_equal(err, "redis URL has a bad database number");
     assert_int_equal(sy_redis_url_parse("redis:///0", &a, err, sizeof(err)), -1);
     assert_string_equal(err, "redis URL has no host");
+    assert_int_equal(a.nsentinels, 0);
+}
+
+static void test_redis_sentinel_url(void **state)
+{
+    (void)state;
+    sy_redis_addr a;
+    char err[256];
+    assert_int_equal(sy_redis_url_parse("redis+sentinel://u:pw@10.0.0.1:26380,[::1],s3/mymaster"
+                                        "?db=2&sentinel_password=sp",
+                                        &a, err, sizeof(err)),
+                     0);
+    assert_int_equal(a.nsentinels, 3);
+    assert_string_equal(a.sentinel[0].host, "10.0.0.1");
+    assert_int_equal(a.sentinel[0].port, 26380);
+    assert_string_equal(a.sentinel[1].host, "::1");
+    assert_int_equal(a.sentinel[1].port, 26379);
+    assert_string_equal(a.sentinel[2].host, "s3");
+    assert_int_equal(a.sentinel[2].port, 26379);
+    assert_string_equal(a.master, "mymaster");
+    assert_string_equal(a.user, "u");
+    assert_string_equal(a.password, "pw");
+    assert_string_equal(a.sentinel_password, "sp");
+    assert_string_equal(a.sentinel_user, "");
+    assert_int_equal(a.db, 2);
+    assert_string_equal(a.host, ""); /* found through the sentinels */
+    assert_int_equal(sy_redis_url_parse("redis+sentinel://h:1/m", &a, err, sizeof(err)), 0);
+    assert_int_equal(a.db, 0);
+    assert_string_equal(a.master, "m");
+    assert_int_equal(sy_redis_url_parse("redis+sentinel://h:1", &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "redis+sentinel URL has no master name (.../master-name)");
+    assert_int_equal(sy_redis_url_parse("redis+sentinel://h:1/?db=1", &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "redis+sentinel URL has no master name (.../master-name)");
+    assert_int_equal(sy_redis_url_parse("redis+sentinel://h:1,,h:2/m", &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "redis URL has no host");
+    assert_int_equal(sy_redis_url_parse("redis+sentinel://h:0/m", &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "redis URL has a bad port");
+    assert_int_equal(sy_redis_url_parse("redis+sentinel://h/m?db=x", &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "redis URL has a bad database number");
+    assert_int_equal(sy_redis_url_parse("redis+sentinel://h/m?tls=1", &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "redis URL has an unknown parameter \"tls\"");
+    assert_int_equal(a.min_replicas, 0);
+    assert_int_equal(
+        sy_redis_url_parse("redis+sentinel://h/m?min_replicas=1&db=4", &a, err, sizeof(err)), 0);
+    assert_int_equal(a.min_replicas, 1);
+    assert_int_equal(a.db, 4);
+    assert_int_equal(
+        sy_redis_url_parse("redis+sentinel://h/m?min_replicas=17", &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "redis URL has a bad min_replicas (0 to 16)");
+    assert_int_equal(sy_redis_url_parse("redis+sentinel://h/m?db", &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "redis URL parameter without a value: \"db\"");
+    assert_int_equal(sy_redis_url_parse("redis+sentinel://h/m/0", &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "redis+sentinel URL has a bad master name");
+    /* an '@' in the query is not a credentials separator (found by fuzz_redisurl) */
+    assert_int_equal(
+        sy_redis_url_parse("redis+sentinel://h/m?sentinel_password=p@x", &a, err, sizeof(err)), 0);
+    assert_string_equal(a.sentinel[0].host, "h");
+    assert_string_equal(a.password, "");
+    assert_string_equal(a.sentinel_password, "p@x");
+    assert_int_equal(
+        sy_redis_url_parse("redis+sentinel://a,b,c,d,e,f,g,h,i/m", &a, err, sizeof(err)), -1);
+    assert_string_equal(err, "redis+sentinel URL has more than 8 sentinels");
 }
 
 int main(void)
@@ -263,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_every_error_reported),
         cmocka_unit_test(test_controller_sections),
         cmocka_unit_test(test_redis_url),
+        cmocka_unit_test(test_redis_sentinel_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
