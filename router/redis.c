@@ -14,6 +14,7 @@
 #include "common/numfmt.h"
 #include "common/redisdiscover.h"
 #include "common/redisurl.h"
+#include "router/journal.h"
 #include "experiments/cohort.h"
 #include "wire/keys.h"
 
@@ -40,6 +41,7 @@ struct spooled {
     char *json;
     int xadd_failed; /* min_replicas: the XADD before the WAIT was refused or lost */
     int orphan;      /* min_replicas: no WAIT could be queued, the XADD's callback ends it */
+    rt_jseg *seg;    /* --journal: the segment holding its events (NULL: none) */
 };
 
 /* Users recorded recently (direct-mapped, per worker): a request whose user was
@@ -81,6 +83,7 @@ struct rt_redis {
     struct event *probe;
     int probing;
     int64_t spool_entries, spool_oldest_ms;
+    rt_journal *journal; /* NULL without --journal */
 };
 
 /* The stream's length and the id of its oldest entry, without sending the entry's
@@ -174,6 +177,7 @@ static void on_xadd(redisAsyncContext *ac, void *reply, void *privdata)
     }
     if (ok) {
         r->spooled += s->n;
+        rt_jseg_done(s->seg);
         spooled_free(s);
         if (r->addr.min_replicas && r->head) /* replicas are back: the rest of the queue */
             flush_queue(r);
@@ -409,8 +413,10 @@ void rt_redis_free(rt_redis *r)
         redisAsyncFree(r->ac); /* fails pending callbacks: they requeue */
     for (struct spooled *s = r->head, *n; s; s = n) {
         n = s->next;
+        rt_jseg_keep(s->seg);
         spooled_free(s);
     }
+    rt_journal_close(r->journal, !r->open || !r->open->n);
     if (r->open)
         spooled_free(r->open);
     free(r->seen);
@@ -474,6 +480,8 @@ static void close_batch(rt_redis *r)
         return;
     r->open = NULL;
     evtimer_del(r->flush);
+    if (r->journal)
+        rt_jseg_hold(r->journal, s->seg);
     r->depth -= s->n;
     if (r->connected && !r->head && send_batch(r, s) == 0)
         return;
@@ -495,9 +503,15 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 
 void rt_redis_spool_event(rt_redis *r, char *json, size_t len)
 {
-    struct spooled *s = r->open;
     if (r->depth >= r->max_queue)
         goto drop;
+    rt_jseg *seg = NULL;
+    if (r->journal) { /* on disk before the answer leaves (it is written after this) */
+        seg = rt_journal_append(r->journal, json, len);
+        if (seg && r->open && r->open->seg && r->open->seg != seg)
+            close_batch(r); /* a batch lies in one segment */
+    }
+    struct spooled *s = r->open;
     if (!s) {
         if (!(s = calloc(1, sizeof(*s))))
             goto drop;
@@ -519,6 +533,8 @@ void rt_redis_spool_event(rt_redis *r, char *json, size_t len)
     }
     if (s->n)
         s->json[s->len++] = '\n';
+    if (!s->seg)
+        s->seg = seg;
     memcpy(s->json + s->len, json, len);
     s->len += len;
     s->n++;
@@ -748,3 +764,35 @@ int rt_redis_spool_backlog(const rt_redis *r, int64_t *entries, int64_t *oldest_
 size_t rt_redis_inflight(const rt_redis *r) { return r->events_inflight; }
 uint64_t rt_redis_dropped(const rt_redis *r) { return r->dropped; }
 uint64_t rt_redis_spooled(const rt_redis *r) { return r->spooled; }
+
+/* A replayed group: queued behind what is already waiting, sent on connect. */
+static void on_replayed(void *arg, rt_jseg *seg, char *json, size_t len, size_t n)
+{
+    rt_redis *r = arg;
+    struct spooled *s = calloc(1, sizeof(*s));
+    if (!s) { /* the segment stays on disk for the next start */
+        free(json);
+        rt_jseg_keep(seg);
+        return;
+    }
+    s->owner = r;
+    s->json = json;
+    s->len = s->cap = len;
+    s->n = n;
+    s->seg = seg;
+    s->first_us = sy_clock_wall_us();
+    if (r->tail)
+        r->tail->next = s;
+    else
+        r->head = s;
+    r->tail = s;
+    r->depth += n;
+}
+
+long rt_redis_attach_journal(rt_redis *r, rt_journal *j)
+{
+    r->journal = j;
+    long n = rt_journal_replay(j, RT_BATCH_MAX, on_replayed, r);
+    flush_queue(r); /* nothing unless connected already */
+    return n;
+}

@@ -39,6 +39,13 @@ int rt_redis_connected(const rt_redis *r);
 void rt_redis_record_user(rt_redis *r, const char *experiment, const char *user_hash, int bucket,
                           const char *cohort, const char *step_key, int64_t ts_us);
 
+/* --journal: the events also go to this journal until Redis confirms them (see
+ * router/journal.h); the events a previous process left in it are queued first.
+ * Takes ownership of j. Returns the number of events replayed, -1 if a segment
+ * could not be read (it stays on disk). */
+struct rt_journal;
+long rt_redis_attach_journal(rt_redis *r, struct rt_journal *j);
+
 /* Takes ownership of json (malloc'd). */
 void rt_redis_spool_event(rt_redis *r, char *json, size_t len);
 

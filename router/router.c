@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +44,7 @@
 #include "router/feedback.h"
 #include "router/metrics.h"
 #include "router/rt.h"
+#include "router/journal.h"
 #include "router/redis.h"
 #include "router/expstate.h"
 #include "router/upstream.h"
@@ -55,6 +57,7 @@ struct opts {
     const char *listen;
     const char *redis_url;
     const char *database_url;
+    const char *journal;
     long workers;
     long max_body;
     long max_conns;
@@ -112,6 +115,9 @@ static void usage(FILE *out)
             "                           default " SY_REDIS_URL_DEFAULT "]\n"
             "  --database-url URL       PostgreSQL for POST /v1/feedback and /v1/labels [env\n"
             "                           SWITCHYARD_DATABASE_URL; without it they answer 503]\n"
+            "  --journal DIR            keep each event on disk (DIR/<worker>/) until Redis has\n"
+            "                           it, so a killed router loses none: the next one started\n"
+            "                           on DIR sends them [env SWITCHYARD_JOURNAL; default off]\n"
             "  --dns-server IP[:PORT]   resolve provider and database host names with this\n"
             "                           nameserver only (default: /etc/resolv.conf; /etc/hosts\n"
             "                           is read first either way)\n");
@@ -133,8 +139,8 @@ static const sy_opts router_cmd = {"switchyard router", "--help", SY_OPTS_BARE_M
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-    enum { O_CONFIG = 256, O_LISTEN, O_REDIS, O_LOG, O_DB, O_DNS, O_NUM };
-    struct option longopts[10 + NUM_OPTS];
+    enum { O_CONFIG = 256, O_LISTEN, O_REDIS, O_LOG, O_DB, O_DNS, O_JOURNAL, O_NUM };
+    struct option longopts[11 + NUM_OPTS];
     size_t n = 0;
     longopts[n++] = (struct option){"config", required_argument, NULL, O_CONFIG};
     longopts[n++] = (struct option){"listen", required_argument, NULL, O_LISTEN};
@@ -142,6 +148,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     longopts[n++] = (struct option){"log-level", required_argument, NULL, O_LOG};
     longopts[n++] = (struct option){"database-url", required_argument, NULL, O_DB};
     longopts[n++] = (struct option){"dns-server", required_argument, NULL, O_DNS};
+    longopts[n++] = (struct option){"journal", required_argument, NULL, O_JOURNAL};
     longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
     for (size_t i = 0; i < NUM_OPTS; i++) {
         longopts[n++] = (struct option){num_opts[i].name, required_argument, NULL, O_NUM + (int)i};
@@ -155,6 +162,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     if (!o->redis_url || !*o->redis_url)
         o->redis_url = SY_REDIS_URL_DEFAULT;
     o->database_url = getenv("SWITCHYARD_DATABASE_URL");
+    o->journal = getenv("SWITCHYARD_JOURNAL");
 
     opterr = 0;
     optind = 1;
@@ -179,6 +187,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case O_LISTEN: o->listen = optarg; break;
         case O_REDIS: o->redis_url = optarg; break;
         case O_DB: o->database_url = optarg; break;
+        case O_JOURNAL: o->journal = optarg; break;
         case O_DNS:
             if (sy_dns_set_nameserver(optarg) != 0) {
                 fprintf(stderr, "switchyard router: --dns-server must be IP or IP:PORT "
@@ -205,6 +214,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     }
     if (!o->config || !*o->config) {
         fprintf(stderr, "switchyard router: --config FILE is required (see --help)\n");
+        return -1;
+    }
+    if (o->journal && !*o->journal)
+        o->journal = NULL;
+    if (o->journal && strlen(o->journal) > 3000) {
+        fprintf(stderr, "switchyard router: --journal path too long\n");
         return -1;
     }
     return 0;
@@ -445,8 +460,27 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
            next->cfg->nproviders);
 }
 
+/* --journal DIR: worker i keeps its events in DIR/i. */
+static int open_journal(const struct opts *o, int slot, rt_redis *redis)
+{
+    char path[4096], err[512];
+    if (mkdir(o->journal, 0700) && errno != EEXIST) {
+        sy_log(SY_ERROR, "cannot start: journal directory", "path=%s reason=%s", o->journal,
+               strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/%d", o->journal, slot);
+    rt_journal *j = rt_journal_open(path, err, sizeof(err));
+    if (!j) {
+        sy_log_kv(SY_ERROR, "cannot start: journal", "reason", err, NULL);
+        return -1;
+    }
+    rt_redis_attach_journal(redis, j);
+    return 0;
+}
+
 static int run_worker(const struct opts *o, rt_conf *conf, rt_metrics *metrics, const char *host,
-                      int port, const sy_redis_addr *raddr)
+                      int port, const sy_redis_addr *raddr, int slot)
 {
     struct worker w;
     memset(&w, 0, sizeof(w));
@@ -485,6 +519,8 @@ static int run_worker(const struct opts *o, rt_conf *conf, rt_metrics *metrics, 
     snprintf(initial.salt, sizeof(initial.salt), "%s", conf->cfg->salt);
     ctx->feedback = rt_feedback_new(ctx->base, &conf->cfg->feedback, o->database_url, metrics);
     if (!ctx->httpd || !ctx->up || !ctx->redis || !ctx->feedback)
+        goto out;
+    if (o->journal && open_journal(o, slot, ctx->redis))
         goto out;
     ctx->expstate = rt_expstate_new(ctx->base, ctx->redis, raddr, conf->cfg->experiment, &initial,
                               (int)o->state_refresh_ms);
@@ -540,15 +576,16 @@ struct slot {
     int64_t due_us;       /* pid 0 and not stopping: start another at this time */
     int backoff_ms;       /* pause before the next start; 0 after a worker lived long */
     int cannot_start;     /* the last worker of this slot exited WORKER_CANNOT_START */
+    int index;            /* its --journal directory */
 };
 
 static pid_t spawn(const struct opts *o, rt_conf *conf, rt_metrics *m, const char *host, int port,
-                   const sy_redis_addr *raddr, const sigset_t *mask)
+                   const sy_redis_addr *raddr, const sigset_t *mask, int slot)
 {
     pid_t pid = fork();
     if (pid == 0) {
         sigprocmask(SIG_SETMASK, mask, NULL);
-        _exit(run_worker(o, conf, m, host, port, raddr));
+        _exit(run_worker(o, conf, m, host, port, raddr, slot));
     }
     if (pid < 0)
         sy_log(SY_ERROR, "cannot start a worker", "reason=%s", strerror(errno));
@@ -568,7 +605,7 @@ static void slot_start(struct slot *sl, const struct opts *o, rt_conf *conf, rt_
                        const sigset_t *mask, int64_t now)
 {
     sl->started_us = now;
-    sl->pid = spawn(o, conf, m, host, port, raddr, mask);
+    sl->pid = spawn(o, conf, m, host, port, raddr, mask, sl->index);
     if (!sl->pid)
         slot_back_off(sl, now);
 }
@@ -613,8 +650,10 @@ static int supervise(const struct opts *o, rt_conf *conf, rt_metrics *m, const c
     sigprocmask(SIG_BLOCK, &set, &old);
 
     memset(slots, 0, sizeof(slots));
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        slots[i].index = i;
         slot_start(&slots[i], o, conf, m, host, port, raddr, &old, sy_clock_mono_us());
+    }
     for (;;) {
         int st, live = 0, gave_up = 1;
         pid_t dead;
@@ -737,7 +776,7 @@ int rt_main(int argc, char **argv)
         return 1;
     }
     int status = o.workers > 1 ? supervise(&o, conf, metrics, host, port, &raddr)
-                               : run_worker(&o, rt_conf_ref(conf), metrics, host, port, &raddr);
+                               : run_worker(&o, rt_conf_ref(conf), metrics, host, port, &raddr, 0);
     if (status == WORKER_CANNOT_START)
         status = 1;
     rt_conf_unref(conf);
