@@ -446,7 +446,7 @@ class RedisSentinelSet(_TempServers):
     the two data nodes; "a" starts as primary), sentinel_ports (3), url (the
     redis+sentinel:// URL for switchyard). Methods: redis(port, *args), sentinel(*args),
     primary_port() (what the Sentinels say now), role(port), kill_primary() (SIGKILL, returns
-    the old port), failover() (SENTINEL FAILOVER), wait_failover(old_port), stop().
+    the old port), restart_node(port, replica_of), failover() (SENTINEL FAILOVER), wait_failover(old_port), stop().
     """
 
     def __init__(self, master="mymaster", down_after_ms=1000, failover_timeout_ms=3000):
@@ -482,7 +482,8 @@ class RedisSentinelSet(_TempServers):
                 port = free_port()
                 self.ports[name] = port
                 conf = (f"bind 127.0.0.1\nport {port}\ndir {self.dir}\nsave \"\"\n"
-                        f"appendonly no\ndbfilename {name}.rdb\nprotected-mode no\n")
+                        f"appendonly no\ndbfilename {name}.rdb\nprotected-mode no\n"
+                        "repl-diskless-sync-delay 0\n")
                 if name == "b":
                     conf += f"replicaof 127.0.0.1 {self.ports['a']}\n"
                 self._spawn(name, conf)
@@ -546,6 +547,18 @@ class RedisSentinelSet(_TempServers):
         self.procs[name].kill()
         self.procs[name].wait(5)
         return port
+
+    def restart_node(self, port, replica_of=None):
+        """Start a stopped data node again on its port; replica_of: as a replica of that
+        port (what Sentinel would make it after a failover, done at once). Waits until it
+        answers."""
+        name = next(n for n, p in self.ports.items() if p == port)
+        with open(os.path.join(self.dir, f"{name}.conf")) as f:
+            conf = "".join(ln for ln in f if not ln.startswith("replicaof "))
+        if replica_of:
+            conf += f"replicaof 127.0.0.1 {replica_of}\n"
+        self._spawn(name, conf)
+        wait_for(lambda: self._ping(port), 10, what=f"redis {name} on {port}")
 
     def failover(self):
         """SENTINEL FAILOVER (graceful: the primary stays up and becomes a replica)."""
