@@ -62,20 +62,15 @@ static int last_user(json_t *m, struct clf_chat_text *t)
     return 1;
 }
 
-void clf_chat_text(json_t *messages, struct clf_chat_text *out)
+/* The user message at index i (or nothing when there is none or it has no text) and the
+ * messages before it as the context. */
+static void chat_text_at(json_t *messages, size_t i, struct clf_chat_text *out)
 {
     out->text = "";
     out->len = 0;
     out->context = out->ctx + sizeof(out->ctx);
     out->clen = 0;
     out->owned = NULL;
-    size_t i = json_array_size(messages);
-    while (i-- > 0) {
-        json_t *m = json_array_get(messages, i);
-        const char *role = json_string_value(json_object_get(m, "role"));
-        if (role && !strcmp(role, "user"))
-            break;
-    }
     if (i == (size_t)-1 || !last_user(json_array_get(messages, i), out))
         return;
     size_t pos = sizeof(out->ctx);
@@ -83,6 +78,28 @@ void clf_chat_text(json_t *messages, struct clf_chat_text *out)
         ctx_add_message(out, &pos, json_array_get(messages, i));
     out->context = out->ctx + pos;
     out->clen = sizeof(out->ctx) - pos;
+}
+
+static int is_user(json_t *m)
+{
+    const char *role = json_string_value(json_object_get(m, "role"));
+    return role && !strcmp(role, "user");
+}
+
+void clf_chat_text(json_t *messages, struct clf_chat_text *out)
+{
+    size_t i = json_array_size(messages);
+    while (i-- > 0 && !is_user(json_array_get(messages, i)))
+        ;
+    chat_text_at(messages, i, out);
+}
+
+void clf_chat_text_first(json_t *messages, struct clf_chat_text *out)
+{
+    size_t i, n = json_array_size(messages);
+    for (i = 0; i < n && !is_user(json_array_get(messages, i)); i++)
+        ;
+    chat_text_at(messages, i < n ? i : (size_t)-1, out);
 }
 
 void clf_chat_text_free(struct clf_chat_text *t)

@@ -62,7 +62,7 @@ void clf_classify(struct clf_classifier *c, const char *text, size_t len,
  * of the last turn's weight, so "now add type hints" after a code answer leans to code.
  * context NULL or clen 0 is clf_classify().
  */
-#define CLF_CONTEXT_BYTES 512
+#define CLF_CONTEXT_BYTES 256
 #define CLF_CONTEXT_WEIGHT 0.2
 void clf_classify_chat(struct clf_classifier *c, const char *text, size_t len,
                        const char *context, size_t clen, const struct clf_rules *rules,

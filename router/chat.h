@@ -173,6 +173,11 @@ int chat_auth(chat *c);     /* chat_parse.c */
 int chat_parse(chat *c);    /* chat_parse.c */
 int chat_cohort(chat *c);   /* chat_route.c */
 int chat_classify(chat *c); /* chat_route.c */
+struct clf_chat_text;
+struct clf_result;
+/* chat_route.c: the task type of a turn (clf_chat_text or clf_chat_text_first), as
+ * chat_classify judges the last one: the model with the earlier turns, the tools rule */
+wire_task chat_task_of(chat *c, const struct clf_chat_text *t, struct clf_result *cr);
 int chat_route(chat *c);    /* chat_route.c */
 /* Candidates for model (router/chat_route.c): routed adds the default model last. */
 void chat_set_candidates(chat *c, int model, int routed);

@@ -50,6 +50,18 @@ static int offers_tools(json_t *root)
            !(json_is_string(choice) && !strcmp(json_string_value(choice), "none"));
 }
 
+/* A turn's task type, as the router judges it: the model on the turn and the turns before
+ * it (clf_classify_chat), then the tools rule. WIRE_TASK_NONE when unclassified. */
+wire_task chat_task_of(chat *c, const struct clf_chat_text *t, struct clf_result *cr)
+{
+    clf_classify_chat(c->ctx->clf, t->text, t->len, t->context, t->clen, c->conf->rules, cr);
+    /* an agent's turn offering tools is not small talk, whatever its words */
+    wire_task tools_task = clf_rules_tools_task(c->conf->rules);
+    if (cr->task == WIRE_TASK_SIMPLE && tools_task != WIRE_TASK_NONE && offers_tools(c->root))
+        cr->task = tools_task;
+    return cr->task;
+}
+
 /* Every request is classified, whatever its cohort: the control arm needs
  * task types too, so each task type's routed arm meets its own control. */
 int chat_classify(chat *c)
@@ -59,18 +71,14 @@ int chat_classify(chat *c)
     struct clf_chat_text t;
     clf_chat_text(json_object_get(c->root, "messages"), &t);
     struct clf_result cr;
-    clf_classify_chat(c->ctx->clf, t.text, t.len, t.context, t.clen, c->conf->rules, &cr);
+    wire_task task = chat_task_of(c, &t, &cr);
     clf_chat_text_free(&t);
-    if (cr.task == WIRE_TASK_NONE) {
+    if (task == WIRE_TASK_NONE) {
         rt_metrics_inc(c->ctx->metrics, RT_C_classifier_failures);
         return 0; /* fail open: routed as the control arm is */
     }
-    /* an agent's turn offering tools is not small talk, whatever its words */
-    wire_task tools_task = clf_rules_tools_task(c->conf->rules);
-    if (cr.task == WIRE_TASK_SIMPLE && tools_task != WIRE_TASK_NONE && offers_tools(c->root))
-        cr.task = tools_task;
-    c->task = cr.task;
-    c->ev.task_type = wire_task_str((wire_task)cr.task);
+    c->task = task;
+    c->ev.task_type = wire_task_str(task);
     c->ev.task_confidence = cr.confidence;
     return 0;
 }

@@ -14,9 +14,11 @@
  *                                      it still is in the catalog.
  *   no record (or Redis away or slower than CHAT_STICKY_WAIT_MS)
  *                                      the first turn's model is computed again: the
- *                                      routing table's model for the first user message's
- *                                      task type (what that turn was routed to, the arm
- *                                      and mode being the same); once answered, it is
+ *                                      routing table's model for the first turn's task
+ *                                      type, judged as chat_classify judged it then (the
+ *                                      first user message, the messages before it as its
+ *                                      context, the tools rule): what that turn was routed
+ *                                      to, the arm and mode being the same; once answered, it is
  *                                      stored (SET ... EX ttl, fire and forget).
  *
  * So single-turn traffic writes nothing to Redis: a conversation costs one key, from
@@ -34,6 +36,7 @@
 #include "common/httpd.h"
 #include "common/log.h"
 #include "common/numfmt.h"
+#include "classifier/chat_text.h"
 #include "classifier/classifier.h"
 #include "experiments/cohort.h"
 #include "router/chat.h"
@@ -121,18 +124,19 @@ static void conv_key(chat *c, char *out, size_t cap)
     snprintf(out, cap, WIRE_KEY_CONV, c->conf->cfg->experiment, hex);
 }
 
-/* The model the first turn was routed to: its first user message classified. */
+/* The model the first turn was routed to: that turn judged as chat_classify judged it
+ * then (the first user message with the messages before it, its text parts joined, the
+ * tools rule), routed for this chat's arm and mode. */
 static int first_turn_model(chat *c)
 {
-    size_t len;
-    const char *text = first_user_text(json_object_get(c->root, "messages"), &len);
-    if (!text)
-        return -1;
+    struct clf_chat_text t;
+    clf_chat_text_first(json_object_get(c->root, "messages"), &t);
     struct clf_result cr;
-    clf_classify(c->ctx->clf, text, len, c->conf->rules, &cr);
-    if (cr.task == WIRE_TASK_NONE)
+    wire_task task = t.len ? chat_task_of(c, &t, &cr) : WIRE_TASK_NONE;
+    clf_chat_text_free(&t);
+    if (task == WIRE_TASK_NONE)
         return -1;
-    return c->conf->cfg->routing[cr.task][c->mode];
+    return c->conf->cfg->routing[task][c->mode];
 }
 
 /* model: the record's value, or NULL when there is none (or no answer) */

@@ -642,8 +642,54 @@ def build_round2():
         add("complex", "complex_multilingual", s)
 
 
+# ---------------------------------------------------------------- round 3 (issue 18, third pass)
+# Open-domain factual look-ups in search-box style: counts that are facts, not arithmetic
+# ("how many ... does ... have"), and attributes of institutions, teams and places asked
+# as a bare phrase. Written after reading the dev errors (docs/benchmarks.md says so).
+
+COUNTS = [("players", "a rugby union team on the field"), ("strings", "a cello"),
+          ("keys", "a full size piano"), ("bones", "an adult human skeleton"),
+          ("moons", "neptune"), ("teeth", "a dog"), ("hearts", "an earthworm"),
+          ("legs", "a lobster"), ("time zones", "australia"), ("states", "mexico"),
+          ("permanent members", "the un security council"), ("periods", "an ice hockey game"),
+          ("holes", "a mini golf course usually"), ("pieces", "a chess set"),
+          ("jokers", "a deck of cards"), ("articles", "the universal declaration of human rights"),
+          ("cantons", "switzerland"), ("members", "the us house of representatives"),
+          ("stars", "the eu flag"), ("stomachs", "a cow"), ("players", "a volleyball team on court"),
+          ("quarters", "an nba game"), ("laps", "the monaco grand prix"),
+          ("events", "a decathlon"), ("books", "the harry potter series"),
+          ("symphonies", "beethoven write"), ("countries", "the european union"),
+          ("official languages", "south africa"), ("lines", "a sonnet"),
+          ("judges", "the us supreme court"), ("wickets", "a cricket innings"),
+          ("players", "a water polo team"), ("floors", "the empire state building"),
+          ("islands", "hawaii"), ("lanes", "an olympic swimming pool")]
+COUNT_Q = ["how many {a} does {b} have", "how many {a} in {b}", "number of {a} in {b}?",
+           "how many {a} are there in {b}"]
+PLACES = ["university of toronto", "georgia tech", "eth zurich", "ohio state university",
+          "johns hopkins nursing school", "london school of economics", "rice university",
+          "the sorbonne", "tu delft", "university of cape town", "boston college law school",
+          "purdue engineering", "kyoto university", "mcgill medical school", "texas a&m"]
+PLACE_ATTR = ["ranking", "acceptance rate", "tuition fees", "founded", "mascot", "enrollment",
+              "world ranking 2024", "colors", "motto"]
+TEAMS = ["manchester united", "the chicago bulls", "the new york yankees", "real madrid",
+         "the green bay packers", "the all blacks", "juventus", "the toronto maple leafs"]
+TEAM_ATTR = ["stadium capacity", "home ground", "last title", "head coach", "founded",
+             "nickname", "number of championships", "team colors"]
+
+
+def build_round3():
+    for a, b in COUNTS:
+        add("simple", "simple_fact_open", typo(pick(COUNT_Q).format(a=a, b=b), 0.3))
+    for p in PLACES:
+        for attr in R.sample(PLACE_ATTR, 2):
+            add("simple", "simple_fact_open", typo(f"{p} {attr}?", 0.3))
+    for t in TEAMS:
+        for attr in R.sample(TEAM_ATTR, 2):
+            add("simple", "simple_fact_open", typo(f"{t} {attr}", 0.3))
+
 
 build()
 build_round2()
+build_round3()
 for row in OUT:
     sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")

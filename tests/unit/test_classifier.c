@@ -552,6 +552,13 @@ static void test_chat_text(void **state)
     assert_int_equal(t.clen, strlen(ctx));
     assert_memory_equal(t.context, ctx, t.clen);
     clf_chat_text_free(&t);
+    /* the first turn as it was the last: the first user message, the system prompt before */
+    clf_chat_text_first(msgs, &t);
+    assert_int_equal(t.len, strlen("write a python sort"));
+    assert_memory_equal(t.text, "write a python sort", t.len);
+    assert_int_equal(t.clen, strlen("be brief\n"));
+    assert_memory_equal(t.context, "be brief\n", t.clen);
+    clf_chat_text_free(&t);
     json_decref(msgs);
 
     /* a long history keeps the nearest CLF_CONTEXT_BYTES */
@@ -575,6 +582,24 @@ static void test_chat_text(void **state)
     assert_int_equal(t.len, 0);
     assert_int_equal(t.clen, 0);
     assert_string_equal(t.text, "");
+    clf_chat_text_first(msgs, &t);
+    assert_int_equal(t.len, 0);
+    assert_int_equal(t.clen, 0);
+    assert_string_equal(t.text, "");
+    json_decref(msgs);
+
+    /* a first user message in parts is judged whole, as chat_classify judged it */
+    msgs = json_loads("[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+                      "{\"type\":\"text\",\"text\":\"b\"}]},"
+                      "{\"role\":\"assistant\",\"content\":\"ok\"},"
+                      "{\"role\":\"user\",\"content\":\"c\"}]",
+                      0, &je);
+    assert_non_null(msgs);
+    clf_chat_text_first(msgs, &t);
+    assert_int_equal(t.len, 4);
+    assert_memory_equal(t.text, "a\nb\n", 4);
+    assert_int_equal(t.clen, 0);
+    clf_chat_text_free(&t);
     json_decref(msgs);
 }
 
