@@ -84,6 +84,7 @@ DECLARE
     total bigint := 0;
     ids   text[];
     tss   timestamptz[];
+    stmt  text;
 BEGIN
     SELECT string_agg(CASE a.attname WHEN 'ts_us' THEN 'ts' ELSE quote_ident(a.attname) END,
                       ', ' ORDER BY a.attnum),
@@ -110,26 +111,34 @@ BEGIN
                 USING lo, lo + 86400000000;
             GET DIAGNOSTICS n = ROW_COUNT;
         ELSE
-            EXECUTE format('WITH ins AS (INSERT INTO %I (%s) SELECT %s FROM %s '
-                           'WHERE ts_us >= $1 AND ts_us < $2 ON CONFLICT DO NOTHING '
+            stmt := format('WITH ins AS (INSERT INTO %I (%s) SELECT %s FROM %s '
+                           'WHERE ts_us >= $1 AND ts_us < $2 %%s'
                            'RETURNING request_id, ts, experiment, phase, routed_bp, cohort, '
                            'task_type, status, cost_usd, baseline_cost_usd, latency_us, '
                            'tokens_in, cached_tokens, fallback), '
-                           'm AS (%s), h AS (%s), '
-                           'f AS (SELECT request_id, min(ts) AS ts FROM ins GROUP BY request_id) '
-                           'SELECT (SELECT count(*) FROM ins), array_agg(f.request_id), array_agg(f.ts) '
-                           'FROM f',
+                           'm AS (%s), h AS (%s) '
+                           'SELECT count(*), array_agg(request_id), array_agg(ts) FROM ins',
                            part, cols, vals, stage,
-                           sy_rollup_sql('minute', 'ins'), sy_rollup_sql('hour', 'ins'))
-                USING lo, lo + 86400000000
-                INTO n, ids, tss;
+                           sy_rollup_sql('minute', 'ins'), sy_rollup_sql('hour', 'ins'));
+            -- A batch seldom holds a row already stored (a replay, a duplicate): first
+            -- without ON CONFLICT, which probes the key index once more for every row
+            -- (a tenth of PostgreSQL's work here), and only if that meets a duplicate
+            -- (the subtransaction undoes it all) again with it.
+            BEGIN
+                EXECUTE format(stmt, '') USING lo, lo + 86400000000 INTO n, ids, tss;
+            EXCEPTION WHEN unique_violation THEN
+                EXECUTE format(stmt, 'ON CONFLICT DO NOTHING ')
+                    USING lo, lo + 86400000000 INTO n, ids, tss;
+            END;
             -- sy_feedback_attribute()'s UPDATE, as its own statement (a fresh snapshot, as
-            -- the trigger has), over the requests this statement inserted.
-            IF n > 0 THEN
+            -- the trigger has), over the requests this statement inserted; skipped when
+            -- no feedback waits for its request at all.
+            IF n > 0 AND EXISTS (SELECT 1 FROM feedback WHERE request_ts IS NULL) THEN
                 UPDATE feedback f
                 SET request_ts = r.ts,
                     late = f.created_at > r.ts + make_interval(secs => coalesce(f.attribution_window_s, 0))
-                FROM unnest(ids, tss) AS r(request_id, ts)
+                FROM (SELECT u.request_id, min(u.ts) AS ts FROM unnest(ids, tss) AS u(request_id, ts)
+                      GROUP BY u.request_id) r
                 WHERE f.request_ts IS NULL AND f.request_id = r.request_id;
             END IF;
         END IF;
