@@ -260,26 +260,15 @@ int ing_event_sql(const char *table, char *create, size_t createlen, char *copy,
 
     bad |= put(create, createlen, &cp, "CREATE TEMP TABLE IF NOT EXISTS %s (", table);
     bad |= put(copy, copylen, &yp, "COPY %s (", table);
-    bad |= put(insert, insertlen, &ip, "INSERT INTO requests (");
     for (size_t k = 0; k < EV_NCOLUMNS; k++) {
         const char *sep = k ? ", " : "";
         bad |= put(create, createlen, &cp, "%s%s %s", sep, ev_columns[k].key,
                    stage_type(ev_columns[k].type));
         bad |= put(copy, copylen, &yp, "%s%s", sep, ev_columns[k].key);
-        bad |= put(insert, insertlen, &ip, "%s%s", sep, ev_columns[k].col);
     }
     bad |= put(create, createlen, &cp, ") ON COMMIT DELETE ROWS");
     bad |= put(copy, copylen, &yp, ") FROM STDIN");
-    bad |= put(insert, insertlen, &ip, ") SELECT ");
-    for (size_t k = 0; k < EV_NCOLUMNS; k++) {
-        const char *sep = k ? ", " : "";
-        if (ev_columns[k].type == WIRE_F_TS_US)
-            bad |= put(insert, insertlen, &ip,
-                       "%stimestamptz 'epoch' + %s * interval '1 microsecond'", sep,
-                       ev_columns[k].key);
-        else
-            bad |= put(insert, insertlen, &ip, "%s%s", sep, ev_columns[k].key);
-    }
-    bad |= put(insert, insertlen, &ip, " FROM %s ON CONFLICT DO NOTHING", table);
+    /* migrations/0009: the rows straight into their day partitions, rollups set-wise */
+    bad |= put(insert, insertlen, &ip, "SELECT sy_ingest_requests('%s')", table);
     return bad ? -1 : 0;
 }

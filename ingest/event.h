@@ -33,7 +33,9 @@ int ing_event_to_copy(const char *json, size_t len, struct ing_buf *out, char *r
 /* The SQL that goes with the COPY lines:
  *   create: CREATE TEMP TABLE <table> (...) ON COMMIT DELETE ROWS
  *   copy:   COPY <table> (...) FROM STDIN
- *   insert: INSERT INTO requests (...) SELECT ... FROM <table> ON CONFLICT DO NOTHING
+ *   insert: SELECT sy_ingest_requests('<table>') (migrations/0009: INSERT ... ON CONFLICT
+ *           DO NOTHING into each day's partition, rollups in the same statement; it maps
+ *           the staging columns to requests by name, ts_us to ts)
  * Returns 0, or -1 if a buffer is too small. */
 int ing_event_sql(const char *table, char *create, size_t createlen, char *copy, size_t copylen,
                   char *insert, size_t insertlen) __attribute__((warn_unused_result));

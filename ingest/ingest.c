@@ -11,8 +11,9 @@
  *   convert        each entry's field e (one event) or b (the router's batches: events
  *                  separated by newlines) -> one COPY line per event (ingest/event.c);
  *                  an event that is not valid goes to sy:events:dead with its reason.
- *   commit         BEGIN; COPY into a temp table; INSERT INTO requests ... ON CONFLICT DO
- *                  NOTHING; COMMIT. Any error: keep the batch, reconnect with backoff, retry;
+ *   commit         BEGIN; COPY into a temp table; sy_ingest_requests() (INSERT ... ON
+ *                  CONFLICT DO NOTHING into the day partitions, rollups set-wise in the
+ *                  same statement: migrations/0009); COMMIT. Any error: keep the batch, reconnect with backoff, retry;
  *                  a batch PostgreSQL refuses --max-tries times for its data is bisected and
  *                  the events it still refuses go to the table ingest_dead_letters.
  *   acknowledge    only after the commit: MULTI; XACK; XDEL; EXEC.

@@ -149,7 +149,7 @@ static int fail_is_permanent(const struct ing_store *st, const struct pg_fail *f
     return ing_store_permanent_sqlstate(f->sqlstate) && PQstatus(st->pg) == CONNECTION_OK;
 }
 
-/* One attempt: COPY + INSERT + COMMIT of len bytes of COPY lines. 0 (inserted set), or -1
+/* One attempt: COPY + sy_ingest_requests() + COMMIT of len bytes of COPY lines. 0 (inserted set), or -1
  * with f filled in. */
 static int pg_write_once(struct ing_store *st, const char *data, size_t len, long long *inserted,
                          struct pg_fail *f)
@@ -187,11 +187,11 @@ static int pg_write_once(struct ing_store *st, const char *data, size_t len, lon
     while ((res = PQgetResult(st->pg)) != NULL)
         PQclear(res);
     res = PQexec(st->pg, st->sql_insert);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         note_fail(st, res, f);
         goto fail;
     }
-    *inserted = atoll(PQcmdTuples(res));
+    *inserted = atoll(PQgetvalue(res, 0, 0));
     PQclear(res);
     res = NULL;
     /* COMMIT reports failure as an error, or as ROLLBACK on an aborted transaction. */

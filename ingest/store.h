@@ -1,8 +1,9 @@
 /*
  * The PostgreSQL side of ingest: COPY lines (ingest/event.h) into the requests table.
  *
- * Blocking libpq, one session: BEGIN; COPY into a temp table; INSERT INTO requests ...
- * ON CONFLICT DO NOTHING; COMMIT. Any error drops the session and retries the same batch
+ * Blocking libpq, one session: BEGIN; COPY into a temp table; SELECT
+ * sy_ingest_requests(temp table) (migrations/0009: INSERT ... ON CONFLICT DO NOTHING into
+ * the day partitions with the rollups set-wise, bypassing the parent's triggers); COMMIT. Any error drops the session and retries the same batch
  * from a fresh one with backoff, giving up only when *stop is set. Also keeps the
  * request partitions created ahead (sy_create_request_partitions, hourly).
  *

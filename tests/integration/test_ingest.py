@@ -375,8 +375,9 @@ class IngestTest(unittest.TestCase):
         p.start(ready="started")
         for i in range(20):
             self.xadd("e", event(i))
-        wait_for(lambda: 'relation \\"requests\\" does not exist' in p.logs(), timeout=20,
-                 what="the missing table to be logged")
+        # (the batch's function, migrations/0009, is missing as well as the table)
+        wait_for(lambda: 'function sy_ingest_requests(unknown) does not exist' in p.logs(),
+                 timeout=20, what="the missing schema to be logged")
         self.assertEqual(self.svc.redis("XLEN", STREAM), "20")  # nothing acknowledged
         self.assertGreaterEqual(int(self.svc.redis("XPENDING", STREAM, "ingest").splitlines()[0]),
                                 1)  # the batch in hand
