@@ -584,17 +584,14 @@ static int seen_recently(rt_redis *r, const char *experiment, const char *user_h
 /* One command, formatted here as RESP into a stack buffer: hiredis's own
  * formatting (redisvFormatCommand) costs about six allocations a command, and the
  * user record is four commands. Longer commands go through hiredis's argv path. */
-#define RT_CMD_MAX 1024
-
-static int send_argv(rt_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
-                     const size_t *lens)
+size_t rt_redis_format_argv(char *buf, size_t cap, int argc, const char **argv,
+                            const size_t *lens)
 {
-    char buf[RT_CMD_MAX];
     size_t need = 1 + SY_FMT_INT_MAX + 2;
     for (int i = 0; i < argc; i++)
         need += 1 + SY_FMT_INT_MAX + 2 + lens[i] + 2;
-    if (need > sizeof(buf))
-        return redisAsyncCommandArgv(r->ac, cb, priv, argc, argv, lens);
+    if (need > cap)
+        return 0;
     char *w = buf;
     *w++ = '*';
     w += sy_fmt_i64(w, argc);
@@ -610,7 +607,17 @@ static int send_argv(rt_redis *r, redisCallbackFn *cb, void *priv, int argc, con
         *w++ = '\r';
         *w++ = '\n';
     }
-    return redisAsyncFormattedCommand(r->ac, cb, priv, buf, (size_t)(w - buf));
+    return (size_t)(w - buf);
+}
+
+static int send_argv(rt_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
+                     const size_t *lens)
+{
+    char buf[RT_REDIS_CMD_MAX];
+    size_t n = rt_redis_format_argv(buf, sizeof(buf), argc, argv, lens);
+    if (!n)
+        return redisAsyncCommandArgv(r->ac, cb, priv, argc, argv, lens);
+    return redisAsyncFormattedCommand(r->ac, cb, priv, buf, n);
 }
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
