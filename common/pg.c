@@ -71,11 +71,13 @@ int sy_pg_check_url(const char *url, char *err, size_t errlen)
 {
     char *perr = NULL;
     PQconninfoOption *opts;
-    char redacted[256];
+    char redacted[256], msg[512];
 
+    /* the reasons quote the URL: one line, as libpq's own (found by fuzz_pgurl) */
     if (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0) {
         sy_pg_redact_url(url, redacted, sizeof(redacted));
-        snprintf(err, errlen, "not a postgresql:// URL: \"%s\"", redacted);
+        snprintf(msg, sizeof(msg), "not a postgresql:// URL: \"%s\"", redacted);
+        one_line(msg, err, errlen);
         return -1;
     }
     opts = PQconninfoParse(url, &perr);
@@ -95,10 +97,11 @@ int sy_pg_check_url(const char *url, char *err, size_t errlen)
         while (*a && strcmp(*a, o->val))
             a++;
         if (!*a) {
-            snprintf(err, errlen,
+            snprintf(msg, sizeof(msg),
                      "invalid target_session_attrs \"%s\" (any, read-write, read-only, primary, "
                      "standby or prefer-standby)",
                      o->val);
+            one_line(msg, err, errlen);
             PQconninfoFree(opts);
             return -1;
         }

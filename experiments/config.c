@@ -224,6 +224,10 @@ static void parse_experiment(exp_errs *e, json_t *root, exp_config *cfg)
     exp_check_keys(e, x, "$.experiment", keys);
     const char *name = get_str(e, x, "$.experiment", "name", 1);
     const char *salt = get_str(e, x, "$.experiment", "salt", 0);
+    if (name && strlen(name) > EXP_NAME_MAX) {
+        exp_errs_add(e, "$.experiment.name: at most %d bytes", EXP_NAME_MAX);
+        name = NULL;
+    }
     cfg->experiment = dup(name ? name : "default");
     cfg->salt = dup(salt ? salt : cfg->experiment);
     double pct = get_num(e, x, "$.experiment", "holdout_pct", 0, 0, 0, 100);

@@ -14,6 +14,11 @@
 
 #include "experiments/routing.h"
 
+/* The longest experiment name: it is part of every Redis key (wire/keys.h), which the
+ * router and controller build in fixed buffers (160 bytes and up), so a longer one is
+ * refused here rather than truncated there. */
+#define EXP_NAME_MAX 64
+
 typedef enum {
     EXP_WIRE_OPENAI,    /* POST {base_url}/chat/completions, Authorization: Bearer */
     EXP_WIRE_ANTHROPIC, /* POST {base_url}/messages, x-api-key + anthropic-version */
@@ -90,7 +95,7 @@ typedef struct exp_config {
     int default_model; /* index into models */
     exp_api_key *api_keys;
     int napi_keys;
-    char *experiment;  /* experiment name */
+    char *experiment;  /* experiment name, 1..EXP_NAME_MAX bytes */
     char *salt;
     int holdout_bp;    /* basis points, 0..10000 */
     int routing[WIRE_NTASKS][EXP_NMODES]; /* model index per task x mode (default model if unset) */

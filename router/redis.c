@@ -16,6 +16,7 @@
 #include "common/redisurl.h"
 #include "router/journal.h"
 #include "experiments/cohort.h"
+#include "experiments/config.h"
 #include "wire/keys.h"
 
 /* Events are spooled in batches: one XADD per RT_BATCH_MAX events or
@@ -74,6 +75,8 @@ struct rt_redis {
     struct seen *seen;           /* RT_SEEN_SLOTS entries, NULL if out of memory */
     uint64_t dropped, spooled, dropped_logged;
     time_t last_drop_log;
+    uint64_t records_skipped; /* user records not sent: out of memory, or not queued */
+    time_t last_skip_log;
     int freeing;
     /* hiredis 0.14 has no connect or command timeouts: a janitor enforces them */
     struct event *janitor;
@@ -552,12 +555,27 @@ drop:
 static int send_argv(rt_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
                      const size_t *lens);
 
-/* What the exposure count needs once HSETNX has said the user is new to the step. */
+/* What the exposure count needs once HSETNX has said the user is new to the step,
+ * and the HSETNX's own field (any step key length: nothing is cut or skipped). */
 struct user_rec {
     rt_redis *r;
-    char *xkey, *field; /* into buf: sy:{exp}:exposures, "<step key>:<cohort>" */
+    char *xkey, *field, *seen; /* into buf: sy:{exp}:exposures, "<step key>:<cohort>",
+                                  "seen:<step key>" */
     char buf[];
 };
+
+/* A user record not sent (the user is recorded by its next request once the
+ * recently-seen entry expires): counted, logged at most once a second. */
+static void log_skipped(rt_redis *r, const char *reason)
+{
+    time_t now = time(NULL);
+    r->records_skipped++;
+    if (now != r->last_skip_log) {
+        sy_log(SY_ERROR, "user record skipped", "reason=%s skipped_total=%llu", reason,
+               (unsigned long long)r->records_skipped);
+        r->last_skip_log = now;
+    }
+}
 
 /* A user new to the step is counted once, whichever process or replica saw it
  * first: HSETNX answers 1 to exactly one of them. Lost only if the connection
@@ -600,17 +618,14 @@ static int seen_recently(rt_redis *r, const char *experiment, const char *user_h
 /* One command, formatted here as RESP into a stack buffer: hiredis's own
  * formatting (redisvFormatCommand) costs about six allocations a command, and the
  * user record is four commands. Longer commands go through hiredis's argv path. */
-#define RT_CMD_MAX 1024
-
-static int send_argv(rt_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
-                     const size_t *lens)
+size_t rt_redis_format_argv(char *buf, size_t cap, int argc, const char **argv,
+                            const size_t *lens)
 {
-    char buf[RT_CMD_MAX];
     size_t need = 1 + SY_FMT_INT_MAX + 2;
     for (int i = 0; i < argc; i++)
         need += 1 + SY_FMT_INT_MAX + 2 + lens[i] + 2;
-    if (need > sizeof(buf))
-        return redisAsyncCommandArgv(r->ac, cb, priv, argc, argv, lens);
+    if (need > cap)
+        return 0;
     char *w = buf;
     *w++ = '*';
     w += sy_fmt_i64(w, argc);
@@ -626,10 +641,27 @@ static int send_argv(rt_redis *r, redisCallbackFn *cb, void *priv, int argc, con
         *w++ = '\r';
         *w++ = '\n';
     }
-    return redisAsyncFormattedCommand(r->ac, cb, priv, buf, (size_t)(w - buf));
+    return (size_t)(w - buf);
+}
+
+static int send_argv(rt_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
+                     const size_t *lens)
+{
+    char buf[RT_REDIS_CMD_MAX];
+    size_t n = rt_redis_format_argv(buf, sizeof(buf), argc, argv, lens);
+    if (!n)
+        return redisAsyncCommandArgv(r->ac, cb, priv, argc, argv, lens);
+    return redisAsyncFormattedCommand(r->ac, cb, priv, buf, n);
 }
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* The user key's parts are bounded by validation: the experiment name by the config
+ * (EXP_NAME_MAX), the user hash is 16 hex digits. The step key and cohort are copied
+ * into the malloc'd record whatever their length. */
+#define RT_KEY_MAX 256
+_Static_assert(sizeof(WIRE_KEY_USER) + EXP_NAME_MAX + 16 <= RT_KEY_MAX,
+               "an experiment name of EXP_NAME_MAX bytes must fit the user key");
 
 void rt_redis_record_user(rt_redis *r, const char *experiment, const char *user_hash, int bucket,
                           const char *cohort, const char *step_key, int64_t ts_us)
@@ -638,43 +670,47 @@ void rt_redis_record_user(rt_redis *r, const char *experiment, const char *user_
         return;
     if (seen_recently(r, experiment, user_hash, cohort, step_key, bucket, ts_us))
         return;
-    char ukey[256], xkey[256];
+    char ukey[RT_KEY_MAX], xkey[RT_KEY_MAX];
     /* {experiment} is a hash tag: both keys land on one Redis Cluster slot */
-    snprintf(ukey, sizeof(ukey), WIRE_KEY_USER, experiment, user_hash);
-    snprintf(xkey, sizeof(xkey), WIRE_KEY_EXPOSURES, experiment);
-    size_t xl = strlen(xkey) + 1, sl = strlen(step_key), cl = strlen(cohort) + 1;
-    struct user_rec *u = malloc(sizeof(*u) + xl + sl + 1 + cl);
-    if (!u)
-        return; /* recorded by the next request of this user after the cache entry expires */
+    int ukl = snprintf(ukey, sizeof(ukey), WIRE_KEY_USER, experiment, user_hash);
+    int xkl = snprintf(xkey, sizeof(xkey), WIRE_KEY_EXPOSURES, experiment);
+    if (ukl < 0 || xkl < 0 || (size_t)ukl >= sizeof(ukey) || (size_t)xkl >= sizeof(xkey)) {
+        log_skipped(r, "key_too_long"); /* not with a validated config (see above) */
+        return;
+    }
+    size_t xl = (size_t)xkl + 1, sl = strlen(step_key), cl = strlen(cohort) + 1;
+    size_t seenl = 5 + sl;
+    struct user_rec *u = malloc(sizeof(*u) + xl + sl + 1 + cl + seenl);
+    if (!u) {
+        log_skipped(r, "out_of_memory");
+        return;
+    }
     u->r = r;
     u->xkey = memcpy(u->buf, xkey, xl);
     u->field = u->xkey + xl;
     memcpy(u->field, step_key, sl);
     u->field[sl] = ':';
     memcpy(u->field + sl + 1, cohort, cl);
-    char ts[SY_FMT_INT_MAX + 1], bk[SY_FMT_INT_MAX + 1], seen[128];
+    u->seen = u->field + sl + 1 + cl;
+    memcpy(u->seen, "seen:", 5);
+    memcpy(u->seen + 5, step_key, sl);
+    char ts[SY_FMT_INT_MAX + 1], bk[SY_FMT_INT_MAX + 1];
     size_t tl = (size_t)sy_fmt_i64(ts, ts_us), bl = (size_t)sy_fmt_i64(bk, bucket);
-    size_t ukl = strlen(ukey), seenl = 5 + sl;
-    if (seenl >= sizeof(seen)) {
-        free(u);
-        return;
-    }
-    memcpy(seen, "seen:", 5);
-    memcpy(seen + 5, step_key, sl);
-    const char *a1[] = {"HSETNX", ukey, seen, ts};
-    const size_t l1[] = {6, ukl, seenl, tl};
+    const char *a1[] = {"HSETNX", ukey, u->seen, ts};
+    const size_t l1[] = {6, (size_t)ukl, seenl, tl};
     if (send_argv(r, on_seen_reply, u, ARGC(a1), a1, l1) != REDIS_OK) {
         free(u);
+        log_skipped(r, "not_queued");
         return;
     }
     const char *a2[] = {"HSETNX", ukey, "first_seen_us", ts};
-    const size_t l2[] = {6, ukl, 13, tl};
+    const size_t l2[] = {6, (size_t)ukl, 13, tl};
     (void)send_argv(r, NULL, NULL, ARGC(a2), a2, l2);
     const char *a3[] = {"HSET", ukey, "bucket", bk, "cohort", cohort, "last_seen_us", ts};
-    const size_t l3[] = {4, ukl, 6, bl, 6, cl - 1, 12, tl};
+    const size_t l3[] = {4, (size_t)ukl, 6, bl, 6, cl - 1, 12, tl};
     (void)send_argv(r, NULL, NULL, ARGC(a3), a3, l3);
     const char *a4[] = {"PEXPIRE", ukey, RT_USER_TTL_MS};
-    const size_t l4[] = {7, ukl, sizeof(RT_USER_TTL_MS) - 1};
+    const size_t l4[] = {7, (size_t)ukl, sizeof(RT_USER_TTL_MS) - 1};
     (void)send_argv(r, NULL, NULL, ARGC(a4), a4, l4);
 }
 

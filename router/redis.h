@@ -60,6 +60,15 @@ int rt_redis_getex(rt_redis *r, const char *key, int ttl_s, rt_redis_reply_cb cb
 /* Fire and forget: SET key value EX ttl_s (nothing when not connected). */
 void rt_redis_set_ex(rt_redis *r, const char *key, const char *value, int ttl_s);
 
+/* One command as RESP (what send_argv writes into a stack buffer of RT_REDIS_CMD_MAX
+ * bytes instead of letting hiredis allocate): the same bytes as hiredis's
+ * redisFormatCommandArgv, binary safe (argv[i] is lens[i] bytes). Returns the length,
+ * or 0, writing nothing, when the command might not fit in cap bytes (send_argv then
+ * falls back to hiredis's argv path). */
+#define RT_REDIS_CMD_MAX 1024
+size_t rt_redis_format_argv(char *buf, size_t cap, int argc, const char **argv,
+                            const size_t *lens);
+
 size_t rt_redis_queue_depth(const rt_redis *r);  /* waiting in memory */
 /* How long the oldest event waiting in memory has waited (0 when none). */
 int64_t rt_redis_queue_age_us(const rt_redis *r, int64_t now_wall_us);

@@ -246,24 +246,28 @@ static void test_rules_precedence(void **state)
     wire_task t;
     const char *why;
     /* pattern beats long input beats fence */
-    const char *all = "kubectl get pods\n```\ncode\n```\nand more than forty bytes of text";
-    assert_true(clf_rules_match(r, all, strlen(all), &t, &why));
-    assert_int_equal(t, WIRE_TASK_SIMPLE);
-    assert_string_equal(why, "pattern 0");
-    const char *longfence = "```\nint main(void) { return 0; }\n```\n and more text here";
-    assert_true(clf_rules_match(r, longfence, strlen(longfence), &t, &why));
-    assert_int_equal(t, WIRE_TASK_COMPLEX);
-    assert_string_equal(why, "long input");
-    const char *fence = "```\nx=1\n```";
-    assert_true(clf_rules_match(r, fence, strlen(fence), &t, &why));
-    assert_int_equal(t, WIRE_TASK_CODE);
-    assert_string_equal(why, "code fence");
+    static const struct {
+        const char *text;
+        wire_task task;
+        const char *why;
+    } cases[] = {
+        {"kubectl get pods\n```\ncode\n```\nand more than forty bytes of text", WIRE_TASK_SIMPLE,
+         "pattern 0"},
+        {"```\nint main(void) { return 0; }\n```\n and more text here", WIRE_TASK_COMPLEX,
+         "long input"},
+        {"```\nx=1\n```", WIRE_TASK_CODE, "code fence"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_true(clf_rules_match(r, cases[i].text, strlen(cases[i].text), &t, &why));
+        assert_int_equal(t, cases[i].task);
+        assert_string_equal(why, cases[i].why);
+    }
     assert_false(clf_rules_match(r, "hi there", 8, &t, &why));
     assert_false(clf_rules_match(NULL, "x", 1, &t, &why));
 
     /* classify: rules first, even with no model (fail open only when nothing decides) */
     struct clf_result res;
-    clf_classify(NULL, fence, strlen(fence), r, &res);
+    clf_classify(NULL, cases[2].text, strlen(cases[2].text), r, &res); /* the fence */
     assert_int_equal(res.task, WIRE_TASK_CODE);
     assert_true(res.by_rule);
     assert_true(res.confidence == 1.0);

@@ -316,12 +316,37 @@ static void test_redis_sentinel_url(void **state)
     assert_string_equal(err, "redis+sentinel URL has more than 8 sentinels");
 }
 
+/* The experiment name is part of every Redis key, built in fixed buffers
+ * (router/redis.c, router/expstate.c, router/chat_sticky.c): 64 bytes is the most. */
+static void test_experiment_name_length(void **state)
+{
+    (void)state;
+    char name[EXP_NAME_MAX + 2], json[sizeof(good) + 2 * EXP_NAME_MAX];
+    const char *at = strstr(good, "exp1");
+    assert_non_null(at);
+    memset(name, 'n', sizeof(name));
+    name[EXP_NAME_MAX] = '\0';
+    snprintf(json, sizeof(json), "%.*s%s%s", (int)(at - good), good, name, at + 4);
+    exp_config *cfg;
+    char err[1024];
+    assert_int_equal(exp_config_parse(json, strlen(json), &cfg, err, sizeof(err)), 0);
+    assert_int_equal(strlen(cfg->experiment), 64);
+    exp_config_free(cfg);
+    name[EXP_NAME_MAX] = 'n';
+    name[EXP_NAME_MAX + 1] = '\0';
+    snprintf(json, sizeof(json), "%.*s%s%s", (int)(at - good), good, name, at + 4);
+    assert_int_equal(exp_config_parse(json, strlen(json), &cfg, err, sizeof(err)), -1);
+    assert_null(cfg);
+    assert_string_equal(err, "$.experiment.name: at most 64 bytes");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_config),
         cmocka_unit_test(test_provider_types),
         cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_experiment_name_length),
         cmocka_unit_test(test_every_error_reported),
         cmocka_unit_test(test_controller_sections),
         cmocka_unit_test(test_redis_url),

@@ -26,6 +26,13 @@ static void test_multi_host_urls_are_accepted(void **state)
                      -1);
     assert_string_equal(err, "invalid target_session_attrs \"sometimes\" (any, read-write, "
                              "read-only, primary, standby or prefer-standby)");
+    /* a reason quoting the URL is one line, whatever the URL holds (found by fuzz_pgurl) */
+    assert_int_equal(sy_pg_check_url("pg\nurl", err, sizeof(err)), -1);
+    assert_string_equal(err, "not a postgresql:// URL: \"pg; url\"");
+    assert_int_equal(
+        sy_pg_check_url("postgresql://h/db?target_session_attrs=a%0Ab", err, sizeof(err)), -1);
+    assert_string_equal(err, "invalid target_session_attrs \"a; b\" (any, read-write, "
+                             "read-only, primary, standby or prefer-standby)");
 }
 
 static void test_multi_host_urls_are_redacted(void **state)
