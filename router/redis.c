@@ -15,6 +15,7 @@
 #include "common/redisdiscover.h"
 #include "common/redisurl.h"
 #include "router/journal.h"
+#include "router/sentinel_watch.h"
 #include "experiments/cohort.h"
 #include "experiments/config.h"
 #include "wire/keys.h"
@@ -67,6 +68,7 @@ struct rt_redis {
     struct spooled *open;        /* the batch being filled */
     struct event *flush;         /* closes the open batch RT_BATCH_US after its first event */
     struct event *resend;        /* min_replicas: tries the queue's head again */
+    rt_sentinel_watch *watch;    /* redis+sentinel://: +switch-master (NULL otherwise) */
     time_t last_unrepl_log;
     size_t depth;                /* events waiting: queued batches and the open one */
     size_t max_queue;            /* bound on depth */
@@ -366,6 +368,17 @@ static void connect_now(rt_redis *r)
         redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->addr.db);
 }
 
+/* The Sentinels announced a new primary: leave the old one now (the reconnect looks the
+ * primary up again and checks it with ROLE). */
+static void on_switch(void *arg, const char *host, int port)
+{
+    rt_redis *r = arg;
+    if (!r->ac || !r->connected || (!strcmp(host, r->addr.host) && port == r->addr.port))
+        return;
+    r->connected = 0; /* nothing new is sent to it; events queue meanwhile */
+    redisAsyncDisconnect(r->ac);
+}
+
 rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_t max_queue,
                        int command_timeout_ms)
 {
@@ -404,6 +417,10 @@ rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_
     struct timeval pt = {RT_PROBE_US / 1000000, RT_PROBE_US % 1000000};
     event_add(r->probe, &pt);
     connect_now(r);
+    r->watch = rt_sentinel_watch_new(base, addr, on_switch, r);
+    if (addr->nsentinels && !r->watch)
+        sy_log(SY_WARN, "no +switch-master watch (out of memory): failovers are found by "
+               "the failing connection", NULL);
     return r;
 }
 
@@ -428,6 +445,7 @@ void rt_redis_free(rt_redis *r)
     event_free(r->janitor);
     event_free(r->probe);
     event_free(r->resend);
+    rt_sentinel_watch_free(r->watch);
     free(r);
 }
 
