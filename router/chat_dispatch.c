@@ -265,6 +265,9 @@ static int arm_retry(chat *c, attempt *a, const rt_call_result *res)
                          .tv_usec = (suseconds_t)(wait_ms % 1000) * 1000};
     if (!a->retry_timer && !(a->retry_timer = evtimer_new(c->ctx->base, on_retry_timer, a)))
         return 0;
+    /* libevent counts a timer from the time cached when this loop iteration began: a
+     * Retry-After: 1 would fire early by the time the iteration has taken so far */
+    event_base_update_cache_time(c->ctx->base);
     if (evtimer_add(a->retry_timer, &tv))
         return 0;
     a->retry_armed = 1;
