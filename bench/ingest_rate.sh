@@ -4,7 +4,7 @@
 # Throwaway Redis + PostgreSQL; EVENTS router-shaped events pushed first (100 a stream
 # entry, as bench/ingest_callgrind.sh writes them), then `ingest --batch BATCH` drains
 # them while the CPU time of every process of the PostgreSQL cluster and of ingest is read
-# from /proc.
+# from /proc; then the disk a request row takes.
 #
 #   bench/ingest_rate.sh [SWITCHYARD_BIN]     (EVENTS=200000 BATCH=100 by default)
 set -euo pipefail
@@ -40,10 +40,12 @@ def pg_cpu():
             if ppid == post:
                 total += c
     return total
+def sql(q):
+    r = subprocess.run(["psql", os.environ["SWITCHYARD_DATABASE_URL"], "-Atc", q],
+                       capture_output=True, text=True)
+    return r.stdout.strip()
 def rows():
-    r = subprocess.run(["psql", os.environ["SWITCHYARD_DATABASE_URL"], "-Atc",
-                        "select count(*) from requests"], capture_output=True, text=True)
-    return int(r.stdout.strip() or 0)
+    return int(sql("select count(*) from requests") or 0)
 pg0, t0 = pg_cpu(), time.monotonic()
 ing = subprocess.Popen([bin_, "ingest", "--batch", batch], stderr=subprocess.DEVNULL)
 pg1 = ing1 = 0.0
@@ -58,4 +60,8 @@ pg = pg1 - pg0
 print(f"events={events} batch={batch} wall={wall:.2f}s events/s={events / wall:.0f} "
       f"postgres_cpu={pg:.2f}s ({events / pg:.0f} events per PostgreSQL CPU-second) "
       f"ingest_cpu={ing1:.2f}s ({events / max(ing1, 0.01):.0f} events per ingest CPU-second)")
+# disk per request row: the partitions with their indexes and TOAST (rollups apart)
+size = int(sql("select sum(pg_total_relation_size(inhrelid)) from pg_inherits "
+               "where inhparent = 'requests'::regclass") or 0)
+print(f"requests on disk: {size / events:.0f} bytes per row (table, indexes, TOAST)")
 PY
