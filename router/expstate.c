@@ -1,7 +1,6 @@
 #include "router/expstate.h"
 
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/redisasync.h"
 #include "common/redisdiscover.h"
 #include "common/redisurl.h"
 #include "router/redis.h"
@@ -187,24 +187,15 @@ static void sub_connect(rt_expstate *s)
         sub_schedule(s);
         return;
     }
-    redisAsyncContext *ac = redisAsyncConnect(s->addr.host, s->addr.port);
-    if (!ac || ac->err) {
-        if (ac)
-            redisAsyncFree(ac);
+    char err[256];
+    redisAsyncContext *ac = sy_redis_async_open(s->base, s->addr.host, s->addr.port, s->addr.user,
+                                                s->addr.password, s, on_sub_connect,
+                                                on_sub_disconnect, err, sizeof(err));
+    if (!ac) {
         sub_schedule(s);
         return;
     }
-    ac->data = s;
     s->sub = ac;
-    redisLibeventAttach(ac, s->base);
-    redisAsyncSetConnectCallback(ac, on_sub_connect);
-    redisAsyncSetDisconnectCallback(ac, on_sub_disconnect);
-    if (s->addr.password[0]) {
-        if (s->addr.user[0])
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", s->addr.user, s->addr.password);
-        else
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s", s->addr.password);
-    }
     redisAsyncCommand(ac, on_sub_message, s, "SUBSCRIBE %s", s->channel);
 }
 

@@ -1,7 +1,6 @@
 #include "router/redis.h"
 
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/numfmt.h"
+#include "common/redisasync.h"
 #include "common/redisdiscover.h"
 #include "common/redisurl.h"
 #include "router/journal.h"
@@ -341,29 +341,18 @@ static void connect_now(rt_redis *r)
         schedule_retry(r);
         return;
     }
-    redisAsyncContext *ac = redisAsyncConnect(r->addr.host, r->addr.port);
-    if (!ac || ac->err) {
-        sy_log_kv(SY_WARN, "redis connect failed", "reason", ac ? ac->errstr : "out of memory",
-                  NULL);
-        if (ac)
-            redisAsyncFree(ac);
+    char err[256];
+    redisAsyncContext *ac = sy_redis_async_open(r->base, r->addr.host, r->addr.port, r->addr.user,
+                                                r->addr.password, r, on_connect, on_disconnect,
+                                                err, sizeof(err));
+    if (!ac) {
+        sy_log_kv(SY_WARN, "redis connect failed", "reason", err, NULL);
         schedule_retry(r);
         return;
     }
-    ac->data = r;
     r->ac = ac;
-    redisLibeventAttach(ac, r->base);
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
     r->last_progress_us = sy_clock_mono_us();
-    /* Commands queued before the connection completes are sent in order once
-     * it does, so AUTH and SELECT go first. */
-    if (r->addr.password[0]) {
-        if (r->addr.user[0])
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", r->addr.user, r->addr.password);
-        else
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->addr.password);
-    }
+    /* AUTH is queued first; SELECT follows it (sent in order once connected) */
     if (r->addr.db)
         redisAsyncCommand(ac, NULL, NULL, "SELECT %d", r->addr.db);
 }

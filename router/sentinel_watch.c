@@ -1,7 +1,6 @@
 #include "router/sentinel_watch.h"
 
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/redisasync.h"
 #include "common/redisurl.h"
 
 #define RETRY_MS 1000
@@ -96,25 +96,15 @@ static void watch_connect(rt_sentinel_watch *w)
 {
     const sy_redis_node *s = &w->addr.sentinel[w->next];
     w->next = (w->next + 1) % w->addr.nsentinels;
-    redisAsyncContext *ac = redisAsyncConnect(s->host, s->port);
-    if (!ac || ac->err) {
-        if (ac)
-            redisAsyncFree(ac);
+    char err[256];
+    redisAsyncContext *ac = sy_redis_async_open(w->base, s->host, s->port, w->addr.sentinel_user,
+                                                w->addr.sentinel_password, w, on_connect,
+                                                on_disconnect, err, sizeof(err));
+    if (!ac) {
         schedule(w);
         return;
     }
-    ac->data = w;
     w->ac = ac;
-    redisLibeventAttach(ac, w->base);
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    if (w->addr.sentinel_password[0]) {
-        if (w->addr.sentinel_user[0])
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", w->addr.sentinel_user,
-                              w->addr.sentinel_password);
-        else
-            redisAsyncCommand(ac, NULL, NULL, "AUTH %s", w->addr.sentinel_password);
-    }
     redisAsyncCommand(ac, on_message, w, "SUBSCRIBE +switch-master");
 }
 

@@ -222,6 +222,28 @@ class Services:
         return r.stdout.strip()
 
 
+def json_lines(text):
+    """The JSON objects among text's lines (a JSON log; other lines skipped)."""
+    out = []
+    for line in text.splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+def log_file_records(path):
+    """json_lines of a log file; [] if it does not exist (yet)."""
+    try:
+        with open(path, "rb") as f:
+            return json_lines(f.read().decode("utf-8", "replace"))
+    except FileNotFoundError:
+        return []
+
+
 class Proc:
     """A switchyard subcommand running in the background, stderr logged to a file.
 
@@ -292,15 +314,7 @@ class Proc:
 
     def log_records(self):
         """stderr parsed as JSON lines (non-JSON lines skipped)."""
-        out = []
-        for line in self.logs().splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict):
-                out.append(rec)
-        return out
+        return json_lines(self.logs())
 
     def signal(self, sig):
         if self.proc and self.proc.poll() is None:

@@ -33,8 +33,9 @@ import time
 import unittest
 import uuid
 
-from harness import (http, sign_webhook, source_dir, start_pg_primary_standby,
-                     start_redis_sentinel_set, switchyard_bin, wait_for)
+from harness import (http, log_file_records, sign_webhook, source_dir,
+                     start_pg_primary_standby, start_redis_sentinel_set, switchyard_bin,
+                     wait_for)
 
 TASKS = ("simple", "code", "reasoning", "complex")
 QUALITY = {t: {"thumbs_down": 0.05, "rating": 4.5} for t in TASKS}
@@ -63,22 +64,6 @@ def definition():
     d["guardrails"] = [{"metric": "error_rate", "margin": 0.1, "alpha": 0.01,
                         "action": "rollback", "min_samples": 20}]
     return d
-
-
-def log_records(path):
-    out = []
-    try:
-        with open(path, "rb") as f:
-            for line in f.read().decode("utf-8", "replace").splitlines():
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(rec, dict):
-                    out.append(rec)
-    except FileNotFoundError:
-        pass
-    return out
 
 
 class Load:
@@ -204,7 +189,7 @@ class FaultSuite(unittest.TestCase):
             return int(f.read())
 
     def port(self, name):
-        for rec in log_records(self.log(name)):
+        for rec in log_file_records(self.log(name)):
             if rec.get("msg") == "listening" and "port" in rec:
                 return int(rec["port"])
         raise AssertionError(f"{name} logged no port")
@@ -254,7 +239,8 @@ class FaultSuite(unittest.TestCase):
         # what a supervisor does; the restarted router sends what its journal kept
         r = self.stack("restart", "router-2")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        replayed = [x for x in log_records(self.log("router-2")) if x.get("msg") == "journal replayed"]
+        replayed = [x for x in log_file_records(self.log("router-2"))
+                    if x.get("msg") == "journal replayed"]
         self.notes.append("router-2 restarted, journal sent " +
                           (f"{replayed[-1]['events']} events" if replayed else "nothing"))
 
@@ -299,7 +285,7 @@ class FaultSuite(unittest.TestCase):
 
     def kill_ingest(self):
         name = "ingest-1"
-        started = [r for r in log_records(self.log(name)) if r.get("msg") == "started"]
+        started = [r for r in log_file_records(self.log(name)) if r.get("msg") == "started"]
         self.dead_consumer = started[0]["consumer"]
         os.kill(self.pid(name), signal.SIGKILL)
         self.notes.append(f"{name} (consumer {self.dead_consumer}) SIGKILLed")
