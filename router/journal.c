@@ -126,8 +126,11 @@ rt_journal *rt_journal_open(const char *dir, char *err, size_t errlen)
         return NULL;
     }
     if (flock(fd, LOCK_EX | LOCK_NB)) {
-        snprintf(err, errlen, "journal directory %s is in use by another router process%s", dir,
-                 errno == EWOULDBLOCK ? "" : strerror(errno));
+        if (errno == EWOULDBLOCK)
+            snprintf(err, errlen, "journal directory %s is in use by another router process",
+                     dir);
+        else
+            snprintf(err, errlen, "cannot lock %s: %s", lock, strerror(errno));
         close(fd);
         return NULL;
     }
