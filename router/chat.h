@@ -79,6 +79,7 @@ typedef struct attempt {
     exp_wire wire; /* the provider's wire */
     int tries;     /* attempts started at this candidate */
     struct event *retry_timer; /* the backoff before the next try, made on first use */
+    int64_t retry_due_mono;    /* when it ends, on the precise clock */
     int retry_armed;
 } attempt;
 

@@ -230,6 +230,14 @@ static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
     chat *c = a->c;
     (void)fd;
     (void)what;
+    /* libevent's timers run on CLOCK_MONOTONIC_COARSE and may fire a tick (up to 4 ms)
+     * before the precise clock says the wait is over: a Retry-After is waited in full */
+    int64_t early_us = a->retry_due_mono - sy_clock_mono_us();
+    if (early_us > 0) {
+        struct timeval tv = {.tv_sec = 0, .tv_usec = (suseconds_t)(early_us % 1000000)};
+        if (early_us < 1000000 && evtimer_add(a->retry_timer, &tv) == 0)
+            return;
+    }
     a->retry_armed = 0;
     assert(c->state == CHAT_DISPATCH);
     rt_breaker *b = &c->conf->breakers[a->provider];
@@ -270,6 +278,7 @@ static int arm_retry(chat *c, attempt *a, const rt_call_result *res)
     event_base_update_cache_time(c->ctx->base);
     if (evtimer_add(a->retry_timer, &tv))
         return 0;
+    a->retry_due_mono = sy_clock_mono_us() + wait_ms * 1000;
     a->retry_armed = 1;
     return 1;
 }
