@@ -18,7 +18,9 @@
 #   1. throughput  wrk -t$THREADS -c$CONNS -d$DURATION (bench/router.lua, 10,000 users)
 #                  against the simulator, nginx and the router: requests/s, and the CPU
 #                  time per request of the server's processes and of the router's
-#                  support processes (Redis, ingest, PostgreSQL)
+#                  support processes (Redis, ingest, PostgreSQL); nginx and the router
+#                  $WRK_ROUNDS times (default 1) in turn, and the median of the rounds'
+#                  router/nginx ratios, so the machine's other load falls on both
 #   2. latency     bench/loadgen.c (open loop) at $LOW_RATE/s for 5 s (skip with
 #                  LOW_RATE=), then at $RATE/s for $LG_DURATION s after $LG_WARMUP s of
 #                  warm-up, on $LG_CONNS keep-alive connections: p50/p90/p99/max;
@@ -62,6 +64,7 @@ LG_CONNS=${LG_CONNS:-32}
 LG_DURATION=${LG_DURATION:-10}
 LG_WARMUP=${LG_WARMUP:-2}
 ROUNDS=${ROUNDS:-15}
+WRK_ROUNDS=${WRK_ROUNDS:-1}
 LOW_RATE=${LOW_RATE-1000}
 IDLE_CONNS=${IDLE_CONNS:-1000}
 USERS=${USERS:-10000}
@@ -258,7 +261,7 @@ wrk_run() {
         'BEGIN { printf "%.1f", (b - a) * 1e6 / t / (r > 0 ? r : 1) }')
     sup_us=$(awk -v a="$sup_before" -v b="$sup_after" -v t="$tck" -v r="$reqs" \
         'BEGIN { printf "%.1f", (b - a) * 1e6 / t / (r > 0 ? r : 1) }')
-    emit "{\"kind\":\"wrk\",\"target\":\"$name\",\"workers\":$n,\"rps\":$rps,\"requests\":$reqs,\"wrk_p50\":\"$lat50\",\"wrk_p99\":\"$lat99\",\"errors\":\"$errs\",\"cpu_us_per_req\":$cpu_us,\"support_cpu_us_per_req\":$sup_us,\"support_split_redis_ingest_pg\":\"$(split_json "$split_before" "$split_after" "$reqs")\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
+    emit "{\"kind\":\"wrk\",\"target\":\"$name\",\"workers\":$n,\"round\":${WRK_ROUND:-1},\"rps\":$rps,\"requests\":$reqs,\"wrk_p50\":\"$lat50\",\"wrk_p99\":\"$lat99\",\"errors\":\"$errs\",\"cpu_us_per_req\":$cpu_us,\"support_cpu_us_per_req\":$sup_us,\"support_split_redis_ingest_pg\":\"$(split_json "$split_before" "$split_after" "$reqs")\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
 }
 
 # overhead_hist PORT: "count le_100us le_1ms" of the router's own-time histogram
@@ -527,14 +530,6 @@ EOF
     ngx_pid=$!
     pids+=("$ngx_pid")
     wait_http "http://127.0.0.1:$ngx_port/healthz"
-    echo
-    echo "== nginx, worker_processes $n, port $ngx_port"
-    # shellcheck disable=SC2046
-    wrk_run nginx "$n" "$ngx_port" $(pid_tree "$ngx_pid")
-    # shellcheck disable=SC2046
-    [[ -n "$LOW_RATE" ]] && lg_run latency_low nginx "$n" "$ngx_port" $(pid_tree "$ngx_pid")
-    # shellcheck disable=SC2046
-    lg_run latency nginx "$n" "$ngx_port" $(pid_tree "$ngx_pid")
 
     # ---------- router ----------
     r_port=$(free_port)
@@ -544,12 +539,28 @@ EOF
     pids+=("$r_pid")
     wait_http "http://127.0.0.1:$r_port/readyz"
     sleep 0.5 # every worker up and reading the experiment state
+
+    # ---------- throughput: nginx and the router in turn ----------
+    for WRK_ROUND in $(seq 1 "$WRK_ROUNDS"); do
+        echo
+        echo "== nginx, worker_processes $n, port $ngx_port (throughput round $WRK_ROUND of $WRK_ROUNDS)"
+        # shellcheck disable=SC2046
+        wrk_run nginx "$n" "$ngx_port" $(pid_tree "$ngx_pid")
+        echo "== router, --workers $n, port $r_port (Redis, events, rules; phase ramp 50%)"
+        # shellcheck disable=SC2046
+        wrk_run router "$n" "$r_port" $(pid_tree "$r_pid")
+        w=$(tail -n1 "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+        sent_router=$((sent_router + w))
+    done
+    unset WRK_ROUND
+
     echo
-    echo "== router, --workers $n, port $r_port (Redis, events, rules; phase ramp 50%)"
+    echo "== nginx, latency"
     # shellcheck disable=SC2046
-    wrk_run router "$n" "$r_port" $(pid_tree "$r_pid")
-    w=$(tail -n1 "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
-    sent_router=$((sent_router + w))
+    [[ -n "$LOW_RATE" ]] && lg_run latency_low nginx "$n" "$ngx_port" $(pid_tree "$ngx_pid")
+    # shellcheck disable=SC2046
+    lg_run latency nginx "$n" "$ngx_port" $(pid_tree "$ngx_pid")
+    echo "== router, latency"
     if [[ -n "$LOW_RATE" ]]; then
         # shellcheck disable=SC2046
         lg_run latency_low router "$n" "$r_port" $(pid_tree "$r_pid")
@@ -632,7 +643,11 @@ python3 - "$OUT" "$RATE" <<'EOF'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 rate = int(sys.argv[2])
-wrk = {(r["target"], r["workers"]): r for r in recs if r["kind"] == "wrk"}
+wrk = {}  # per target: the round of median throughput
+for r in recs:
+    if r["kind"] == "wrk":
+        wrk.setdefault((r["target"], r["workers"]), []).append(r)
+wrk = {k: sorted(v, key=lambda r: r["rps"])[len(v) // 2] for k, v in wrk.items()}
 lat = {(r["target"], r["workers"]): r for r in recs if r["kind"] == "latency"}
 rss = {r["workers"]: r for r in recs if r["kind"] == "rss"}
 d = lat.get(("sim", 1))
@@ -693,9 +708,17 @@ if rounds:
                   f"| {us('added_p50_us_median')} | {us('added_p99_us_median')} "
                   f"| {'-' if own is None else f'{own * 100:.3f}%'} |")
 for n in workers:
-    if ("nginx", n) in wrk and ("router", n) in wrk:
-        print(f"\nworkers={n}: router/nginx throughput = "
-              f"{wrk[('router', n)]['rps'] / wrk[('nginx', n)]['rps']:.2f}")
+    pairs = {}
+    for r in recs:
+        if r["kind"] == "wrk" and r["workers"] == n and r["target"] in ("nginx", "router"):
+            pairs.setdefault(r.get("round", 1), {})[r["target"]] = r["rps"]
+    ratios = sorted(p["router"] / p["nginx"] for p in pairs.values() if len(p) == 2)
+    if ratios:
+        med = ratios[len(ratios) // 2] if len(ratios) % 2 else \
+            (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
+        print(f"\nworkers={n}: router/nginx throughput = {med:.2f}"
+              + (f" (median of {len(ratios)} rounds: {', '.join(f'{x:.2f}' for x in ratios)})"
+                 if len(ratios) > 1 else ""))
 for r in recs:
     if r["kind"] in ("events", "router_counters", "machine", "machine_jitter", "machine_after"):
         print(json.dumps(r))
