@@ -240,14 +240,15 @@ long rt_journal_replay(rt_journal *j, size_t max_events, rt_journal_replay_fn fn
     return failed ? -1 : total;
 }
 
-static void log_error(rt_journal *j, const char *what, const char *path)
+/* At most one line a second; reason NULL: errno's. */
+static void log_error(rt_journal *j, const char *what, const char *path, const char *reason)
 {
     time_t now = time(NULL);
     if (now == j->last_err_log)
         return;
     j->last_err_log = now;
     sy_log(SY_ERROR, "journal write failed, events only in memory", "what=%s path=%s reason=%s",
-           what, path, strerror(errno));
+           what, path, reason ? reason : strerror(errno));
 }
 
 static int seg_start(rt_journal *j)
@@ -258,7 +259,7 @@ static int seg_start(rt_journal *j)
     seg_path(j, j->next_seq, s->path, sizeof(s->path));
     int fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) {
-        log_error(j, "create", s->path);
+        log_error(j, "create", s->path, NULL);
         free(s);
         return -1;
     }
@@ -290,9 +291,10 @@ rt_jseg *rt_journal_append(rt_journal *j, const char *json, size_t len)
         j->size += put;
         return j->cur;
     }
-    if (put >= 0)
-        errno = ENOSPC;
-    log_error(j, "write", j->cur->path);
+    char reason[64] = "";
+    if (put >= 0) /* a full disk or a file size limit, part way */
+        snprintf(reason, sizeof(reason), "wrote %zd of %zu bytes", put, len + 1);
+    log_error(j, "write", j->cur->path, put >= 0 ? reason : NULL);
     /* a torn line would join the next event's */
     if (put > 0 && ftruncate(j->fd, j->size)) {
         j->cur->keep = 1; /* whatever it holds stays readable up to the torn line */

@@ -766,6 +766,7 @@ int rt_main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit fails the journal's write, not the router */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         sy_log(SY_ERROR, "curl_global_init failed", NULL);
         rt_conf_unref(conf);

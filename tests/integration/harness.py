@@ -267,12 +267,13 @@ class Proc:
         _log_dirs.append(self._logdir)
         self.log_path = os.path.join(self._logdir, "stderr.log")
         self.out_path = os.path.join(self._logdir, "stdout.log")
+        self.preexec = None  # run in the child before exec (resource limits)
 
     def start(self, wait=True, timeout=15.0, ready="listening"):
         self._log = open(self.log_path, "wb")
         self._out = open(self.out_path, "wb")
         self.proc = subprocess.Popen(self.argv, env=self.env, stdout=self._out, stderr=self._log,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, preexec_fn=self.preexec)
         _live_procs.add(self)
         self._ready_msg = ready
         if wait:
