@@ -131,6 +131,17 @@ void ctl_session_drop(ctl *c, sy_http_req *req);
 ctl_role ctl_token_role(const ctl *c, const char *token, size_t len);
 /* Origin header absent, or equal to the console's origin. */
 int ctl_origin_ok(const ctl *c, sy_http_req *req);
+/* The console session cookie's value in a Cookie header (NULL: none): *len bytes at
+ * the return, inside header, trailing spaces cut. */
+#define CTL_COOKIE_NAME "sy_console"
+const char *ctl_cookie_find(const char *header, size_t *len);
+
+/* ---- admin API (ctl_admin.c) ---- */
+#define CTL_NAME_MAX 128 /* longest experiment name in a URL */
+#define CTL_VERB_MAX 32
+/* path as /admin/experiments[/NAME[/VERB]]: 0 with name and verb ("" when absent; no
+ * '/', not empty when present), or -1 for any other path. */
+int ctl_admin_path(const char *path, char name[CTL_NAME_MAX + 1], char verb[CTL_VERB_MAX + 1]);
 
 /* ---- console (ctl_console.c) ---- */
 /* 1 when the request was a console path (/, /console/...) and is answered. */

@@ -287,6 +287,35 @@ static void act(ctl *c, sy_http_req *req, const char *name, const char *verb,
     show(c, req, name);
 }
 
+int ctl_admin_path(const char *path, char name[CTL_NAME_MAX + 1], char verb[CTL_VERB_MAX + 1])
+{
+    static const char base[] = "/admin/experiments";
+    name[0] = verb[0] = '\0';
+    if (strncmp(path, base, sizeof(base) - 1))
+        return -1;
+    const char *rest = path + sizeof(base) - 1;
+    if (!*rest)
+        return 0;
+    if (*rest++ != '/')
+        return -1;
+    size_t n = strcspn(rest, "/");
+    if (n == 0 || n > CTL_NAME_MAX)
+        return -1;
+    memcpy(name, rest, n);
+    name[n] = '\0';
+    rest += n;
+    if (!*rest)
+        return 0;
+    rest++;
+    n = strlen(rest);
+    if (n == 0 || n > CTL_VERB_MAX || strchr(rest, '/')) {
+        name[0] = '\0';
+        return -1;
+    }
+    memcpy(verb, rest, n + 1);
+    return 0;
+}
+
 void ctl_admin_handle(sy_http_req *req, void *arg)
 {
     ctl *c = arg;
@@ -313,33 +342,11 @@ void ctl_admin_handle(sy_http_req *req, void *arg)
     ctl_cred cred;
     if (ctl_auth(c, req, strcmp(method, "GET") ? CTL_AUTH_WRITE : CTL_AUTH_READ, &cred))
         return;
-    /* /admin/experiments[/NAME[/VERB]] */
-    char name[129] = "", verb[33] = "";
-    const char *rest = path + strlen("/admin/experiments");
-    if (strncmp(path, "/admin/experiments", 18) || (*rest && *rest != '/')) {
+    char name[CTL_NAME_MAX + 1], verb[CTL_VERB_MAX + 1];
+    if (ctl_admin_path(path, name, verb)) {
         sy_http_reply_error(req, 404, "invalid_request_error", "unknown_url", NULL,
                             "unknown request URL: %s %s", method, path);
         return;
-    }
-    if (*rest == '/') {
-        rest++;
-        size_t n = strcspn(rest, "/");
-        if (n == 0 || n >= sizeof(name)) {
-            sy_http_reply_error(req, 404, "invalid_request_error", "unknown_url", NULL,
-                                "unknown request URL: %s %s", method, path);
-            return;
-        }
-        memcpy(name, rest, n);
-        rest += n;
-        if (*rest == '/') {
-            rest++;
-            if (!*rest || strchr(rest, '/') || strlen(rest) >= sizeof(verb)) {
-                sy_http_reply_error(req, 404, "invalid_request_error", "unknown_url", NULL,
-                                    "unknown request URL: %s %s", method, path);
-                return;
-            }
-            snprintf(verb, sizeof(verb), "%s", rest);
-        }
     }
     int read_verb = !strcmp(verb, "history") || !strcmp(verb, "arms") || !strcmp(verb, "savings");
     const char *want = !name[0] ? "GET, POST" : (!verb[0] || read_verb) ? "GET" : "POST";

@@ -25,7 +25,6 @@
 #include "common/httpd.h"
 #include "controller/ctl.h"
 
-#define COOKIE_NAME "sy_console"
 #define ID_HEX 64
 
 struct session {
@@ -125,18 +124,16 @@ int ctl_session_create(ctl *c, ctl_role role, char id_out[65], char csrf_out[65]
     return 0;
 }
 
-/* The value of our cookie in a Cookie header: *len bytes at the return, or NULL. */
-static const char *cookie_value(sy_http_req *req, size_t *len)
+const char *ctl_cookie_find(const char *h, size_t *len)
 {
-    const char *h = sy_http_header(req, "Cookie");
     if (!h)
         return NULL;
-    const size_t nlen = strlen(COOKIE_NAME);
+    const size_t nlen = strlen(CTL_COOKIE_NAME);
     for (const char *p = h; *p;) {
         while (*p == ' ' || *p == ';')
             p++;
         size_t n = strcspn(p, ";");
-        if (n > nlen && !strncmp(p, COOKIE_NAME, nlen) && p[nlen] == '=') {
+        if (n > nlen && !strncmp(p, CTL_COOKIE_NAME, nlen) && p[nlen] == '=') {
             const char *v = p + nlen + 1;
             size_t vlen = n - nlen - 1;
             while (vlen && v[vlen - 1] == ' ')
@@ -147,6 +144,11 @@ static const char *cookie_value(sy_http_req *req, size_t *len)
         p += n;
     }
     return NULL;
+}
+
+static const char *cookie_value(sy_http_req *req, size_t *len)
+{
+    return ctl_cookie_find(sy_http_header(req, "Cookie"), len);
 }
 
 /* The live session the cookie names, or NULL (also for a malformed value). */
