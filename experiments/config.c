@@ -1,5 +1,6 @@
 #include "experiments/config.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -207,6 +208,19 @@ static void parse_api_keys(exp_errs *e, json_t *root, exp_config *cfg, unsigned 
     }
 }
 
+/* An experiment name is a path segment of the admin API (/admin/experiments/NAME), part of
+ * every Redis key (a '{' would make a Redis Cluster hash tag) and of log lines: a plain
+ * identifier. */
+static int name_ok(const char *s)
+{
+    if (!isalnum((unsigned char)*s))
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' && *s != '-')
+            return 0;
+    return 1;
+}
+
 static void parse_experiment(exp_errs *e, json_t *root, exp_config *cfg)
 {
     static const char *const keys[] = {"name", "salt", "holdout_pct", NULL};
@@ -226,6 +240,10 @@ static void parse_experiment(exp_errs *e, json_t *root, exp_config *cfg)
     const char *salt = get_str(e, x, "$.experiment", "salt", 0);
     if (name && strlen(name) > EXP_NAME_MAX) {
         exp_errs_add(e, "$.experiment.name: at most %d bytes", EXP_NAME_MAX);
+        name = NULL;
+    } else if (name && !name_ok(name)) {
+        exp_errs_add(e, "$.experiment.name: letters, digits, '_', '.' and '-' only, starting "
+                        "with a letter or a digit");
         name = NULL;
     }
     cfg->experiment = dup(name ? name : "default");

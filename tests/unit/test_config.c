@@ -340,6 +340,31 @@ static void test_experiment_name_length(void **state)
     assert_string_equal(err, "$.experiment.name: at most 64 bytes");
 }
 
+/* The name is a URL path segment and part of Redis keys: a plain identifier. */
+static void test_experiment_name_chars(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"-x", ".x", "a b", "a/b", "a{b}", "caf\xc3\xa9",
+                                      "a\\nb", "a:b"}; /* "a\\nb": JSON for a newline */
+    static const char *const ok[] = {"x", "exp-2026.12_a", "0day"};
+    const char *at = strstr(good, "exp1");
+    assert_non_null(at);
+    char json[sizeof(good) + 64], err[1024];
+    exp_config *cfg;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(json, sizeof(json), "%.*s%s%s", (int)(at - good), good, bad[i], at + 4);
+        assert_int_equal(exp_config_parse(json, strlen(json), &cfg, err, sizeof(err)), -1);
+        assert_string_equal(err, "$.experiment.name: letters, digits, '_', '.' and '-' only, "
+                                 "starting with a letter or a digit");
+    }
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        snprintf(json, sizeof(json), "%.*s%s%s", (int)(at - good), good, ok[i], at + 4);
+        assert_int_equal(exp_config_parse(json, strlen(json), &cfg, err, sizeof(err)), 0);
+        assert_string_equal(cfg->experiment, ok[i]);
+        exp_config_free(cfg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_provider_types),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_experiment_name_length),
+        cmocka_unit_test(test_experiment_name_chars),
         cmocka_unit_test(test_every_error_reported),
         cmocka_unit_test(test_controller_sections),
         cmocka_unit_test(test_redis_url),
