@@ -46,7 +46,6 @@ void sy_httpd_limits_default(sy_httpd_limits *lim)
     lim->body_timeout_ms = 30000;
     lim->idle_timeout_ms = 60000;
     lim->write_timeout_ms = 30000;
-    lim->queue_replies = 0;
 }
 
 static void timer_arm(struct conn *c, int ms)

@@ -35,11 +35,6 @@ typedef struct sy_httpd_limits {
     int body_timeout_ms;     /* whole body must arrive within (default 30 s) */
     int idle_timeout_ms;     /* keep-alive idle between requests (default 60 s) */
     int write_timeout_ms;    /* a reply that cannot be written for this long closes (default 30 s) */
-    int queue_replies;       /* 1: a whole answer is only queued, written after the handler
-                              * returns to the loop, never sent from inside it (default 0:
-                              * sent at once when the socket takes it); the router's
-                              * --journal: what the handler records after replying is on
-                              * disk before the answer leaves */
 } sy_httpd_limits;
 
 void sy_httpd_limits_default(sy_httpd_limits *lim);

@@ -249,7 +249,7 @@ static void send_head_body(struct conn *c, int direct, const char *head, size_t 
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
     size_t done = 0;
-    if (direct && !c->srv->lim.queue_replies && evbuffer_get_length(out) == 0) {
+    if (direct && evbuffer_get_length(out) == 0) {
         struct iovec iov[2] = {{(void *)head, hlen}, {(void *)body, blen}};
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = blen ? 2 : 1};
         ssize_t n = sendmsg(bufferevent_getfd(c->bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);

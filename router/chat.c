@@ -66,8 +66,7 @@ uint64_t chat_rand(rt_ctx *ctx)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-/* Record the event and free the request context. The HTTP reply has been sent. */
-void chat_finish(chat *c, int status, const char *error)
+void chat_record(chat *c, int status, const char *error)
 {
     rt_ctx *ctx = c->ctx;
     int64_t total = sy_clock_mono_us() - c->t0_mono;
@@ -96,6 +95,11 @@ void chat_finish(chat *c, int status, const char *error)
     if (status >= 500 || status == 499)
         sy_log_kv(SY_WARN, "request failed", "request_id", c->ev.request_id, "reason", error,
                   "model", c->ev.served_model, NULL);
+}
+
+void chat_release(chat *c)
+{
+    assert(c->state == CHAT_DONE);
     chat_disarm(c);
     json_decref(c->root);
     free(c->sse);
@@ -107,6 +111,12 @@ void chat_finish(chat *c, int status, const char *error)
     free(c->tried);
     rt_conf_unref(c->conf);
     free(c);
+}
+
+void chat_finish(chat *c, int status, const char *error)
+{
+    chat_record(c, status, error);
+    chat_release(c);
 }
 
 void chat_add_route_headers(chat *c)
@@ -151,13 +161,14 @@ void chat_reply_error(chat *c, int status, const char *type, const char *code, c
 void chat_refuse(chat *c, int status, const char *code, const char *param, const char *msg)
 {
     assert(c->state < CHAT_DISPATCH);
+    chat_record(c, status, code);
     sy_http_add_header(c->http, "X-Request-Id", c->ev.request_id);
     chat_reply_error(c, status,
                      status == 401   ? "authentication_error"
                      : status == 403 ? "permission_error"
                                      : "invalid_request_error",
                      code, param, msg);
-    chat_finish(c, status, code);
+    chat_release(c);
 }
 
 /* The synchronous steps, in request order. */

@@ -22,8 +22,8 @@
  * chat_set_state() allows only the transitions of the table in chat.c.
  *
  * A chat owns up to two upstream attempts at a time (two only when racing).
- * The event is recorded exactly once, in chat_finish(), whatever the outcome;
- * nothing on this path waits for Redis or PostgreSQL.
+ * The event is recorded exactly once, in chat_record(), whatever the outcome, and
+ * before the answer is written; nothing on this path waits for Redis or PostgreSQL.
  */
 #ifndef SY_RT_CHAT_H
 #define SY_RT_CHAT_H
@@ -160,7 +160,12 @@ static inline const char *chat_provider_name(const chat *c, int model)
 /* chat.c: the machine */
 uint64_t chat_rand(rt_ctx *ctx); /* xorshift64*: ids and jitter, not secrets */
 void chat_set_state(chat *c, enum chat_state next);
-void chat_finish(chat *c, int status, const char *error); /* -> DONE: the event, then free */
+/* -> DONE: the metrics, the event (journaled, with --journal) and the conversation's
+ * stickiness, once per request, before its answer is written: an answer a client has
+ * seen always has its event. The chat stays allocated until chat_release(). */
+void chat_record(chat *c, int status, const char *error);
+void chat_release(chat *c); /* after the answer: the attempts cancelled, the chat freed */
+void chat_finish(chat *c, int status, const char *error); /* record, then release: no answer */
 void chat_add_route_headers(chat *c);
 /* An error answer in the client's wire: OpenAI's {"error":{...}} with type, code and
  * param, or Anthropic's {"type":"error","error":{type, message}} (the type from status). */

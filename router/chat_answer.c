@@ -1,7 +1,8 @@
 /*
  * chat answers (router/chat.h): an upstream's answer, a stream relayed event by
  * event (STREAM), and the error when nothing is left to try, each in the client's
- * wire. Every path ends in chat_finish().
+ * wire. Every path records the request (chat_record) before its answer is written, then
+ * releases it (chat_release).
  *
  * Inside, answers are OpenAI's: an Anthropic provider's answer was translated in
  * DISPATCH, its stream events are translated here (a2o) before the OpenAI stage
@@ -72,17 +73,20 @@ void chat_answer(chat *c, const attempt *a, int status, const char *body, size_t
     if (c->inbound == EXP_WIRE_ANTHROPIC) {
         char *text = to_anthropic(status, body, len, ok);
         if (!text) {
+            chat_record(c, 502, "untranslatable_answer");
             chat_reply_error(c, 502, "api_error", "upstream_error", NULL,
                              "the provider's answer cannot be given in the Messages format");
-            chat_finish(c, 502, "untranslatable_answer");
+            chat_release(c);
             return;
         }
+        chat_record(c, status, ok ? NULL : "provider_rejected_request");
         sy_http_reply(c->http, status, "application/json", text, strlen(text));
         free(text);
     } else {
+        chat_record(c, status, ok ? NULL : "provider_rejected_request");
         sy_http_reply(c->http, status, "application/json", body, len);
     }
-    chat_finish(c, status, ok ? NULL : "provider_rejected_request");
+    chat_release(c);
 }
 
 /* ---------- streaming ---------- */
@@ -226,13 +230,15 @@ void chat_stream_done(chat *c, const rt_call_result *res)
     bill(c, &u);
     int failed_in_band = c->streaming->wire == EXP_WIRE_ANTHROPIC && c->wires->a2o.failed;
     if (res->status == RT_CALL_OK && !failed_in_band) {
+        chat_record(c, 200, NULL);
         sy_http_stream_end(c->http);
-        chat_finish(c, 200, NULL);
+        chat_release(c);
         return;
     }
     if (failed_in_band) { /* the provider's error event was passed on, translated */
+        chat_record(c, 502, "upstream_failed_mid_stream");
         sy_http_stream_end(c->http);
-        chat_finish(c, 502, "upstream_failed_mid_stream");
+        chat_release(c);
         return;
     }
     /* The status line is gone; tell the client in-band, as providers do. */
@@ -247,10 +253,11 @@ void chat_stream_done(chat *c, const rt_call_result *res)
                  "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\","
                  "\"message\":\"provider %s failed mid-stream for model %s\"}}\n\n",
                  chat_provider_name(c, c->model), m->name);
+    chat_record(c, 502, res->status == RT_CALL_TIMEOUT ? "upstream_timeout_mid_stream"
+                                                       : "upstream_failed_mid_stream");
     sy_http_stream_write(c->http, msg, strlen(msg));
     sy_http_stream_end(c->http);
-    chat_finish(c, 502, res->status == RT_CALL_TIMEOUT ? "upstream_timeout_mid_stream"
-                                                       : "upstream_failed_mid_stream");
+    chat_release(c);
 }
 
 /* Nothing left to try: answer with the last failure. */
@@ -285,7 +292,8 @@ void chat_reply_failure(chat *c)
     else if (c->ev.attempts > 1)
         snprintf(msg + n, sizeof(msg) - n, " (after %d attempts)", c->ev.attempts);
     chat_add_route_headers(c);
+    chat_record(c, status, code);
     chat_reply_error(c, status, "api_error", code, NULL, msg);
-    chat_finish(c, status, code);
+    chat_release(c);
 }
 

@@ -510,8 +510,6 @@ static int run_worker(const struct opts *o, rt_conf *conf, rt_metrics *metrics, 
     lim.max_conns = (int)o->max_conns;
     lim.header_timeout_ms = (int)o->header_timeout_ms;
     lim.idle_timeout_ms = (int)o->idle_timeout_ms;
-    lim.queue_replies = o->journal != NULL; /* the event is journaled in chat_finish, after
-                                              * the reply is handed over */
     ctx->httpd = sy_httpd_new(ctx->base, &lim, handle, ctx);
     if (ctx->httpd)
         sy_httpd_set_error_fn(ctx->httpd, shape_error);
