@@ -90,32 +90,43 @@ class Journal(unittest.TestCase):
         self.st.chat(r2, {"messages": [{"role": "user", "content": "hi"}]}, user="after")
         wait_for(lambda: len(segments(self.dir)) <= 1, 10, what="old segments to go")
 
-    def test_a_failed_journal_write_loses_no_event(self):
-        # the journal's files may grow to 32 KiB (about 30 events): writes past it fail
-        # (EFBIG), one of them torn in the middle of an event (the router's log file is
-        # under the same limit: it logs a few lines, not one per request)
-        limit = 32 << 10
-        p = Proc("router", ["--config", self.st.write_config("fsize", self.cfg), "--listen",
-                            "127.0.0.1:0", "--journal", self.dir],
-                 env=self.st.svc.env())
+    def limited_router(self, limit):
+        """A router with --journal whose files may grow to limit bytes (RLIMIT_FSIZE; the
+        log file too), ready once its port answers."""
+        port = free_port()
+        p = Proc("router", ["--config", self.st.write_config(f"fsize{limit}", self.cfg),
+                            "--listen", f"127.0.0.1:{port}", "--journal", self.dir],
+                 env=self.st.svc.env(), port=port)
         p.preexec = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
         p.start()
         self.addCleanup(p.stop)
+        return p
+
+    def answered_with_rows(self, p, n, prefix):
+        """n chats answered 200 by p, each with its row in PostgreSQL: their ids."""
         ids = []
-        for i in range(120):
+        for i in range(n):
             status, h, b = self.st.chat(p, {"messages": [{"role": "user", "content": "hi"}]},
-                                        user=f"f{i}")
+                                        user=f"{prefix}{i}")
             self.assertEqual(status, 200, b)
             ids.append(h["x-request-id"])
         self.assertIsNone(p.proc.poll(), "SIGXFSZ must not stop the router")
+        chunk = ",".join(f"'{x}'" for x in ids)
+        wait_for(lambda: self.st.count_rows(f"request_id IN ({chunk})") == len(ids), 30,
+                 what=f"{len(ids)} rows")
+        return ids
+
+    def test_a_failed_journal_write_loses_no_event(self):
+        # the journal's files may grow to 32 KiB (about 30 events): writes past it fail,
+        # cut part way through an event (the router's log file is under the same limit:
+        # it logs a few lines, not one per request); the events still go to Redis
+        limit = 32 << 10
+        p = self.limited_router(limit)
+        ids = self.answered_with_rows(p, 120, "f")
         fails = [x for x in p.log_records()
                  if x.get("msg") == "journal write failed, events only in memory"]
         self.assertTrue(fails, p.logs())
         self.assertRegex(fails[0]["reason"], r"^wrote \d+ of \d+ bytes$")
-        # the events still went to Redis: every answered request has its row
-        chunk = ",".join(f"'{x}'" for x in ids)
-        wait_for(lambda: self.st.count_rows(f"request_id IN ({chunk})") == len(ids), 30,
-                 what=f"{len(ids)} rows")
         # what the journal holds is whole events (the torn write was cut back)
         for path in segments(self.dir):
             with open(path, "rb") as f:
@@ -126,25 +137,10 @@ class Journal(unittest.TestCase):
                 self.assertIn(json.loads(line)["request_id"], ids)
 
     def test_no_journal_write_at_all_stops_nothing(self):
-        # no file may grow at all: every write (the journal's and the log's) fails with
-        # SIGXFSZ, which must not end the router; readiness is seen on its port
-        port = free_port()
-        p = Proc("router", ["--config", self.st.write_config("fsize0", self.cfg), "--listen",
-                            f"127.0.0.1:{port}", "--journal", self.dir],
-                 env=self.st.svc.env(), port=port)
-        p.preexec = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-        p.start()
-        self.addCleanup(p.stop)
-        ids = []
-        for i in range(20):
-            status, h, b = self.st.chat(p, {"messages": [{"role": "user", "content": "hi"}]},
-                                        user=f"z{i}")
-            self.assertEqual(status, 200, b)
-            ids.append(h["x-request-id"])
-        self.assertIsNone(p.proc.poll())
-        chunk = ",".join(f"'{x}'" for x in ids)
-        wait_for(lambda: self.st.count_rows(f"request_id IN ({chunk})") == len(ids), 30,
-                 what=f"{len(ids)} rows")
+        # no file may grow at all: every write (the journal's and the log's) raises
+        # SIGXFSZ, which must not end the router
+        p = self.limited_router(0)
+        self.answered_with_rows(p, 20, "z")
         self.assertEqual([os.path.getsize(x) for x in segments(self.dir)],
                          [0] * len(segments(self.dir)))
 
