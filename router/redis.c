@@ -15,6 +15,7 @@
 #include "common/redisdiscover.h"
 #include "common/redisurl.h"
 #include "router/journal.h"
+#include "router/seen.h"
 #include "router/sentinel_watch.h"
 #include "experiments/cohort.h"
 #include "experiments/config.h"
@@ -46,19 +47,6 @@ struct spooled {
     rt_jseg *seg;    /* --journal: the segment holding its events (NULL: none) */
 };
 
-/* Users recorded recently (per worker): a request whose user was recorded in the
- * same step and cohort less than RT_SEEN_US ago sends nothing. RT_SEEN_WAYS-way set
- * associative: direct-mapped, two users on one slot evicted each other on every
- * request (about 1 user in 10 of the benchmark's 4 000 was recorded every time). */
-#define RT_SEEN_SLOTS 65536
-#define RT_SEEN_WAYS 4
-#define RT_SEEN_US (60 * 1000000LL)
-
-struct seen {
-    uint64_t key;
-    int64_t until_us;
-};
-
 struct rt_redis {
     struct event_base *base;
     sy_redis_addr addr;
@@ -77,7 +65,7 @@ struct rt_redis {
     size_t max_queue;            /* bound on depth */
     size_t inflight;             /* commands sent, not yet answered */
     size_t events_inflight;      /* events in XADDs not yet confirmed */
-    struct seen *seen;           /* RT_SEEN_SLOTS entries, NULL if out of memory */
+    rt_seen *seen;               /* recently recorded users, NULL if out of memory */
     uint64_t dropped, spooled, dropped_logged;
     time_t last_drop_log;
     uint64_t records_skipped; /* user records not sent: out of memory, or not queued */
@@ -248,7 +236,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     r->connected = 1;
     r->backoff_ms = 100;
     if (r->seen) /* a restarted Redis may have lost the records: write them again */
-        memset(r->seen, 0, RT_SEEN_SLOTS * sizeof(*r->seen));
+        rt_seen_clear(r->seen);
     sy_log(SY_INFO, "redis connected", "host=%s port=%d", r->addr.host, r->addr.port);
     flush_queue(r);
 }
@@ -388,7 +376,7 @@ rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_
     r->resend = evtimer_new(base, on_resend, r);
     r->probe = event_new(base, -1, EV_PERSIST, on_probe, r);
     r->spool_entries = -1;
-    r->seen = calloc(RT_SEEN_SLOTS, sizeof(*r->seen)); /* NULL: record every request */
+    r->seen = rt_seen_new(); /* NULL: record every request */
     if (!r->retry || !r->janitor || !r->flush || !r->probe || !r->resend) {
         if (r->retry)
             event_free(r->retry);
@@ -400,7 +388,7 @@ rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_
             event_free(r->probe);
         if (r->resend)
             event_free(r->resend);
-        free(r->seen);
+        rt_seen_free(r->seen);
         free(r);
         return NULL;
     }
@@ -431,7 +419,7 @@ void rt_redis_free(rt_redis *r)
     rt_journal_close(r->journal, !r->open || !r->open->n);
     if (r->open)
         spooled_free(r->open);
-    free(r->seen);
+    rt_seen_free(r->seen);
     event_free(r->flush);
     event_free(r->retry);
     event_free(r->janitor);
@@ -616,23 +604,7 @@ static int seen_recently(rt_redis *r, const char *experiment, const char *user_h
     h = exp_hash64(user_hash, strlen(user_hash), h);
     h = exp_hash64(cohort, strlen(cohort), h);
     h = exp_hash64(step_key, strlen(step_key), h ^ (uint64_t)bucket);
-    h |= 1; /* 0 marks an empty slot */
-    /* the set from the high bits: the low ones are the same for a whole set's keys */
-    struct seen *set = &r->seen[(h >> 32) % (RT_SEEN_SLOTS / RT_SEEN_WAYS) * RT_SEEN_WAYS];
-    struct seen *e = set;
-    for (int i = 0; i < RT_SEEN_WAYS; i++) {
-        if (set[i].key == h) {
-            if (ts_us < set[i].until_us)
-                return 1;
-            e = &set[i];
-            break;
-        }
-        if (set[i].until_us < e->until_us) /* empty (0) or the oldest: replaced */
-            e = &set[i];
-    }
-    e->key = h;
-    e->until_us = ts_us + RT_SEEN_US;
-    return 0;
+    return rt_seen_check(r->seen, h, ts_us);
 }
 
 /* One command, formatted here as RESP into a stack buffer: hiredis's own
