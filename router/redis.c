@@ -24,10 +24,13 @@
 /* Events are spooled in batches: one XADD per RT_BATCH_MAX events or
  * RT_BATCH_BYTES, or RT_BATCH_US after the batch's first event, whichever
  * comes first. At a few thousand requests a second this is tens of events per
- * command instead of one. */
-#define RT_BATCH_MAX 128
-#define RT_BATCH_BYTES (256u << 10)
-#define RT_BATCH_US 5000
+ * command instead of one. 20 ms, not 5: at ~20 000 requests/s an XADD carries
+ * ~380 events instead of ~95, which halved Redis's CPU per request (its fixed
+ * cost per command and wake-up; docs/benchmarks.md, issue 17 "1b"); ingest waits
+ * up to 200 ms between reads anyway. */
+#define RT_BATCH_MAX 512
+#define RT_BATCH_BYTES (1024u << 10)
+#define RT_BATCH_US 20000
 /* A redis+sentinel:// primary is looked up on the loop, blocking, before each connect:
  * each Sentinel connect and reply may take this long (see docs/architecture.md). */
 #define RT_DISCOVER_MS 200
