@@ -13,6 +13,7 @@
 # again (its Redis work for these requests is counted too), and reads:
 #   - INFO cpu: used_cpu_sys + used_cpu_user of Redis, delta over the run, per request
 #   - INFO commandstats: calls and usec per request, by command
+#   - INFO stats: read events (total_reads_processed), bytes in and out per request
 #   - rows in PostgreSQL `requests` added vs requests the router counted
 # Prints one JSON line per round and binary; a summary table at the end (medians).
 # Needs wrk, python3, redis-cli, curl. The machine's other load shows in wall-clock
@@ -128,6 +129,7 @@ for round in $(seq 1 "$ROUNDS"); do
         cpu1=$(redis_cpu)
         counted1=$(router_metric "$port" switchyard_requests_total)
         rcli INFO commandstats | tr -d '\r' >"$tmp/cmdstats-$round-$bi.txt"
+        rcli INFO stats | tr -d '\r' >>"$tmp/cmdstats-$round-$bi.txt"
         kill -TERM "$r_pid"
         wait "$r_pid" 2>/dev/null || true
         for _ in $(seq 1 50); do # the last rows of this round
@@ -142,14 +144,20 @@ for round in $(seq 1 "$ROUNDS"); do
 import json, re, sys
 f, b, rnd, rps, reqs, c0, c1, counted, rows = sys.argv[1:]
 reqs = int(reqs)
-cmds = {}
+cmds, stats = {}, {}
 for line in open(f):
     m = re.match(r"cmdstat_([^:]+):calls=(\d+),usec=(\d+)", line)
     if m:
         cmds[m[1]] = {"calls_per_req": round(int(m[2]) / reqs, 4), "usec_per_req": round(int(m[3]) / reqs, 3)}
+    m = re.match(r"(total_reads_processed|total_net_input_bytes|total_net_output_bytes):(\d+)", line)
+    if m:
+        stats[m[1]] = int(m[2])
 print(json.dumps({"binary": b, "round": int(rnd), "rps": float(rps), "requests": reqs,
                   "redis_cpu_us_per_req": round((float(c1) - float(c0)) * 1e6 / reqs, 2),
                   "commandstats_usec_per_req": round(sum(c["usec_per_req"] for c in cmds.values()), 3),
+                  "reads_per_req": round(stats.get("total_reads_processed", 0) / reqs, 4),
+                  "in_bytes_per_req": round(stats.get("total_net_input_bytes", 0) / reqs),
+                  "out_bytes_per_req": round(stats.get("total_net_output_bytes", 0) / reqs),
                   "router_counted": int(counted), "rows": int(rows), "commands": cmds},
                  separators=(",", ":")))
 PY
@@ -160,8 +168,8 @@ python3 - "$OUT" <<'PY'
 import json, statistics, sys
 rs = [json.loads(l) for l in open(sys.argv[1])]
 med = statistics.median
-print("| binary | wrk req/s (median) | Redis CPU us/request (INFO cpu) | commandstats usec/request | top commands usec/request | requests counted / rows |")
-print("|---|---:|---:|---:|---|---|")
+print("| binary | wrk req/s (median) | Redis CPU us/request (INFO cpu) | commandstats usec/request | top commands usec/request | read events/request | bytes in/out per request | requests counted / rows |")
+print("|---|---:|---:|---:|---|---:|---:|---|")
 for b in dict.fromkeys(r["binary"] for r in rs):
     v = [r for r in rs if r["binary"] == b]
     tops = {}
@@ -172,5 +180,7 @@ for b in dict.fromkeys(r["binary"] for r in rs):
     print(f"| {b} | {med([r['rps'] for r in v]):.0f} | {med([r['redis_cpu_us_per_req'] for r in v]):.2f} "
           f"| {med([r['commandstats_usec_per_req'] for r in v]):.2f} | "
           + ", ".join(f"{k} {u:.2f}" for u, k in top)
-          + f" | {sum(r['router_counted'] for r in v)} / {sum(r['rows'] for r in v)} |")
+          + f" | {med([r['reads_per_req'] for r in v]):.4f} "
+          f"| {med([r['in_bytes_per_req'] for r in v]):.0f} / {med([r['out_bytes_per_req'] for r in v]):.0f} "
+          f"| {sum(r['router_counted'] for r in v)} / {sum(r['rows'] for r in v)} |")
 PY

@@ -15,6 +15,7 @@
 #include "common/redisdiscover.h"
 #include "common/redisurl.h"
 #include "router/journal.h"
+#include "router/seen.h"
 #include "router/sentinel_watch.h"
 #include "experiments/cohort.h"
 #include "experiments/config.h"
@@ -23,10 +24,13 @@
 /* Events are spooled in batches: one XADD per RT_BATCH_MAX events or
  * RT_BATCH_BYTES, or RT_BATCH_US after the batch's first event, whichever
  * comes first. At a few thousand requests a second this is tens of events per
- * command instead of one. */
-#define RT_BATCH_MAX 128
-#define RT_BATCH_BYTES (256u << 10)
-#define RT_BATCH_US 5000
+ * command instead of one. 20 ms, not 5: at ~20 000 requests/s an XADD carries
+ * ~380 events instead of ~95, which halved Redis's CPU per request (its fixed
+ * cost per command and wake-up; docs/benchmarks.md, issue 17 "1b"); ingest waits
+ * up to 200 ms between reads anyway. */
+#define RT_BATCH_MAX 512
+#define RT_BATCH_BYTES (1024u << 10)
+#define RT_BATCH_US 20000
 /* A redis+sentinel:// primary is looked up on the loop, blocking, before each connect:
  * each Sentinel connect and reply may take this long (see docs/architecture.md). */
 #define RT_DISCOVER_MS 200
@@ -44,16 +48,6 @@ struct spooled {
     int xadd_failed; /* min_replicas: the XADD before the WAIT was refused or lost */
     int orphan;      /* min_replicas: no WAIT could be queued, the XADD's callback ends it */
     rt_jseg *seg;    /* --journal: the segment holding its events (NULL: none) */
-};
-
-/* Users recorded recently (direct-mapped, per worker): a request whose user was
- * recorded in the same step and cohort less than RT_SEEN_US ago sends nothing. */
-#define RT_SEEN_SLOTS 65536
-#define RT_SEEN_US (60 * 1000000LL)
-
-struct seen {
-    uint64_t key;
-    int64_t until_us;
 };
 
 struct rt_redis {
@@ -74,7 +68,7 @@ struct rt_redis {
     size_t max_queue;            /* bound on depth */
     size_t inflight;             /* commands sent, not yet answered */
     size_t events_inflight;      /* events in XADDs not yet confirmed */
-    struct seen *seen;           /* RT_SEEN_SLOTS entries, NULL if out of memory */
+    rt_seen *seen;               /* recently recorded users, NULL if out of memory */
     uint64_t dropped, spooled, dropped_logged;
     time_t last_drop_log;
     uint64_t records_skipped; /* user records not sent: out of memory, or not queued */
@@ -245,7 +239,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     r->connected = 1;
     r->backoff_ms = 100;
     if (r->seen) /* a restarted Redis may have lost the records: write them again */
-        memset(r->seen, 0, RT_SEEN_SLOTS * sizeof(*r->seen));
+        rt_seen_clear(r->seen);
     sy_log(SY_INFO, "redis connected", "host=%s port=%d", r->addr.host, r->addr.port);
     flush_queue(r);
 }
@@ -385,7 +379,7 @@ rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_
     r->resend = evtimer_new(base, on_resend, r);
     r->probe = event_new(base, -1, EV_PERSIST, on_probe, r);
     r->spool_entries = -1;
-    r->seen = calloc(RT_SEEN_SLOTS, sizeof(*r->seen)); /* NULL: record every request */
+    r->seen = rt_seen_new(); /* NULL: record every request */
     if (!r->retry || !r->janitor || !r->flush || !r->probe || !r->resend) {
         if (r->retry)
             event_free(r->retry);
@@ -397,7 +391,7 @@ rt_redis *rt_redis_new(struct event_base *base, const sy_redis_addr *addr, size_
             event_free(r->probe);
         if (r->resend)
             event_free(r->resend);
-        free(r->seen);
+        rt_seen_free(r->seen);
         free(r);
         return NULL;
     }
@@ -428,7 +422,7 @@ void rt_redis_free(rt_redis *r)
     rt_journal_close(r->journal, !r->open || !r->open->n);
     if (r->open)
         spooled_free(r->open);
-    free(r->seen);
+    rt_seen_free(r->seen);
     event_free(r->flush);
     event_free(r->retry);
     event_free(r->janitor);
@@ -613,13 +607,7 @@ static int seen_recently(rt_redis *r, const char *experiment, const char *user_h
     h = exp_hash64(user_hash, strlen(user_hash), h);
     h = exp_hash64(cohort, strlen(cohort), h);
     h = exp_hash64(step_key, strlen(step_key), h ^ (uint64_t)bucket);
-    h |= 1; /* 0 marks an empty slot */
-    struct seen *e = &r->seen[h & (RT_SEEN_SLOTS - 1)];
-    if (e->key == h && ts_us < e->until_us)
-        return 1;
-    e->key = h;
-    e->until_us = ts_us + RT_SEEN_US;
-    return 0;
+    return rt_seen_check(r->seen, h, ts_us);
 }
 
 /* One command, formatted here as RESP into a stack buffer: hiredis's own

@@ -3,16 +3,16 @@
  * libevent loop). It carries the per-user cohort records and the event spool.
  *
  * Nothing on the request path waits for Redis. Events are appended to the
- * stream sy:events in batches: one entry, field b, holds up to 128 events
- * separated by newlines (event JSON has no raw newline), closed 5 ms after its
- * first event at the latest. A batch whose XADD is not confirmed (Redis down,
+ * stream sy:events in batches: one entry, field b, holds up to 512 events
+ * (1 MiB) separated by newlines (event JSON has no raw newline), closed 20 ms
+ * after its first event at the latest. A batch whose XADD is not confirmed (Redis down,
  * timeout, error reply) goes back to a bounded in-memory queue and is sent
  * again after reconnecting. When the queue (counted in events) is full the new
  * event is dropped, counted and logged (at most once a second).
  *
  * The user record is written at most once a minute per user, step and cohort
- * by each process (a direct-mapped cache of 65,536 recent users, emptied on
- * every reconnection), so last_seen_us is exact to a minute. It is plain
+ * by each process (a 4-way set-associative cache of 65,536 recent users,
+ * router/seen.h, emptied on every reconnection), so last_seen_us is exact to a minute. It is plain
  * pipelined commands, no script: HSETNX seen:<step> (its reply says whether the
  * user is new to the step; only then HINCRBY of the exposure count), HSETNX
  * first_seen_us, HSET bucket/cohort/last_seen_us, PEXPIRE.
