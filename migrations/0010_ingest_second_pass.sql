@@ -144,7 +144,7 @@ BEGIN
             -- that batch attributes it. Days go in ascending order and a row attributed on
             -- one day no longer waits on the next, so feedback still gets the earliest ts
             -- of its request in the stage, as with the trigger over the whole statement.
-            IF n > 0 AND EXISTS (SELECT 1 FROM feedback WHERE request_ts IS NULL) THEN
+            IF EXISTS (SELECT 1 FROM feedback WHERE request_ts IS NULL) THEN
                 EXECUTE format(
                     'UPDATE feedback f '
                     'SET request_ts = r.ts, '
