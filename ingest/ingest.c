@@ -293,14 +293,14 @@ static int bads_add(struct ing_bads *bs, const char *id, const char *ev, size_t 
     return 0;
 }
 
-/* Converts one event to a COPY line, or notes why not. 1 converted, 0 bad, -1 out of
+/* Converts one event to a binary COPY tuple, or notes why not. 1 converted, 0 bad, -1 out of
  * memory. */
 static int convert_one(struct ing *g, struct ing_bads *bs, const char *id, const char *ev,
                        size_t len)
 {
     char reason[512];
     size_t off = g->copy.len;
-    if (ing_event_to_copy(ev, len, &g->copy, reason, sizeof(reason)) != 0)
+    if (ing_event_to_copy_binary(ev, len, &g->copy, reason, sizeof(reason)) != 0)
         return bads_add(bs, id, ev, len, reason) ? -1 : 0;
     struct ing_rows *rs = &g->rows;
     if (rs->n == rs->cap) {

@@ -25,8 +25,9 @@ int ing_store_init(struct ing_store *st, const char *url, volatile sig_atomic_t 
     if (st->max_tries < 1)
         st->max_tries = ING_MAX_TRIES_DEFAULT;
     sy_backoff_init(&st->backoff, 100, 5000);
-    return ing_event_sql(ING_TMP_TABLE, st->sql_create, sizeof(st->sql_create), st->sql_copy,
-                         sizeof(st->sql_copy), st->sql_insert, sizeof(st->sql_insert));
+    return ing_event_sql_format(ING_TMP_TABLE, 1, st->sql_create, sizeof(st->sql_create),
+                                st->sql_copy, sizeof(st->sql_copy), st->sql_insert,
+                                sizeof(st->sql_insert));
 }
 
 void ing_store_close(struct ing_store *st)
@@ -149,8 +150,8 @@ static int fail_is_permanent(const struct ing_store *st, const struct pg_fail *f
     return ing_store_permanent_sqlstate(f->sqlstate) && PQstatus(st->pg) == CONNECTION_OK;
 }
 
-/* One attempt: COPY + sy_ingest_requests() + COMMIT of len bytes of COPY lines. 0 (inserted set), or -1
- * with f filled in. */
+/* One attempt: COPY + sy_ingest_requests() + COMMIT of len bytes of binary COPY tuples
+ * (header and trailer added here). 0 (inserted set), or -1 with f filled in. */
 static int pg_write_once(struct ing_store *st, const char *data, size_t len, long long *inserted,
                          struct pg_fail *f)
 {
@@ -166,6 +167,10 @@ static int pg_write_once(struct ing_store *st, const char *data, size_t len, lon
     }
     PQclear(res);
     res = NULL;
+    if (PQputCopyData(st->pg, ing_copy_binary_header, ING_COPY_BINARY_HEADER_LEN) != 1) {
+        note_fail(st, NULL, f);
+        goto fail;
+    }
     for (size_t off = 0; off < len;) {
         size_t n = len - off > ING_COPY_CHUNK ? ING_COPY_CHUNK : len - off;
         if (PQputCopyData(st->pg, data + off, (int)n) != 1) {
@@ -174,7 +179,8 @@ static int pg_write_once(struct ing_store *st, const char *data, size_t len, lon
         }
         off += n;
     }
-    if (PQputCopyEnd(st->pg, NULL) != 1) {
+    if (PQputCopyData(st->pg, ing_copy_binary_trailer, ING_COPY_BINARY_TRAILER_LEN) != 1 ||
+        PQputCopyEnd(st->pg, NULL) != 1) {
         note_fail(st, NULL, f);
         goto fail;
     }

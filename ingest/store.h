@@ -59,7 +59,7 @@ int ing_store_ensure(struct ing_store *st) __attribute__((warn_unused_result));
  * in a minute). */
 void ing_store_partitions(struct ing_store *st);
 
-/* Commits copy (its nrows lines described by rows) in one transaction, retrying through
+/* Commits copy (its nrows binary COPY tuples described by rows) in one transaction, retrying through
  * outages; sets poison events aside (above); counts inserted rows, duplicates and dead
  * letters. 0, or -1 when stopping before all of it was committed or set aside (the
  * caller must not acknowledge it then: a replay is harmless). */
