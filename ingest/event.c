@@ -39,6 +39,9 @@ static const struct ing_scan_key ev_keys[] = {
 #undef EV_KEY
 };
 
+/* PostgreSQL's timestamp epoch, 2000-01-01, in microseconds since 1970 */
+#define EV_PG_EPOCH_US INT64_C(946684800000000)
+
 /* ts_us bounds: 1970-01-01 .. 9999-12-31T23:59:59.999999Z */
 #define EV_TS_US_MAX INT64_C(253402300799999999)
 
@@ -195,8 +198,8 @@ static char *put_field(char *o, uint64_t v, int bytes)
 }
 
 /* put_value() for COPY's binary format: the value PostgreSQL's input function would make
- * of put_value()'s text, in the type's binary form (the stage's types: ts_us is a bigint).
- * Same checks, same *why; one more: a real that PostgreSQL's float4in would refuse as an
+ * of put_value()'s text, in the type's binary form, the requests column's type.
+ * (ts_us as the timestamptz ts.) Same checks, same *why; one more: a real that PostgreSQL's float4in would refuse as an
  * underflow (its text rounds to 0 as a float) is out of range here too. */
 static char *put_binary(char *o, const struct ev_column *c, const struct ing_jvalue *v,
                         int *why)
@@ -238,6 +241,8 @@ static char *put_binary(char *o, const struct ev_column *c, const struct ing_jva
         }
         if (c->type == WIRE_F_INT4)
             return put_field(o, (uint32_t)(int32_t)v->i, 4);
+        if (c->type == WIRE_F_TS_US) /* timestamptz: microseconds since 2000-01-01 */
+            return put_field(o, (uint64_t)(v->i - EV_PG_EPOCH_US), 8);
         return put_field(o, (uint64_t)v->i, 8);
     case WIRE_F_REAL4:
     case WIRE_F_REAL8:
@@ -384,9 +389,12 @@ int ing_event_sql_format(const char *table, int binary, char *create, size_t cre
     bad |= put(copy, copylen, &yp, "COPY %s (", table);
     for (size_t k = 0; k < EV_NCOLUMNS; k++) {
         const char *sep = k ? ", " : "";
-        bad |= put(create, createlen, &cp, "%s%s %s", sep, ev_columns[k].key,
-                   stage_type(ev_columns[k].type));
-        bad |= put(copy, copylen, &yp, "%s%s", sep, ev_columns[k].key);
+        /* binary: the requests columns and types (so the same tuples fit a partition) */
+        const char *name = binary ? ev_columns[k].col : ev_columns[k].key;
+        bad |= put(create, createlen, &cp, "%s%s %s", sep, name,
+                   binary ? wire_field_sql_type(ev_columns[k].type)
+                          : stage_type(ev_columns[k].type));
+        bad |= put(copy, copylen, &yp, "%s%s", sep, name);
     }
     bad |= put(create, createlen, &cp, ") ON COMMIT DELETE ROWS");
     bad |= put(copy, copylen, &yp, ") FROM STDIN%s", binary ? " (FORMAT binary)" : "");

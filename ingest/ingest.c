@@ -378,9 +378,10 @@ static void log_stats(struct ing *g, const char *msg)
 {
     sy_log(SY_INFO, msg,
            "read=%llu inserted=%llu duplicates=%llu dead=%llu dead_refused=%llu batches=%llu "
-           "pg_errors=%llu redis_errors=%llu",
+           "fast_batches=%llu fast_fallbacks=%llu pg_errors=%llu redis_errors=%llu",
            g->read, g->store.inserted, g->store.duplicates, g->spool.dead, g->store.dead,
-           g->batches, g->store.errors, g->spool.errors);
+           g->batches, g->store.fast, g->store.fast_fallbacks, g->store.errors,
+           g->spool.errors);
 }
 
 /* The counters and the spool's depth, for /metrics. */
@@ -529,7 +530,7 @@ int ingest_main(int argc, char **argv)
     log_stats(&g, "stopped");
     free(g.rows.v);
     ing_spool_close(&g.spool);
-    ing_store_close(&g.store);
+    ing_store_free(&g.store);
     ing_buf_free(&g.copy);
     return 0;
 }

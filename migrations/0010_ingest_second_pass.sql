@@ -20,9 +20,12 @@
 
 DROP INDEX IF EXISTS requests_experiment_ts;
 
--- One grain's upsert from the minute groups g (0009's sy_rollup_sql with the inner
--- aggregation replaced by g; for 'minute' date_trunc is the identity).
-CREATE OR REPLACE FUNCTION sy_rollup_from_groups_sql(grain text) RETURNS text
+-- One grain's upsert from the minute groups in src (0009's sy_rollup_sql with the inner
+-- aggregation replaced by src; for 'minute' date_trunc is the identity). src has the inner
+-- query's columns: t, experiment, phase, routed_bp, cohort, task_type (coalesced), i (the
+-- latency bucket), n, errors, cost_sum, cost_sq, baseline_cost_sum, latency_sum_us,
+-- tokens_in, cached_tokens, fallback_tier, fallback_default.
+CREATE OR REPLACE FUNCTION sy_rollup_from_groups_sql(grain text, src text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $f$
 SELECT format($$
     INSERT INTO %1$I AS r (%2$I, experiment, phase, routed_bp, cohort, task_type,
@@ -33,7 +36,7 @@ SELECT format($$
            sum(g.n), sum(g.errors), sum(g.cost_sum), sum(g.cost_sq), sum(g.baseline_cost_sum),
            sum(g.latency_sum_us), sy_hist_of(array_agg(g.i), array_agg(g.n)),
            sum(g.tokens_in), sum(g.cached_tokens), sum(g.fallback_tier), sum(g.fallback_default)
-    FROM g
+    FROM %3$s g
     GROUP BY 1, 2, 3, 4, 5, 6
     ON CONFLICT (experiment, phase, routed_bp, %2$I, cohort, task_type) DO UPDATE SET
         n = r.n + excluded.n,
@@ -47,19 +50,19 @@ SELECT format($$
         cached_tokens = r.cached_tokens + excluded.cached_tokens,
         fallback_tier = r.fallback_tier + excluded.fallback_tier,
         fallback_default = r.fallback_default + excluded.fallback_default$$,
-    'rollups_' || grain, grain)
+    'rollups_' || grain, grain, src)
 $f$;
 
--- The statement for one day: the staged rows of [$1, $2) into the day partition part, the
--- minute groups (g) once from the inserted rows, rollups_minute from them, rollups_hour
--- summed from them. conflict is '' or 'ON CONFLICT DO NOTHING '. Returns the statement
--- text; its result is one row: how many rows were inserted.
+-- The statement for one day: the staged rows matching filter (the day's bounds) into the
+-- day partition part, the minute groups (g) once from the inserted rows, rollups_minute
+-- from them, rollups_hour summed from them. conflict is '' or 'ON CONFLICT DO NOTHING '.
+-- Its result is one row: how many rows were inserted.
 CREATE OR REPLACE FUNCTION sy_ingest_day_sql(part text, cols text, vals text, stage text,
-                                             conflict text) RETURNS text
+                                             conflict text, filter text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $f$
 SELECT format($$
     WITH ins AS (
-        INSERT INTO %1$I (%2$s) SELECT %3$s FROM %4$s WHERE ts_us >= $1 AND ts_us < $2 %5$s
+        INSERT INTO %1$I (%2$s) SELECT %3$s FROM %4$s WHERE %8$s %5$s
         RETURNING ts, experiment, phase, routed_bp, cohort, task_type, status, cost_usd,
                   baseline_cost_usd, latency_us, tokens_in, cached_tokens, fallback
     ), g AS (
@@ -81,87 +84,143 @@ SELECT format($$
     ), m AS (%6$s), h AS (%7$s)
     SELECT count(*) FROM ins$$,
     part, cols, vals, stage, conflict,
-    sy_rollup_from_groups_sql('minute'), sy_rollup_from_groups_sql('hour'))
+    sy_rollup_from_groups_sql('minute', 'g'), sy_rollup_from_groups_sql('hour', 'g'), filter)
+$f$;
+
+-- sy_feedback_attribute()'s UPDATE, as its own statement (a fresh snapshot, as the
+-- trigger has), for the feedback that waits for a request among src's rows matching
+-- filter; tsexpr is the earliest ts of a request there (an aggregate over src s). Called
+-- only when some feedback waits at all (feedback_unattributed is a partial index on
+-- exactly those rows). sy_ingest_requests() and sy_ingest_groups() say which rows src
+-- holds and why the result is the trigger's.
+CREATE OR REPLACE FUNCTION sy_attribute_sql(src text, filter text, tsexpr text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $f$
+SELECT format($$
+    UPDATE feedback f
+    SET request_ts = r.ts,
+        late = f.created_at > r.ts + make_interval(secs => coalesce(f.attribution_window_s, 0))
+    FROM (SELECT s.request_id, %3$s AS ts
+          FROM %1$s s
+          WHERE %2$s
+            AND s.request_id IN (SELECT w.request_id FROM feedback w WHERE w.request_ts IS NULL)
+          GROUP BY s.request_id) r
+    WHERE f.request_ts IS NULL AND f.request_id = r.request_id$$,
+    src, filter, tsexpr)
 $f$;
 
 -- As 0009's (same contract: the staged rows into requests ON CONFLICT DO NOTHING, returns
 -- how many were inserted; rows of a day without its partition go through the parent and
--- its triggers), with the statement above for a day that has its partition.
+-- its triggers), with the statement above for a day that has its partition. The stage
+-- holds the requests columns, ts either as ts_us bigint (microseconds since 1970, as
+-- ingest staged it before 0010) or as ts timestamptz (ingest's binary COPY now).
 CREATE OR REPLACE FUNCTION sy_ingest_requests(stage regclass) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-    cols  text;
-    vals  text;
-    day   bigint;
-    lo    bigint;
-    part  text;
-    n     bigint;
-    total bigint := 0;
+    cols   text;
+    vals   text;
+    us     boolean;
+    day    bigint;
+    filter text;
+    part   text;
+    n      bigint;
+    total  bigint := 0;
 BEGIN
     SELECT string_agg(CASE a.attname WHEN 'ts_us' THEN 'ts' ELSE quote_ident(a.attname) END,
                       ', ' ORDER BY a.attnum),
            string_agg(CASE a.attname
                           WHEN 'ts_us' THEN 'timestamptz ''epoch'' + ts_us * interval ''1 microsecond'''
                           ELSE quote_ident(a.attname) END,
-                      ', ' ORDER BY a.attnum)
-    INTO cols, vals
+                      ', ' ORDER BY a.attnum),
+           bool_or(a.attname = 'ts_us')
+    INTO cols, vals, us
     FROM pg_attribute a
     WHERE a.attrelid = stage AND a.attnum > 0 AND NOT a.attisdropped;
 
-    FOR day IN EXECUTE format('SELECT DISTINCT ts_us / 86400000000 FROM %s ORDER BY 1', stage)
+    FOR day IN EXECUTE format(CASE WHEN us THEN 'SELECT DISTINCT ts_us / 86400000000 FROM %s ORDER BY 1'
+                                   ELSE 'SELECT DISTINCT (ts AT TIME ZONE ''UTC'')::date - date ''1970-01-01'' FROM %s ORDER BY 1'
+                              END, stage)
     LOOP
-        lo := day * 86400000000;
+        -- the day's bounds, as constants of the statements below
+        filter := CASE WHEN us THEN format('ts_us >= %s AND ts_us < %s',
+                                           day * 86400000000, (day + 1) * 86400000000)
+                       ELSE format('ts >= timestamptz ''epoch'' + interval ''1 day'' * %s AND '
+                                   'ts < timestamptz ''epoch'' + interval ''1 day'' * %s', day, day + 1)
+                  END;
         SELECT c.relname INTO part
         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         WHERE i.inhparent = 'requests'::regclass
           AND c.relname = 'requests_' || to_char(date '1970-01-01' + day::integer, 'YYYYMMDD')
           AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = 'requests'::regclass);
         IF part IS NULL THEN
-            EXECUTE format('INSERT INTO requests (%s) SELECT %s FROM %s '
-                           'WHERE ts_us >= $1 AND ts_us < $2 ON CONFLICT DO NOTHING',
-                           cols, vals, stage)
-                USING lo, lo + 86400000000;
+            EXECUTE format('INSERT INTO requests (%s) SELECT %s FROM %s WHERE %s ON CONFLICT DO NOTHING',
+                           cols, vals, stage, filter);
             GET DIAGNOSTICS n = ROW_COUNT;
         ELSE
             -- First without ON CONFLICT (no second probe of the key index per row); a
             -- duplicate (a replay) undoes the subtransaction, and it runs again with it.
             BEGIN
-                EXECUTE sy_ingest_day_sql(part, cols, vals, stage::text, '')
-                    USING lo, lo + 86400000000 INTO n;
+                EXECUTE sy_ingest_day_sql(part, cols, vals, stage::text, '', filter) INTO n;
             EXCEPTION WHEN unique_violation THEN
-                EXECUTE sy_ingest_day_sql(part, cols, vals, stage::text, 'ON CONFLICT DO NOTHING ')
-                    USING lo, lo + 86400000000 INTO n;
+                EXECUTE sy_ingest_day_sql(part, cols, vals, stage::text,
+                                          'ON CONFLICT DO NOTHING ', filter) INTO n;
             END;
-            -- sy_feedback_attribute()'s UPDATE, as its own statement (a fresh snapshot, as
-            -- the trigger has), only when some feedback waits. The requests are taken from
-            -- the stage's rows of this day rather than from the inserted ones: a staged row
-            -- that was not inserted has its (request_id, ts) stored already, so it is a
-            -- stored request too. That differs from the trigger only for feedback that
-            -- waits for a request stored earlier, which can only be feedback written while
-            -- that earlier batch was in flight (sy_feedback_ingest's lookup did not see the
-            -- uncommitted row and the batch's UPDATE did not see the uncommitted
-            -- feedback): the trigger path leaves it unattributed for good; here a replay of
-            -- that batch attributes it. Days go in ascending order and a row attributed on
-            -- one day no longer waits on the next, so feedback still gets the earliest ts
-            -- of its request in the stage, as with the trigger over the whole statement.
+            -- The requests for the attribution are the stage's rows of this day rather
+            -- than the inserted ones: a staged row that was not inserted has its
+            -- (request_id, ts) stored already, so it is a stored request too. That differs
+            -- from the trigger only for feedback that waits for a request stored earlier,
+            -- which can only be feedback written while that request's batch was in flight
+            -- (sy_feedback_ingest's lookup did not see the uncommitted row, the batch's
+            -- UPDATE did not see the uncommitted feedback): the trigger leaves it
+            -- unattributed for good; here a replay of that batch attributes it. Days go in
+            -- ascending order and feedback attributed on one day no longer waits on the
+            -- next, so feedback still gets the earliest ts of its request in the stage, as
+            -- the trigger over the whole statement gives it.
             IF EXISTS (SELECT 1 FROM feedback WHERE request_ts IS NULL) THEN
-                EXECUTE format(
-                    'UPDATE feedback f '
-                    'SET request_ts = r.ts, '
-                    '    late = f.created_at > r.ts + make_interval(secs => coalesce(f.attribution_window_s, 0)) '
-                    'FROM (SELECT s.request_id, '
-                    '             timestamptz ''epoch'' + min(s.ts_us) * interval ''1 microsecond'' AS ts '
-                    '      FROM %s s '
-                    '      WHERE s.ts_us >= $1 AND s.ts_us < $2 '
-                    '        AND s.request_id IN (SELECT w.request_id FROM feedback w '
-                    '                             WHERE w.request_ts IS NULL) '
-                    '      GROUP BY s.request_id) r '
-                    'WHERE f.request_ts IS NULL AND f.request_id = r.request_id', stage)
-                    USING lo, lo + 86400000000;
+                EXECUTE sy_attribute_sql(stage::text, filter,
+                    CASE WHEN us THEN 'timestamptz ''epoch'' + min(s.ts_us) * interval ''1 microsecond'''
+                         ELSE 'min(s.ts)' END);
             END IF;
         END IF;
         total := total + n;
     END LOOP;
     RETURN total;
+END;
+$$;
+
+-- ingest's fast path for a batch of one UTC day (ingest/store.c): the rows were COPYed
+-- straight into part (that day's partition) and ingest aggregated them itself into groups
+-- (the minute groups g of sy_ingest_day_sql, same columns, computed the same way: ingest/
+-- rollup.c), so what is left is upserting the rollups from the groups and attributing
+-- the feedback. Raises SY422 if part is not a partition of requests (a table of that
+-- name that is not attached: ingest then rolls back to before its COPY and takes the
+-- stage path). A duplicate row made the COPY fail already (ingest takes the stage path
+-- then, too), so all of the day's rows of the batch are new here.
+-- The attribution looks the waiting feedback up in the partition rather than in the
+-- batch: every row of the partition is a stored request, and one of an earlier batch can
+-- only be waited for by feedback written while that batch was in flight (see
+-- sy_ingest_requests), which the trigger path leaves unattributed and this attributes.
+CREATE OR REPLACE FUNCTION sy_ingest_groups(part text, groups regclass) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                   WHERE i.inhparent = 'requests'::regclass AND c.relname = part
+                     AND c.relnamespace = (SELECT relnamespace FROM pg_class
+                                           WHERE oid = 'requests'::regclass)) THEN
+        RAISE EXCEPTION USING ERRCODE = 'SY422',
+            MESSAGE = format('%s is not a partition of requests', part);
+    END IF;
+    EXECUTE sy_rollup_from_groups_sql('minute', groups::text);
+    EXECUTE sy_rollup_from_groups_sql('hour', groups::text);
+    -- per waiting feedback one probe of the partition's key index (its first column)
+    IF EXISTS (SELECT 1 FROM feedback WHERE request_ts IS NULL) THEN
+        EXECUTE format(
+            'UPDATE feedback f '
+            'SET request_ts = r.ts, '
+            '    late = f.created_at > r.ts + make_interval(secs => coalesce(f.attribution_window_s, 0)) '
+            'FROM (SELECT w.feedback_id, (SELECT min(s.ts) FROM %I s WHERE s.request_id = w.request_id) AS ts '
+            '      FROM feedback w WHERE w.request_ts IS NULL) r '
+            'WHERE f.feedback_id = r.feedback_id AND r.ts IS NOT NULL AND f.request_ts IS NULL',
+            part);
+    END IF;
 END;
 $$;

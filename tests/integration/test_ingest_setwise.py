@@ -19,12 +19,16 @@ that are not exact in binary (test_float_sums) the double columns of rollups_hou
 differ in the last bits: they are compared with a relative tolerance of 1e-12, every
 other column exactly. test_feedback_written_during_a_batch: feedback that waits for a
 request already stored (written while that request's batch was in flight) is attributed
-when the batch is replayed.
+when the batch is replayed. test_fast_path: batches of one day go straight into the
+partition with ingest's own minute groups (0010, sy_ingest_groups); a batch with a
+duplicate, a refused event or a replay falls back to the stage; so does a batch for a
+table named like the day's partition that is not one.
 """
 
 import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -155,6 +159,13 @@ class IngestSetWiseTest(unittest.TestCase):
                  env=self.svc.env())
         p.start(wait=False)
         self.assertEqual(p.wait(120), 0, p.logs())
+        return p.logs()
+
+    def counter(self, logs, name):
+        """A counter of ingest's "stopped" line."""
+        m = re.findall(r'"%s":"?(\d+)' % name, logs)
+        self.assertTrue(m, logs)
+        return int(m[-1])
 
     def assert_same(self, sql):
         mine, ref = self.both(sql)
@@ -268,6 +279,40 @@ class IngestSetWiseTest(unittest.TestCase):
         # requests_default's rows go through the parent's trigger (only inserted rows);
         # a day partition's through sy_ingest_requests (the staged rows)
         self.assertEqual(got, [["fb-p", "t", "t"], ["fb-w", "", ""]])
+
+    def test_fast_path(self):
+        today = datetime.datetime.now(datetime.timezone.utc).date()
+        day = 86_400_000_000
+        # the same set on one day: same duplicates, same twin (now two ts of one day)
+        evs = [dict(e, ts_us=day_us(today) + e["ts_us"] % day) for e in events()]
+        self.feedback(evs)
+        logs = self.ingest_path(evs)
+        self.trigger_path([evs[k:k + BATCH] for k in range(0, len(evs), BATCH)])
+        # 11 batches of 40: the one with the duplicates and the one with the refused event
+        # fall back (and the halves of the bisection take the stage path)
+        self.assertEqual(self.counter(logs, "fast_batches"), 9, logs)
+        self.assertEqual(self.counter(logs, "fast_fallbacks"), 2, logs)
+        self.assertEqual(self.svc.psql("SELECT count(*) FROM requests")[0][0],
+                         str(len(evs) - 3))
+        self.assertEqual(self.svc.psql("SELECT count(*) FROM feedback WHERE late IS NULL"),
+                         [["0"]])
+        self.compare()
+        logs = self.ingest_path(evs)  # a replay: every batch falls back, nothing is added
+        self.assertEqual(self.counter(logs, "fast_batches"), 0, logs)
+        self.assertEqual(self.counter(logs, "inserted"), 0, logs)
+        self.compare()
+
+    def test_fast_path_not_a_partition(self):
+        day = datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=30)
+        name = "requests_" + day.strftime("%Y%m%d")  # no partition this far ahead
+        self.svc.psql(f"CREATE TABLE {name} (LIKE requests)")
+        evs = [dict(e, ts_us=day_us(day, 60) + i) for i, e in enumerate(events()[:BATCH])]
+        logs = self.ingest_path(evs)
+        self.assertEqual(self.counter(logs, "fast_fallbacks"), 1, logs)
+        self.assertEqual(self.svc.psql(f"SELECT count(*) FROM {name}"), [["0"]])
+        self.assertEqual(self.svc.psql("SELECT tableoid::regclass, count(*) FROM requests "
+                                       "GROUP BY 1"), [["requests_default", str(BATCH)]])
+        self.assertEqual(self.svc.psql("SELECT sum(n) FROM rollups_hour"), [[str(BATCH)]])
 
 
 if __name__ == "__main__":

@@ -77,10 +77,11 @@ static int bin_field_text(wire_field_type t, const unsigned char *p, int64_t len
         sprintf(o, "%" PRId32, (int32_t)(uint32_t)bin_be(p, 4));
         return strcmp(o, want) == 0;
     case WIRE_F_INT8:
-    case WIRE_F_TS_US:
+    case WIRE_F_TS_US: /* timestamptz: microseconds since 2000 */
         if (len != 8)
             return 0;
-        sprintf(o, "%" PRId64, (int64_t)bin_be(p, 8));
+        sprintf(o, "%" PRId64,
+                (int64_t)bin_be(p, 8) + (t == WIRE_F_TS_US ? INT64_C(946684800000000) : 0));
         return strcmp(o, want) == 0;
     case WIRE_F_REAL4: {
         uint32_t u = (uint32_t)bin_be(p, 4);

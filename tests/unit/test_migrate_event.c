@@ -728,7 +728,7 @@ static void test_binary_tuple(void **state)
     assert_int_equal(ing_event_to_copy_binary(json, strlen(json), &b, reason, sizeof(reason)), 0);
     const unsigned char *p = (const unsigned char *)b.data;
     static const unsigned char head[] = {0, BIN_NCOLS, 0, 0, 0, 3, 'a', '\t', 'b', 0, 0, 0, 8,
-                                         0, 0x06, 0x0a, 0x24, 0x18, 0x1e, 0x40, 0x01, /* ts_us */
+                                         0x00, 0x02, 0xad, 0x22, 0xdc, 0xe6, 0x60, 0x01, /* ts, since 2000 */
                                          0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* NULL x2 */
                                          0, 0, 0, 4, 0xff, 0xff, 0xff, 0xfe}; /* bucket -2 */
     assert_true(b.len > sizeof(head));
@@ -758,6 +758,8 @@ static void test_sql(void **state)
                                           insert, sizeof(insert)),
                      0);
     assert_non_null(strstr(copy, "redis_fallback) FROM STDIN (FORMAT binary)"));
+    assert_non_null(strstr(copy, "COPY t (request_id, ts, project,"));
+    assert_non_null(strstr(create, "(request_id text, ts timestamptz, project text,"));
     assert_int_equal(ing_event_sql("t", create, 100, copy, sizeof(copy), insert, sizeof(insert)),
                      -1);
 }
