@@ -13,7 +13,7 @@
 # this one in the same run. Also checks that every event has its row and that
 # rollups_minute and rollups_hour each count every event once (n summed).
 # Env: EVENTS (500000), PER_ENTRY (10), BATCH (1000), ROUNDS (1: runs per binary,
-# alternating binaries round by round).
+# alternating binaries round by round), SY_PG_SHARED_BUFFERS (scripts/services': 16MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-500000}

@@ -39,6 +39,9 @@ static const struct ing_scan_key ev_keys[] = {
 #undef EV_KEY
 };
 
+/* PostgreSQL's timestamp epoch, 2000-01-01, in microseconds since 1970 */
+#define EV_PG_EPOCH_US INT64_C(946684800000000)
+
 /* ts_us bounds: 1970-01-01 .. 9999-12-31T23:59:59.999999Z */
 #define EV_TS_US_MAX INT64_C(253402300799999999)
 
@@ -181,8 +184,103 @@ static char *put_value(char *o, const struct ev_column *c, const struct ing_jval
     return NULL;
 }
 
-int ing_event_to_copy(const char *json, size_t len, struct ing_buf *out, char *reason,
-                      size_t reasonlen)
+static char *put_be(char *o, uint64_t v, int bytes)
+{
+    for (int k = bytes - 1; k >= 0; k--)
+        *o++ = (char)(v >> (8 * k) & 0xff);
+    return o;
+}
+
+/* A field of COPY's binary format: its length (4 bytes), then the value. */
+static char *put_field(char *o, uint64_t v, int bytes)
+{
+    return put_be(put_be(o, (uint64_t)bytes, 4), v, bytes);
+}
+
+/* put_value() for COPY's binary format: the value PostgreSQL's input function would make
+ * of put_value()'s text, in the type's binary form, the requests column's type.
+ * (ts_us as the timestamptz ts.) Same checks, same *why; one more: a real that PostgreSQL's float4in would refuse as an
+ * underflow (its text rounds to 0 as a float) is out of range here too. */
+static char *put_binary(char *o, const struct ev_column *c, const struct ing_jvalue *v,
+                        int *why)
+{
+    char txt[EV_REAL_MAX];
+    double d;
+    float f;
+    uint32_t u4;
+    uint64_t u8;
+
+    *why = 1;
+    if (v->kind == ING_J_MISSING || v->kind == ING_J_NULL) {
+        if (c->required)
+            return NULL;
+        return put_be(o, 0xffffffffu, 4); /* length -1: NULL */
+    }
+    switch (c->type) {
+    case WIRE_F_TEXT: {
+        if (v->kind != ING_J_STRING)
+            return NULL;
+        if (c->required && v->n == 0) {
+            *why = 2;
+            return NULL;
+        }
+        char *end = v->escaped ? ing_scan_unescape(o + 4, v->s, v->n, 0)
+                               : (char *)memcpy(o + 4, v->s, v->n) + v->n;
+        put_be(o, (uint64_t)(end - (o + 4)), 4);
+        return end;
+    }
+    case WIRE_F_INT4:
+    case WIRE_F_INT8:
+    case WIRE_F_TS_US:
+        if (v->kind != ING_J_INT)
+            return NULL;
+        if ((c->type == WIRE_F_INT4 && (v->i < INT32_MIN || v->i > INT32_MAX)) ||
+            (c->type == WIRE_F_TS_US && (v->i < 0 || v->i > EV_TS_US_MAX))) {
+            *why = 3;
+            return NULL;
+        }
+        if (c->type == WIRE_F_INT4)
+            return put_field(o, (uint32_t)(int32_t)v->i, 4);
+        if (c->type == WIRE_F_TS_US) /* timestamptz: microseconds since 2000-01-01 */
+            return put_field(o, (uint64_t)(v->i - EV_PG_EPOCH_US), 8);
+        return put_field(o, (uint64_t)v->i, 8);
+    case WIRE_F_REAL4:
+    case WIRE_F_REAL8:
+        if (v->kind == ING_J_INT) {
+            d = (double)v->i;
+        } else {
+            if (v->kind != ING_J_REAL)
+                return NULL;
+            if (!isfinite(v->d) || (c->type == WIRE_F_REAL4 && fabs(v->d) > FLT_MAX)) {
+                *why = 3;
+                return NULL;
+            }
+            d = v->d;
+        }
+        if (c->type == WIRE_F_REAL8) {
+            memcpy(&u8, &d, 8);
+            return put_field(o, u8, 8);
+        }
+        /* float4in's strtof of the text: rounding the printed decimal, not d, to a float
+         * (they can differ when d is a float's halfway point) */
+        *put_real(txt, d) = '\0';
+        f = strtof(txt, NULL);
+        if (f == 0 && d != 0) {
+            *why = 3;
+            return NULL;
+        }
+        memcpy(&u4, &f, 4);
+        return put_field(o, u4, 4);
+    case WIRE_F_BOOL:
+        if (v->kind != ING_J_TRUE && v->kind != ING_J_FALSE)
+            return NULL;
+        return put_field(o, v->kind == ING_J_TRUE, 1);
+    }
+    return NULL;
+}
+
+static int event_convert(const char *json, size_t len, struct ing_buf *out, char *reason,
+                         size_t reasonlen, int binary)
 {
     struct ing_jvalue vals[EV_NCOLUMNS];
     size_t mark = out->len;
@@ -203,19 +301,22 @@ int ing_event_to_copy(const char *json, size_t len, struct ing_buf *out, char *r
         return -1;
     }
     /* Every value is at most as long as its JSON text, or EV_REAL_MAX, or "\N"; plus
-     * tabs and the newline. */
-    if (buf_reserve(out, len + EV_NCOLUMNS * (EV_REAL_MAX + 1) + 1) != 0) {
+     * tabs and the newline (binary: plus a 4-byte length per field, 2 bytes of count). */
+    if (buf_reserve(out, len + EV_NCOLUMNS * (EV_REAL_MAX + 5) + 2) != 0) {
         snprintf(reason, reasonlen, "out of memory");
         return -1;
     }
     o = out->data + mark;
+    if (binary)
+        o = put_be(o, EV_NCOLUMNS, 2);
     for (size_t k = 0; k < EV_NCOLUMNS; k++) {
         const struct ev_column *c = &ev_columns[k];
         const struct ing_jvalue *v = &vals[k];
         int why;
-        if (k > 0)
+        if (k > 0 && !binary)
             *o++ = '\t';
-        if ((o = put_value(o, c, v, &why)) == NULL) {
+        o = binary ? put_binary(o, c, v, &why) : put_value(o, c, v, &why);
+        if (o == NULL) {
             if (c->required && (v->kind == ING_J_MISSING || v->kind == ING_J_NULL))
                 snprintf(reason, reasonlen, "missing %s", c->key);
             else if (why == 2)
@@ -228,11 +329,31 @@ int ing_event_to_copy(const char *json, size_t len, struct ing_buf *out, char *r
             return -1;
         }
     }
-    *o++ = '\n';
+    if (!binary)
+        *o++ = '\n';
     *o = '\0';
     out->len = (size_t)(o - out->data);
     return 0;
 }
+
+int ing_event_to_copy(const char *json, size_t len, struct ing_buf *out, char *reason,
+                      size_t reasonlen)
+{
+    return event_convert(json, len, out, reason, reasonlen, 0);
+}
+
+int ing_event_to_copy_binary(const char *json, size_t len, struct ing_buf *out, char *reason,
+                             size_t reasonlen)
+{
+    return event_convert(json, len, out, reason, reasonlen, 1);
+}
+
+const char ing_copy_binary_header[ING_COPY_BINARY_HEADER_LEN] = {
+    'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0', /* signature */
+    0, 0, 0, 0, /* flags */
+    0, 0, 0, 0, /* header extension length */
+};
+const char ing_copy_binary_trailer[ING_COPY_BINARY_TRAILER_LEN] = {'\377', '\377'};
 
 static int put(char *dst, size_t dstlen, size_t *pos, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -255,6 +376,12 @@ static int put(char *dst, size_t dstlen, size_t *pos, const char *fmt, ...)
 int ing_event_sql(const char *table, char *create, size_t createlen, char *copy, size_t copylen,
                   char *insert, size_t insertlen)
 {
+    return ing_event_sql_format(table, 0, create, createlen, copy, copylen, insert, insertlen);
+}
+
+int ing_event_sql_format(const char *table, int binary, char *create, size_t createlen,
+                         char *copy, size_t copylen, char *insert, size_t insertlen)
+{
     size_t cp = 0, yp = 0, ip = 0;
     int bad = 0;
 
@@ -262,12 +389,15 @@ int ing_event_sql(const char *table, char *create, size_t createlen, char *copy,
     bad |= put(copy, copylen, &yp, "COPY %s (", table);
     for (size_t k = 0; k < EV_NCOLUMNS; k++) {
         const char *sep = k ? ", " : "";
-        bad |= put(create, createlen, &cp, "%s%s %s", sep, ev_columns[k].key,
-                   stage_type(ev_columns[k].type));
-        bad |= put(copy, copylen, &yp, "%s%s", sep, ev_columns[k].key);
+        /* binary: the requests columns and types (so the same tuples fit a partition) */
+        const char *name = binary ? ev_columns[k].col : ev_columns[k].key;
+        bad |= put(create, createlen, &cp, "%s%s %s", sep, name,
+                   binary ? wire_field_sql_type(ev_columns[k].type)
+                          : stage_type(ev_columns[k].type));
+        bad |= put(copy, copylen, &yp, "%s%s", sep, name);
     }
     bad |= put(create, createlen, &cp, ") ON COMMIT DELETE ROWS");
-    bad |= put(copy, copylen, &yp, ") FROM STDIN");
+    bad |= put(copy, copylen, &yp, ") FROM STDIN%s", binary ? " (FORMAT binary)" : "");
     /* migrations/0009: the rows straight into their day partitions, rollups set-wise */
     bad |= put(insert, insertlen, &ip, "SELECT sy_ingest_requests('%s')", table);
     return bad ? -1 : 0;

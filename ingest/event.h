@@ -30,6 +30,21 @@ int ing_buf_append(struct ing_buf *b, const char *s, size_t n) __attribute__((wa
 int ing_event_to_copy(const char *json, size_t len, struct ing_buf *out, char *reason,
                       size_t reasonlen) __attribute__((warn_unused_result));
 
+/*
+ * The same event as one tuple of COPY's binary format (field count, then each field's
+ * length and value in the requests columns' types: ts_us as ts timestamptz), after the same checks
+ * with the same reasons (and one more, see put_binary in event.c). A batch of tuples goes
+ * between ing_copy_binary_header and ing_copy_binary_trailer. The values are those
+ * PostgreSQL makes of ing_event_to_copy()'s line.
+ */
+int ing_event_to_copy_binary(const char *json, size_t len, struct ing_buf *out, char *reason,
+                             size_t reasonlen) __attribute__((warn_unused_result));
+
+#define ING_COPY_BINARY_HEADER_LEN 19
+#define ING_COPY_BINARY_TRAILER_LEN 2
+extern const char ing_copy_binary_header[ING_COPY_BINARY_HEADER_LEN];
+extern const char ing_copy_binary_trailer[ING_COPY_BINARY_TRAILER_LEN];
+
 /* The SQL that goes with the COPY lines:
  *   create: CREATE TEMP TABLE <table> (...) ON COMMIT DELETE ROWS
  *   copy:   COPY <table> (...) FROM STDIN
@@ -39,5 +54,11 @@ int ing_event_to_copy(const char *json, size_t len, struct ing_buf *out, char *r
  * Returns 0, or -1 if a buffer is too small. */
 int ing_event_sql(const char *table, char *create, size_t createlen, char *copy, size_t copylen,
                   char *insert, size_t insertlen) __attribute__((warn_unused_result));
+/* The same; binary: for ing_event_to_copy_binary(), the COPY takes (FORMAT binary) and
+ * the columns are the requests columns (ts timestamptz for ts_us), in the staging table
+ * as in the COPY. */
+int ing_event_sql_format(const char *table, int binary, char *create, size_t createlen,
+                         char *copy, size_t copylen, char *insert, size_t insertlen)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -293,14 +293,14 @@ static int bads_add(struct ing_bads *bs, const char *id, const char *ev, size_t 
     return 0;
 }
 
-/* Converts one event to a COPY line, or notes why not. 1 converted, 0 bad, -1 out of
+/* Converts one event to a binary COPY tuple, or notes why not. 1 converted, 0 bad, -1 out of
  * memory. */
 static int convert_one(struct ing *g, struct ing_bads *bs, const char *id, const char *ev,
                        size_t len)
 {
     char reason[512];
     size_t off = g->copy.len;
-    if (ing_event_to_copy(ev, len, &g->copy, reason, sizeof(reason)) != 0)
+    if (ing_event_to_copy_binary(ev, len, &g->copy, reason, sizeof(reason)) != 0)
         return bads_add(bs, id, ev, len, reason) ? -1 : 0;
     struct ing_rows *rs = &g->rows;
     if (rs->n == rs->cap) {
@@ -378,9 +378,10 @@ static void log_stats(struct ing *g, const char *msg)
 {
     sy_log(SY_INFO, msg,
            "read=%llu inserted=%llu duplicates=%llu dead=%llu dead_refused=%llu batches=%llu "
-           "pg_errors=%llu redis_errors=%llu",
+           "fast_batches=%llu fast_fallbacks=%llu pg_errors=%llu redis_errors=%llu",
            g->read, g->store.inserted, g->store.duplicates, g->spool.dead, g->store.dead,
-           g->batches, g->store.errors, g->spool.errors);
+           g->batches, g->store.fast, g->store.fast_fallbacks, g->store.errors,
+           g->spool.errors);
 }
 
 /* The counters and the spool's depth, for /metrics. */
@@ -529,7 +530,7 @@ int ingest_main(int argc, char **argv)
     log_stats(&g, "stopped");
     free(g.rows.v);
     ing_spool_close(&g.spool);
-    ing_store_close(&g.store);
+    ing_store_free(&g.store);
     ing_buf_free(&g.copy);
     return 0;
 }

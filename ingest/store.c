@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -25,14 +26,29 @@ int ing_store_init(struct ing_store *st, const char *url, volatile sig_atomic_t 
     if (st->max_tries < 1)
         st->max_tries = ING_MAX_TRIES_DEFAULT;
     sy_backoff_init(&st->backoff, 100, 5000);
-    return ing_event_sql(ING_TMP_TABLE, st->sql_create, sizeof(st->sql_create), st->sql_copy,
-                         sizeof(st->sql_copy), st->sql_insert, sizeof(st->sql_insert));
+    if (ing_event_sql_format(ING_TMP_TABLE, 1, st->sql_create, sizeof(st->sql_create),
+                             st->sql_copy, sizeof(st->sql_copy), st->sql_insert,
+                             sizeof(st->sql_insert)) != 0)
+        return -1;
+    /* "COPY ingest_batch (...) FROM STDIN (FORMAT binary)" without "COPY ingest_batch" */
+    const char *cols = st->sql_copy + strlen("COPY " ING_TMP_TABLE);
+    if (strlen(cols) >= sizeof(st->sql_fast_cols))
+        return -1;
+    strcpy(st->sql_fast_cols, cols);
+    return 0;
 }
 
 void ing_store_close(struct ing_store *st)
 {
     PQfinish(st->pg);
     st->pg = NULL;
+}
+
+void ing_store_free(struct ing_store *st)
+{
+    ing_store_close(st);
+    ing_groups_free(&st->groups);
+    ing_buf_free(&st->group_tuples);
 }
 
 static int pg_exec(struct ing_store *st, const char *sql, char *err, size_t errlen)
@@ -84,6 +100,42 @@ retry:
     st->next_partitions_ms = sy_clock_mono_ms() + 60 * 1000; /* retry in a minute */
 }
 
+/* The fast path's temp table and sy_lat_bounds(): how many bounds, 0 when the server
+ * has no sy_ingest_groups (migrations before 0010) or something failed (the stage path
+ * then, for every batch). */
+static size_t fast_path_setup(struct ing_store *st)
+{
+    char err[512];
+    size_t n = 0;
+    PGresult *res = PQexec(st->pg, "SELECT array_to_string(sy_lat_bounds(), ','), "
+                                   "to_regprocedure('sy_ingest_groups(text,regclass)') "
+                                   "IS NOT NULL");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+        strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+        PQclear(res);
+        return 0;
+    }
+    for (const char *p = PQgetvalue(res, 0, 0); *p && n < sizeof(st->bounds) / sizeof(st->bounds[0]);) {
+        char *end;
+        st->bounds[n++] = strtoll(p, &end, 10);
+        if (end == p || (*end && *end != ',')) {
+            n = 0;
+            break;
+        }
+        p = *end ? end + 1 : end;
+    }
+    PQclear(res);
+    for (size_t k = 1; k < n; k++)
+        if (st->bounds[k] < st->bounds[k - 1])
+            n = 0; /* width_bucket needs them ascending */
+    if (n && pg_exec(st, ing_groups_sql_create, err, sizeof(err)) != 0) {
+        sy_log_kv(SY_WARN, "ingest fast path off: creating its temp table failed", "reason",
+                  err, NULL);
+        n = 0;
+    }
+    return n;
+}
+
 static int pg_connect_once(struct ing_store *st)
 {
     char err[1024], redacted[512];
@@ -101,7 +153,8 @@ static int pg_connect_once(struct ing_store *st)
         ing_store_close(st);
         return -1;
     }
-    sy_log(SY_INFO, "postgresql connected", NULL);
+    st->nbounds = fast_path_setup(st);
+    sy_log(SY_INFO, "postgresql connected", "fast_path=%s", st->nbounds ? "yes" : "no");
     ing_store_partitions(st);
     return 0;
 }
@@ -149,23 +202,22 @@ static int fail_is_permanent(const struct ing_store *st, const struct pg_fail *f
     return ing_store_permanent_sqlstate(f->sqlstate) && PQstatus(st->pg) == CONNECTION_OK;
 }
 
-/* One attempt: COPY + sy_ingest_requests() + COMMIT of len bytes of COPY lines. 0 (inserted set), or -1
- * with f filled in. */
-static int pg_write_once(struct ing_store *st, const char *data, size_t len, long long *inserted,
-                         struct pg_fail *f)
+/* One binary COPY: sql, then header, len bytes of tuples, trailer. 0, or -1 with f
+ * filled in (results drained). */
+static int copy_binary(struct ing_store *st, const char *sql, const char *data, size_t len,
+                       struct pg_fail *f)
 {
-    PGresult *res = NULL;
-
-    f->sqlstate[0] = '\0';
-    if (pg_exec(st, "BEGIN", f->err, sizeof(f->err)) != 0)
-        return -1;
-    res = PQexec(st->pg, st->sql_copy);
+    PGresult *res = PQexec(st->pg, sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         note_fail(st, res, f);
         goto fail;
     }
     PQclear(res);
     res = NULL;
+    if (PQputCopyData(st->pg, ing_copy_binary_header, ING_COPY_BINARY_HEADER_LEN) != 1) {
+        note_fail(st, NULL, f);
+        goto fail;
+    }
     for (size_t off = 0; off < len;) {
         size_t n = len - off > ING_COPY_CHUNK ? ING_COPY_CHUNK : len - off;
         if (PQputCopyData(st->pg, data + off, (int)n) != 1) {
@@ -174,7 +226,8 @@ static int pg_write_once(struct ing_store *st, const char *data, size_t len, lon
         }
         off += n;
     }
-    if (PQputCopyEnd(st->pg, NULL) != 1) {
+    if (PQputCopyData(st->pg, ing_copy_binary_trailer, ING_COPY_BINARY_TRAILER_LEN) != 1 ||
+        PQputCopyEnd(st->pg, NULL) != 1) {
         note_fail(st, NULL, f);
         goto fail;
     }
@@ -186,6 +239,76 @@ static int pg_write_once(struct ing_store *st, const char *data, size_t len, lon
     PQclear(res);
     while ((res = PQgetResult(st->pg)) != NULL)
         PQclear(res);
+    return 0;
+fail:
+    PQclear(res);
+    while ((res = PQgetResult(st->pg)) != NULL)
+        PQclear(res);
+    return -1;
+}
+
+/* The fast path inside the batch's transaction (store.h): 1 done (every row inserted), 0
+ * undone to the savepoint (the stage path follows), -1 failed (f filled in). */
+static int write_fast(struct ing_store *st, const char *data, size_t len, struct pg_fail *f)
+{
+    char part[32], sql[1200];
+    time_t t = (time_t)(st->groups.day * 86400);
+    struct tm tm;
+    PGresult *res = NULL;
+
+    if (!gmtime_r(&t, &tm) || strftime(part, sizeof(part), "requests_%Y%m%d", &tm) == 0)
+        return 0;
+    if (pg_exec(st, "SAVEPOINT ing_fast", f->err, sizeof(f->err)) != 0)
+        return -1;
+    snprintf(sql, sizeof(sql), "COPY %s%s", part, st->sql_fast_cols);
+    if (copy_binary(st, sql, data, len, f) != 0 ||
+        copy_binary(st, ing_groups_sql_copy, st->group_tuples.data, st->group_tuples.len, f) != 0)
+        goto undo;
+    const char *params[] = {part, ING_GROUPS_TABLE};
+    res = PQexecParams(st->pg, "SELECT sy_ingest_groups($1, $2::regclass)", 2, NULL, params,
+                       NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        note_fail(st, res, f);
+        PQclear(res);
+        goto undo;
+    }
+    PQclear(res);
+    ING_ADD(&st->fast, 1);
+    return 1;
+undo:
+    if (PQstatus(st->pg) != CONNECTION_OK ||
+        pg_exec(st, "ROLLBACK TO SAVEPOINT ing_fast", f->err, sizeof(f->err)) != 0)
+        return -1;
+    ING_ADD(&st->fast_fallbacks, 1);
+    sy_log_kv(SY_DEBUG, "batch not for the fast path; the stage path", "reason", f->err,
+              "sqlstate", f->sqlstate, NULL);
+    f->sqlstate[0] = '\0';
+    return 0;
+}
+
+/* One attempt: [the fast path,] COPY + sy_ingest_requests() + COMMIT of len bytes of
+ * binary COPY tuples (header and trailer added here); fast: try the fast path first
+ * (st->groups and st->group_tuples hold the batch's groups). 0 (inserted set), or -1
+ * with f filled in. */
+static int pg_write_once(struct ing_store *st, const char *data, size_t len, size_t nrows,
+                         int fast, long long *inserted, struct pg_fail *f)
+{
+    PGresult *res = NULL;
+
+    f->sqlstate[0] = '\0';
+    if (pg_exec(st, "BEGIN", f->err, sizeof(f->err)) != 0)
+        return -1;
+    if (fast) {
+        int r = write_fast(st, data, len, f);
+        if (r < 0)
+            goto fail;
+        if (r > 0) {
+            *inserted = (long long)nrows;
+            goto commit;
+        }
+    }
+    if (copy_binary(st, st->sql_copy, data, len, f) != 0)
+        goto fail;
     res = PQexec(st->pg, st->sql_insert);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         note_fail(st, res, f);
@@ -194,6 +317,7 @@ static int pg_write_once(struct ing_store *st, const char *data, size_t len, lon
     *inserted = atoll(PQgetvalue(res, 0, 0));
     PQclear(res);
     res = NULL;
+commit:
     /* COMMIT reports failure as an error, or as ROLLBACK on an aborted transaction. */
     res = PQexec(st->pg, "COMMIT");
     if (PQresultStatus(res) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(res), "COMMIT") != 0) {
@@ -243,7 +367,7 @@ static int write_range(struct ing_store *st, const struct ing_buf *copy,
     for (;;) {
         if (ing_store_ensure(st) != 0)
             return -1;
-        if (pg_write_once(st, data, len, &inserted, f) == 0) {
+        if (pg_write_once(st, data, len, hi - lo, 0, &inserted, f) == 0) {
             count_written(st, hi - lo, inserted);
             return 0;
         }
@@ -317,6 +441,26 @@ static int isolate(struct ing_store *st, const struct ing_buf *copy, const struc
     return 0;
 }
 
+/* Builds the batch's groups for the fast path (with this session's bounds): 1 when it can
+ * take it (one UTC day, groups built). Rebuilt every attempt: a new session may have
+ * other bounds, or none. */
+static int batch_groups(struct ing_store *st, const struct ing_buf *copy,
+                        const struct ing_row *rows, size_t nrows)
+{
+    struct ing_groups *g = &st->groups;
+    if (!st->nbounds)
+        return 0;
+    ing_groups_reset(g);
+    for (size_t k = 0; k < nrows && !g->unusable; k++)
+        if (ing_groups_add(g, copy->data + rows[k].off, rows[k].len,
+                           st->bounds, st->nbounds) != 0)
+            return 0;
+    if (g->unusable || g->day < 0 || g->n == 0)
+        return 0;
+    st->group_tuples.len = 0;
+    return ing_groups_tuples(g, &st->group_tuples) == 0;
+}
+
 int ing_store_write(struct ing_store *st, const struct ing_buf *copy, const struct ing_row *rows,
                     size_t nrows)
 {
@@ -329,7 +473,8 @@ int ing_store_write(struct ing_store *st, const struct ing_buf *copy, const stru
     for (;;) {
         if (ing_store_ensure(st) != 0)
             return -1;
-        if (pg_write_once(st, copy->data, copy->len, &inserted, &f) == 0)
+        if (pg_write_once(st, copy->data, copy->len, nrows, batch_groups(st, copy, rows, nrows),
+                          &inserted, &f) == 0)
             break;
         if (fail_is_permanent(st, &f) && ++tries >= st->max_tries) {
             char t[16], n[24];

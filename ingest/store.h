@@ -1,10 +1,17 @@
 /*
- * The PostgreSQL side of ingest: COPY lines (ingest/event.h) into the requests table.
+ * The PostgreSQL side of ingest: binary COPY tuples (ingest/event.h) into the requests
+ * table.
  *
- * Blocking libpq, one session: BEGIN; COPY into a temp table; SELECT
- * sy_ingest_requests(temp table) (migrations/0009: INSERT ... ON CONFLICT DO NOTHING into
- * the day partitions with the rollups set-wise, bypassing the parent's triggers); COMMIT. Any error drops the session and retries the same batch
- * from a fresh one with backoff, giving up only when *stop is set. Also keeps the
+ * Blocking libpq, one session, one transaction a batch. A batch of one UTC day (the
+ * common case) first takes the fast path (migrations/0010): SAVEPOINT; COPY straight into
+ * the day's partition; COPY ingest's own minute groups of the batch (ingest/rollup.h)
+ * into a temp table; SELECT sy_ingest_groups() (rollups from the groups, feedback
+ * attribution). If that fails while the session is fine (a duplicate row: a replay; no
+ * such partition) it rolls back to the savepoint and takes the stage path, as every other
+ * batch does: COPY into a temp table; SELECT sy_ingest_requests(temp table) (INSERT ... ON
+ * CONFLICT DO NOTHING into the day partitions with the rollups set-wise, bypassing the
+ * parent's triggers). Then COMMIT. Any other error drops the session and retries the same
+ * batch from a fresh one with backoff, giving up only when *stop is set. Also keeps the
  * request partitions created ahead (sy_create_request_partitions, hourly).
  *
  * Poison events: a batch refused max_tries times in a row with a data or constraint
@@ -17,8 +24,11 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/pg.h"
+#include "ingest/event.h"
+#include "ingest/rollup.h"
 
 struct ing_buf;
 
@@ -44,6 +54,15 @@ struct ing_store {
     volatile sig_atomic_t *stop;
     long long next_partitions_ms;
     char sql_create[2048], sql_copy[1024], sql_insert[2048];
+    /* the fast path: the COPY's column list (" (request_id, ...) FROM STDIN (FORMAT
+     * binary)"), sy_lat_bounds() (nbounds 0: the server has no sy_ingest_groups, no fast
+     * path), the batch's groups and their tuples */
+    char sql_fast_cols[1024];
+    int64_t bounds[64];
+    size_t nbounds;
+    struct ing_groups groups;
+    struct ing_buf group_tuples;
+    unsigned long long fast, fast_fallbacks;
 };
 
 /* 0, or -1 if the generated SQL does not fit (an internal error). */
@@ -59,7 +78,7 @@ int ing_store_ensure(struct ing_store *st) __attribute__((warn_unused_result));
  * in a minute). */
 void ing_store_partitions(struct ing_store *st);
 
-/* Commits copy (its nrows lines described by rows) in one transaction, retrying through
+/* Commits copy (its nrows binary COPY tuples described by rows) in one transaction, retrying through
  * outages; sets poison events aside (above); counts inserted rows, duplicates and dead
  * letters. 0, or -1 when stopping before all of it was committed or set aside (the
  * caller must not acknowledge it then: a replay is harmless). */
@@ -75,5 +94,7 @@ int ing_store_write(struct ing_store *st, const struct ing_buf *copy, const stru
 int ing_store_permanent_sqlstate(const char *sqlstate);
 
 void ing_store_close(struct ing_store *st);
+/* ing_store_close and the memory of the fast path. */
+void ing_store_free(struct ing_store *st);
 
 #endif

@@ -12,7 +12,9 @@
  * And differential: the same input through the old jansson-based converter
  * (tests/unit/event_reference.h) must give the same line, or the same reason
  * (for invalid JSON: both starting "not valid JSON: "); the one documented
- * difference (a raw NUL byte) is allowed there.
+ * difference (a raw NUL byte) is allowed there. And the binary COPY tuple
+ * (ing_event_to_copy_binary) must hold what PostgreSQL makes of the text line
+ * (tests/unit/event_binary.h).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +23,7 @@
 #include <string.h>
 
 #include "ingest/event.h"
+#include "tests/unit/event_binary.h"
 #include "tests/unit/event_reference.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -89,6 +92,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                    (data[0] & 1) ? sizeof(prior) - 1 : 0);
     if (diff) {
         fprintf(stderr, "fuzz_event: differs from jansson: %s\n", diff);
+        abort();
+    }
+    if ((diff = bin_compare((const char *)data + 1, size - 1)) != NULL) {
+        fprintf(stderr, "fuzz_event: binary COPY: %s\n", diff);
         abort();
     }
     return 0;

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "ingest/event.h"
+#include "tests/unit/event_binary.h"
 #include "tests/unit/event_reference.h"
 
 #define MAXCOLS 64
@@ -358,6 +359,8 @@ static void check_edge(const char *json, size_t len, const char *colname, const 
     }
     if ((diff = ref_compare(json, len, "keep", 4)) != NULL)
         fail_msg("%.*s: differs from jansson: %s", (int)len, json, diff);
+    if ((diff = bin_compare(json, len)) != NULL)
+        fail_msg("%.*s: binary COPY: %s", (int)len, json, diff);
     ing_buf_free(&b);
 }
 
@@ -641,6 +644,9 @@ static void test_same_as_jansson(void **state)
         const char *prior = rndn(2) ? "r-0\t0\t\\N\n" : "";
         if ((diff = ref_compare(g.p, g.len, prior, strlen(prior))) != NULL)
             fail_msg("case %zu (%zu bytes) %.*s: %s", i, g.len, (int)g.len, g.p, diff);
+        if ((diff = bin_compare(g.p, g.len)) != NULL)
+            fail_msg("case %zu (%zu bytes) %.*s: binary COPY: %s", i, g.len, (int)g.len, g.p,
+                     diff);
         struct ing_buf b = {0};
         char reason[256];
         if (ing_event_to_copy(g.p, g.len, &b, reason, sizeof(reason)) == 0)
@@ -698,7 +704,42 @@ static void test_reals_print_as_printf(void **state)
         if (strcmp(f[cost], want) != 0)
             fail_msg("%s: cost_usd is %s, want %s", num, f[cost], want);
         ing_buf_free(&b);
+        if (i % 16 == 0) { /* binary: the same double; as a real, strtof of the text */
+            const char *diff = bin_compare(json, strlen(json));
+            if (diff)
+                fail_msg("%s: binary COPY: %s", json, diff);
+            snprintf(json, sizeof(json),
+                     "{\"request_id\":\"r\",\"ts_us\":1,\"task_confidence\":%s}", num);
+            if ((diff = bin_compare(json, strlen(json))) != NULL)
+                fail_msg("%s: binary COPY: %s", json, diff);
+        }
     }
+}
+
+/* The binary tuple of one event, byte for byte, and its refusal of a real float4in
+ * refuses. */
+static void test_binary_tuple(void **state)
+{
+    static const char json[] = "{\"request_id\":\"a\\tb\",\"ts_us\":1700000000000001,"
+                               "\"bucket\":-2,\"task_confidence\":0.5,\"stream\":true}";
+    struct ing_buf b = {0};
+    char reason[256];
+    (void)state;
+    assert_int_equal(ing_event_to_copy_binary(json, strlen(json), &b, reason, sizeof(reason)), 0);
+    const unsigned char *p = (const unsigned char *)b.data;
+    static const unsigned char head[] = {0, BIN_NCOLS, 0, 0, 0, 3, 'a', '\t', 'b', 0, 0, 0, 8,
+                                         0x00, 0x02, 0xad, 0x22, 0xdc, 0xe6, 0x60, 0x01, /* ts, since 2000 */
+                                         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* NULL x2 */
+                                         0, 0, 0, 4, 0xff, 0xff, 0xff, 0xfe}; /* bucket -2 */
+    assert_true(b.len > sizeof(head));
+    assert_memory_equal(p, head, sizeof(head));
+    assert_null(bin_compare(json, strlen(json)));
+    ing_buf_free(&b);
+    static const char tiny[] = "{\"request_id\":\"r\",\"ts_us\":1,\"task_confidence\":1e-50}";
+    assert_int_equal(ing_event_to_copy_binary(tiny, strlen(tiny), &b, reason, sizeof(reason)), -1);
+    assert_string_equal(reason, "task_confidence: out of range (real)");
+    assert_int_equal(b.len, 0);
+    ing_buf_free(&b);
 }
 
 static void test_sql(void **state)
@@ -713,6 +754,12 @@ static void test_sql(void **state)
     assert_non_null(strstr(create, "redis_fallback boolean) ON COMMIT DELETE ROWS"));
     assert_non_null(strstr(copy, "COPY t (request_id, ts_us, project,"));
     assert_string_equal(insert, "SELECT sy_ingest_requests('t')");
+    assert_int_equal(ing_event_sql_format("t", 1, create, sizeof(create), copy, sizeof(copy),
+                                          insert, sizeof(insert)),
+                     0);
+    assert_non_null(strstr(copy, "redis_fallback) FROM STDIN (FORMAT binary)"));
+    assert_non_null(strstr(copy, "COPY t (request_id, ts, project,"));
+    assert_non_null(strstr(create, "(request_id text, ts timestamptz, project text,"));
     assert_int_equal(ing_event_sql("t", create, 100, copy, sizeof(copy), insert, sizeof(insert)),
                      -1);
 }
@@ -727,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_same_as_jansson),
         cmocka_unit_test(test_reals_print_as_printf),
+        cmocka_unit_test(test_binary_tuple),
         cmocka_unit_test(test_sql),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
