@@ -123,27 +123,61 @@ static char *put_real(char *o, double d)
     return o + (k > 0 ? k : 0);
 }
 
-/* Writes one column's value at o (room enough). Returns the end, or NULL with *why: 1
- * for a wrong type or a missing required value, 2 for an empty required string, 3 for
- * out of range. */
-static char *put_value(char *o, const struct ev_column *c, const struct ing_jvalue *v, int *why)
+/* Checks one column's value against the column. Returns 0, or -1 with *why: 1 for a
+ * wrong type or a missing required value, 2 for an empty required string, 3 for out of
+ * range. A missing or null value of a column that may be NULL passes. */
+static int check_value(const struct ev_column *c, const struct ing_jvalue *v, int *why)
 {
     *why = 1;
+    if (v->kind == ING_J_MISSING || v->kind == ING_J_NULL)
+        return c->required ? -1 : 0;
+    switch (c->type) {
+    case WIRE_F_TEXT:
+        if (v->kind != ING_J_STRING)
+            return -1;
+        if (c->required && v->n == 0) {
+            *why = 2;
+            return -1;
+        }
+        return 0;
+    case WIRE_F_INT4:
+    case WIRE_F_INT8:
+    case WIRE_F_TS_US:
+        if (v->kind != ING_J_INT)
+            return -1;
+        if ((c->type == WIRE_F_INT4 && (v->i < INT32_MIN || v->i > INT32_MAX)) ||
+            (c->type == WIRE_F_TS_US && (v->i < 0 || v->i > EV_TS_US_MAX))) {
+            *why = 3;
+            return -1;
+        }
+        return 0;
+    case WIRE_F_REAL4:
+    case WIRE_F_REAL8:
+        if (v->kind == ING_J_INT)
+            return 0;
+        if (v->kind != ING_J_REAL)
+            return -1;
+        if (!isfinite(v->d) || (c->type == WIRE_F_REAL4 && fabs(v->d) > FLT_MAX)) {
+            *why = 3;
+            return -1;
+        }
+        return 0;
+    case WIRE_F_BOOL:
+        return v->kind == ING_J_TRUE || v->kind == ING_J_FALSE ? 0 : -1;
+    }
+    return -1;
+}
+
+/* Writes one checked value (check_value) at o (room enough) as COPY text; returns the end. */
+static char *put_text(char *o, const struct ev_column *c, const struct ing_jvalue *v)
+{
     if (v->kind == ING_J_MISSING || v->kind == ING_J_NULL) {
-        if (c->required)
-            return NULL;
         o[0] = '\\';
         o[1] = 'N';
         return o + 2;
     }
     switch (c->type) {
     case WIRE_F_TEXT:
-        if (v->kind != ING_J_STRING)
-            return NULL;
-        if (c->required && v->n == 0) {
-            *why = 2;
-            return NULL;
-        }
         if (!v->escaped) { /* no escapes: no control characters either, nothing to escape */
             memcpy(o, v->s, v->n);
             return o + v->n;
@@ -152,13 +186,6 @@ static char *put_value(char *o, const struct ev_column *c, const struct ing_jval
     case WIRE_F_INT4:
     case WIRE_F_INT8:
     case WIRE_F_TS_US:
-        if (v->kind != ING_J_INT)
-            return NULL;
-        if ((c->type == WIRE_F_INT4 && (v->i < INT32_MIN || v->i > INT32_MAX)) ||
-            (c->type == WIRE_F_TS_US && (v->i < 0 || v->i > EV_TS_US_MAX))) {
-            *why = 3;
-            return NULL;
-        }
         return put_int(o, v);
     case WIRE_F_REAL4:
     case WIRE_F_REAL8:
@@ -168,20 +195,12 @@ static char *put_value(char *o, const struct ev_column *c, const struct ing_jval
                 return put_int(o, v);
             return put_real(o, (double)v->i);
         }
-        if (v->kind != ING_J_REAL)
-            return NULL;
-        if (!isfinite(v->d) || (c->type == WIRE_F_REAL4 && fabs(v->d) > FLT_MAX)) {
-            *why = 3;
-            return NULL;
-        }
         return put_real(o, v->d);
     case WIRE_F_BOOL:
-        if (v->kind != ING_J_TRUE && v->kind != ING_J_FALSE)
-            return NULL;
         *o = v->kind == ING_J_TRUE ? 't' : 'f';
         return o + 1;
     }
-    return NULL;
+    return o;
 }
 
 static char *put_be(char *o, uint64_t v, int bytes)
@@ -197,10 +216,11 @@ static char *put_field(char *o, uint64_t v, int bytes)
     return put_be(put_be(o, (uint64_t)bytes, 4), v, bytes);
 }
 
-/* put_value() for COPY's binary format: the value PostgreSQL's input function would make
- * of put_value()'s text, in the type's binary form, the requests column's type.
- * (ts_us as the timestamptz ts.) Same checks, same *why; one more: a real that PostgreSQL's float4in would refuse as an
- * underflow (its text rounds to 0 as a float) is out of range here too. */
+/* put_text() for COPY's binary format: the value PostgreSQL's input function would make
+ * of put_text()'s text, in the type's binary form, the requests column's type (ts_us as
+ * the timestamptz ts). Returns the end, or NULL (*why 3) for the one value check_value
+ * passes that the text would not: a real that float4in refuses as an underflow (its text
+ * rounds to 0 as a float). */
 static char *put_binary(char *o, const struct ev_column *c, const struct ing_jvalue *v,
                         int *why)
 {
@@ -210,53 +230,24 @@ static char *put_binary(char *o, const struct ev_column *c, const struct ing_jva
     uint32_t u4;
     uint64_t u8;
 
-    *why = 1;
-    if (v->kind == ING_J_MISSING || v->kind == ING_J_NULL) {
-        if (c->required)
-            return NULL;
+    if (v->kind == ING_J_MISSING || v->kind == ING_J_NULL)
         return put_be(o, 0xffffffffu, 4); /* length -1: NULL */
-    }
     switch (c->type) {
     case WIRE_F_TEXT: {
-        if (v->kind != ING_J_STRING)
-            return NULL;
-        if (c->required && v->n == 0) {
-            *why = 2;
-            return NULL;
-        }
         char *end = v->escaped ? ing_scan_unescape(o + 4, v->s, v->n, 0)
                                : (char *)memcpy(o + 4, v->s, v->n) + v->n;
         put_be(o, (uint64_t)(end - (o + 4)), 4);
         return end;
     }
     case WIRE_F_INT4:
+        return put_field(o, (uint32_t)(int32_t)v->i, 4);
+    case WIRE_F_TS_US: /* timestamptz: microseconds since 2000-01-01 */
+        return put_field(o, (uint64_t)(v->i - EV_PG_EPOCH_US), 8);
     case WIRE_F_INT8:
-    case WIRE_F_TS_US:
-        if (v->kind != ING_J_INT)
-            return NULL;
-        if ((c->type == WIRE_F_INT4 && (v->i < INT32_MIN || v->i > INT32_MAX)) ||
-            (c->type == WIRE_F_TS_US && (v->i < 0 || v->i > EV_TS_US_MAX))) {
-            *why = 3;
-            return NULL;
-        }
-        if (c->type == WIRE_F_INT4)
-            return put_field(o, (uint32_t)(int32_t)v->i, 4);
-        if (c->type == WIRE_F_TS_US) /* timestamptz: microseconds since 2000-01-01 */
-            return put_field(o, (uint64_t)(v->i - EV_PG_EPOCH_US), 8);
         return put_field(o, (uint64_t)v->i, 8);
     case WIRE_F_REAL4:
     case WIRE_F_REAL8:
-        if (v->kind == ING_J_INT) {
-            d = (double)v->i;
-        } else {
-            if (v->kind != ING_J_REAL)
-                return NULL;
-            if (!isfinite(v->d) || (c->type == WIRE_F_REAL4 && fabs(v->d) > FLT_MAX)) {
-                *why = 3;
-                return NULL;
-            }
-            d = v->d;
-        }
+        d = v->kind == ING_J_INT ? (double)v->i : v->d;
         if (c->type == WIRE_F_REAL8) {
             memcpy(&u8, &d, 8);
             return put_field(o, u8, 8);
@@ -272,11 +263,9 @@ static char *put_binary(char *o, const struct ev_column *c, const struct ing_jva
         memcpy(&u4, &f, 4);
         return put_field(o, u4, 4);
     case WIRE_F_BOOL:
-        if (v->kind != ING_J_TRUE && v->kind != ING_J_FALSE)
-            return NULL;
         return put_field(o, v->kind == ING_J_TRUE, 1);
     }
-    return NULL;
+    return o;
 }
 
 static int event_convert(const char *json, size_t len, struct ing_buf *out, char *reason,
@@ -315,7 +304,10 @@ static int event_convert(const char *json, size_t len, struct ing_buf *out, char
         int why;
         if (k > 0 && !binary)
             *o++ = '\t';
-        o = binary ? put_binary(o, c, v, &why) : put_value(o, c, v, &why);
+        if (check_value(c, v, &why) == 0)
+            o = binary ? put_binary(o, c, v, &why) : put_text(o, c, v);
+        else
+            o = NULL;
         if (o == NULL) {
             if (c->required && (v->kind == ING_J_MISSING || v->kind == ING_J_NULL))
                 snprintf(reason, reasonlen, "missing %s", c->key);
