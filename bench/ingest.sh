@@ -13,13 +13,18 @@
 # this one in the same run. Also checks that every event has its row and that
 # rollups_minute and rollups_hour each count every event once (n summed).
 # Env: EVENTS (500000), PER_ENTRY (10), BATCH (1000), ROUNDS (1: runs per binary,
-# alternating binaries round by round), SY_PG_SHARED_BUFFERS (scripts/services': 16MB).
+# alternating binaries round by round), SY_PG_SHARED_BUFFERS (scripts/services': 16MB),
+# IDS (ordered: request ids rise with ts, as the router's since 2026-12; random: 24
+# random hex digits, as the router's were before, so every row's key lands on a random
+# page of the primary key's index).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-500000}
 PER_ENTRY=${PER_ENTRY:-10}
 BATCH=${BATCH:-1000}
 ROUNDS=${ROUNDS:-1}
+IDS=${IDS:-ordered}
+case $IDS in ordered|random) ;; *) echo "IDS must be ordered or random" >&2; exit 2 ;; esac
 
 # CPU ticks of the postmaster and everything it has forked (live children plus those
 # already reaped, which the kernel adds to the postmaster's cutime/cstime).
@@ -35,18 +40,23 @@ pg_ticks() {
 }
 
 push_events() {
-    python3 - "$SY_REDIS_PORT" "$EVENTS" "$PER_ENTRY" <<'PY'
-import socket, sys, time
+    python3 - "$SY_REDIS_PORT" "$EVENTS" "$PER_ENTRY" "$IDS" <<'PY'
+import random, socket, sys, time
 port, total, per = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+rnd = random.Random(1) if sys.argv[4] == "random" else None
+def rid(i, ts):
+    if rnd:
+        return "req_%024x" % rnd.getrandbits(96)
+    return "req_%012x%012x" % ((ts + i) // 1000, i)
 def ev(i, ts):
-    return ('{"request_id":"3f2a%028x","ts_us":%d,"project":"local","user_hash":"00112233aabbccdd",'
+    return ('{"request_id":"%s","ts_us":%d,"project":"local","user_hash":"00112233aabbccdd",'
             '"bucket":%d,"experiment":"bench","phase":"ramp","routed_bp":5000,"cohort":"%s",'
             '"task_type":"%s","task_confidence":%.4f,"mode":"balanced","served_model":"sim-instant",'
             '"provider":"sim","would_have_model":null,"stream":false,"status":%d,"error":null,'
             '"attempts":1,"tokens_in":%d,"tokens_out":%d,"cost_usd":%.10f,"baseline_cost_usd":%.10f,'
             '"latency_us":%d,"upstream_us":%d,"overhead_us":%d,"redis_fallback":false,'
             '"fallback":%s,"cached_tokens":%d}'
-            % (i, ts + i, i % 10000, ("routed", "control")[i % 2],
+            % (rid(i, ts), ts + i, i % 10000, ("routed", "control")[i % 2],
                ("code", "chat", "math")[i % 3], (i % 9973) / 10000, (200, 502)[i % 50 == 0],
                20 + i % 50, 30 + i % 70, (i % 1000) * 1.23456e-8, (i % 1000) * 1.234567e-7,
                300 + (i * 7919) % 200000, 250 + i % 89, 50 + i % 8,

@@ -161,7 +161,7 @@ class OpenAIClientTest(unittest.TestCase):
         self.assertGreater(len(r["content"]), 0)
         self.assertTrue(r["id"])
         rid = r["headers"]["x-request-id"]
-        self.assertRegex(rid, r"^req_[0-9a-f]{24}$")
+        self.assertRegex(rid, r"^req_[0-9a-f]{28}$")
         self.assertEqual(r["request_id"], rid)  # the SDK's own reading of the header
         self.assertIn(r["headers"]["x-route-cohort"], ("holdout", "control"))
         self.assertEqual(r["headers"]["x-route-model"], "big")

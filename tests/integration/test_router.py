@@ -117,7 +117,7 @@ class RouterTest(unittest.TestCase):
         self.assertEqual(resp["choices"][0]["message"]["role"], "assistant")
         usage = resp["usage"]
         rid = h["x-request-id"]
-        self.assertRegex(rid, r"^req_[0-9a-f]{24}$")
+        self.assertRegex(rid, r"^req_[0-9a-f]{28}$")
         b = bucket(user)
         cohort = "holdout" if b < 500 else "control"
         self.assertEqual(h["x-route-cohort"], cohort)
@@ -135,6 +135,10 @@ class RouterTest(unittest.TestCase):
 
         # PostgreSQL: one row, cost from the catalog price (2.5 / 10 USD per million)
         row = self.row(rid)
+        # the id starts with the request's ts in milliseconds: ids rise with time
+        ms = self.svc.psql("SELECT floor(extract(epoch FROM ts) * 1000)::bigint FROM requests "
+                           f"WHERE request_id = '{rid}'")
+        self.assertEqual(int(rid[4:16], 16), int(ms[0][0]))
         self.assertEqual(row["project"], "proj-a")
         self.assertEqual(row["user_hash"], user_hash(user))
         self.assertEqual(int(row["bucket"]), b)
