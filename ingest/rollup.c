@@ -19,6 +19,7 @@ enum {
 #define RU_PG_EPOCH_US INT64_C(946684800000000) /* 2000-01-01 in microseconds since 1970 */
 #define RU_MINUTE_US INT64_C(60000000)
 #define RU_DAY_US INT64_C(86400000000)
+#define RU_TS_US_MAX INT64_C(253402300799999999) /* 9999-12-31T23:59:59.999999Z */
 
 const char ing_groups_sql_create[] =
     "CREATE TEMP TABLE IF NOT EXISTS " ING_GROUPS_TABLE " (t timestamptz, experiment text, "
@@ -208,7 +209,11 @@ int ing_groups_add(struct ing_groups *g, const char *tuple, size_t len, const in
         (fl[RU_baseline_cost_usd] >= 0 && fl[RU_baseline_cost_usd] != 8))
         goto unusable;
 
-    int64_t ts = (int64_t)be(f[RU_ts_us], 8) + RU_PG_EPOCH_US; /* >= 0 (event.c checks) */
+    /* event.c's range, 1970..9999: anything else is no tuple of event.c's */
+    int64_t pgts = (int64_t)be(f[RU_ts_us], 8);
+    if (pgts < -RU_PG_EPOCH_US || pgts > RU_TS_US_MAX - RU_PG_EPOCH_US)
+        goto unusable;
+    int64_t ts = pgts + RU_PG_EPOCH_US;
     int64_t day = ts / RU_DAY_US;
     if (g->day == -2)
         g->day = day;
