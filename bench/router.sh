@@ -27,6 +27,8 @@
 #                  "added" = proxied percentile - direct percentile at the same rate; for the
 #                  router also the share of requests whose own time (its overhead
 #                  histogram, upstream wait excluded) was <= 100 us and <= 1 ms;
+#                  the server's run-queue wait per request (its threads' time runnable
+#                  but not running, /proc/PID/task/TID/schedstat: runq_wait_us_per_req);
 #                  Redis, ingest and PostgreSQL at nice 19 (NICE_SUPPORT=0: not),
 #                  PAUSE_INGEST=1 stops ingest during these runs
 #   2b. rounds     $ROUNDS (default 15) interleaved rounds of 1 s at $RATE/s: the
@@ -156,6 +158,14 @@ cpu_ticks() {
     echo "$t"
 }
 tck=$(getconf CLK_TCK)
+
+# runq_ns PID...: nanoseconds their threads spent runnable but waiting for a CPU
+# (/proc/PID/task/TID/schedstat, second field), summed
+runq_ns() {
+    local p
+    for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null || true; done |
+        awk '{ t += $2 } END { printf "%.0f", t }'
+}
 
 emit() { echo "$1" >>"$OUT"; echo "  $1"; }
 
@@ -326,11 +336,14 @@ lg_run() {
         sched_pid=$!
     fi
     before=$(cpu_ticks "$@")
+    local rq_before rq_after
+    rq_before=$(runq_ns "$@")
     res=$("$tmp/loadgen" --port "$port" --rate "$rate" --conns "$LG_CONNS" \
         --duration "$dur" --warmup "$warm" --users "$USERS" \
         --header "Authorization: Bearer $KEY" --body "$body" --label "$name" \
         "${trace[@]}")
     after=$(cpu_ticks "$@")
+    rq_after=$(runq_ns "$@")
     # shellcheck disable=SC2086
     sup_after=$(cpu_ticks $spids)
     split_after=$(support_split)
@@ -342,7 +355,8 @@ lg_run() {
         printf "{\"requests\":%d,\"share_le_100us\":%.5f,\"share_le_1ms\":%.5f}", n,
             (y[2] - x[2]) / n, (y[3] - x[3]) / n }')
     local total=$(((dur + warm) * rate))
-    local cpu sup
+    local cpu sup runq
+    runq=$(awk -v a="$rq_before" -v b="$rq_after" -v r="$total" 'BEGIN { printf "%.1f", (b - a) / 1e3 / r }')
     cpu=$(awk -v a="$before" -v b="$after" -v t="$tck" -v r="$total" 'BEGIN { printf "%.1f", (b - a) * 1e6 / t / r }')
     sup=$(awk -v a="$sup_before" -v b="$sup_after" -v t="$tck" -v r="$total" 'BEGIN { printf "%.1f", (b - a) * 1e6 / t / r }')
     [[ "$PAUSE_INGEST" == 1 ]] && kill -CONT "$ingest_pid"
@@ -350,7 +364,7 @@ lg_run() {
         # shellcheck disable=SC2046
         support_nice 0
     fi
-    emit "{\"kind\":\"$kind\",\"target\":\"$name\",\"workers\":$n,\"support_nice\":$NICE_SUPPORT,\"ingest_paused\":$PAUSE_INGEST,\"router_own_time\":$ovh,\"cpu_us_per_req\":$cpu,\"support_cpu_us_per_req\":$sup,\"support_split_redis_ingest_pg\":\"$(split_json "$split_before" "$split_after" "$total")\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",${res#\{}"
+    emit "{\"kind\":\"$kind\",\"target\":\"$name\",\"workers\":$n,\"support_nice\":$NICE_SUPPORT,\"ingest_paused\":$PAUSE_INGEST,\"router_own_time\":$ovh,\"cpu_us_per_req\":$cpu,\"runq_wait_us_per_req\":$runq,\"support_cpu_us_per_req\":$sup,\"support_split_redis_ingest_pg\":\"$(split_json "$split_before" "$split_after" "$total")\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",${res#\{}"
 }
 
 # rounds_run N NGINX-PORT ROUTER-PORT: $ROUNDS rounds of 1 s at $RATE/s (after 0.2 s
