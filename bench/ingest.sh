@@ -47,7 +47,7 @@ rnd = random.Random(1) if sys.argv[4] == "random" else None
 def rid(i, ts):
     if rnd:
         return "req_%024x" % rnd.getrandbits(96)
-    return "req_%012x%012x" % ((ts + i) // 1000, i)
+    return "req_%012x%016x" % ((ts + i) // 1000, i)
 def ev(i, ts):
     return ('{"request_id":"%s","ts_us":%d,"project":"local","user_hash":"00112233aabbccdd",'
             '"bucket":%d,"experiment":"bench","phase":"ramp","routed_bp":5000,"cohort":"%s",'

@@ -39,12 +39,6 @@ static const struct ing_scan_key ev_keys[] = {
 #undef EV_KEY
 };
 
-/* PostgreSQL's timestamp epoch, 2000-01-01, in microseconds since 1970 */
-#define EV_PG_EPOCH_US INT64_C(946684800000000)
-
-/* ts_us bounds: 1970-01-01 .. 9999-12-31T23:59:59.999999Z */
-#define EV_TS_US_MAX INT64_C(253402300799999999)
-
 static const char *const ev_type_names[] = {"a string", "an integer", "an integer",
                                             "a number", "a number", "true or false",
                                             "an integer (microseconds since 1970)"};
@@ -146,7 +140,7 @@ static int check_value(const struct ev_column *c, const struct ing_jvalue *v, in
         if (v->kind != ING_J_INT)
             return -1;
         if ((c->type == WIRE_F_INT4 && (v->i < INT32_MIN || v->i > INT32_MAX)) ||
-            (c->type == WIRE_F_TS_US && (v->i < 0 || v->i > EV_TS_US_MAX))) {
+            (c->type == WIRE_F_TS_US && (v->i < 0 || v->i > WIRE_TS_US_MAX))) {
             *why = 3;
             return -1;
         }
@@ -242,7 +236,7 @@ static char *put_binary(char *o, const struct ev_column *c, const struct ing_jva
     case WIRE_F_INT4:
         return put_field(o, (uint32_t)(int32_t)v->i, 4);
     case WIRE_F_TS_US: /* timestamptz: microseconds since 2000-01-01 */
-        return put_field(o, (uint64_t)(v->i - EV_PG_EPOCH_US), 8);
+        return put_field(o, (uint64_t)(v->i - WIRE_PG_EPOCH_US), 8);
     case WIRE_F_INT8:
         return put_field(o, (uint64_t)v->i, 8);
     case WIRE_F_REAL4:

@@ -16,10 +16,8 @@ enum {
     RU_NCOLS
 };
 
-#define RU_PG_EPOCH_US INT64_C(946684800000000) /* 2000-01-01 in microseconds since 1970 */
 #define RU_MINUTE_US INT64_C(60000000)
 #define RU_DAY_US INT64_C(86400000000)
-#define RU_TS_US_MAX INT64_C(253402300799999999) /* 9999-12-31T23:59:59.999999Z */
 
 const char ing_groups_sql_create[] =
     "CREATE TEMP TABLE IF NOT EXISTS " ING_GROUPS_TABLE " (t timestamptz, experiment text, "
@@ -211,9 +209,9 @@ int ing_groups_add(struct ing_groups *g, const char *tuple, size_t len, const in
 
     /* event.c's range, 1970..9999: anything else is no tuple of event.c's */
     int64_t pgts = (int64_t)be(f[RU_ts_us], 8);
-    if (pgts < -RU_PG_EPOCH_US || pgts > RU_TS_US_MAX - RU_PG_EPOCH_US)
+    if (pgts < -WIRE_PG_EPOCH_US || pgts > WIRE_TS_US_MAX - WIRE_PG_EPOCH_US)
         goto unusable;
-    int64_t ts = pgts + RU_PG_EPOCH_US;
+    int64_t ts = pgts + WIRE_PG_EPOCH_US;
     int64_t day = ts / RU_DAY_US;
     if (g->day == -2)
         g->day = day;
@@ -304,7 +302,7 @@ int ing_groups_tuples(const struct ing_groups *g, struct ing_buf *out)
         char *o = out->data + out->len;
         const char *s = g->text + e->str;
         o = put_be(o, 17, 2);
-        o = put8(o, (uint64_t)(e->t - RU_PG_EPOCH_US));
+        o = put8(o, (uint64_t)(e->t - WIRE_PG_EPOCH_US));
         for (int q = 0; q < 4; q++) {
             o = put_be(o, e->len[q], 4);
             memcpy(o, s, e->len[q]);

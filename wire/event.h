@@ -20,6 +20,8 @@
 #ifndef SY_WIRE_EVENT_H
 #define SY_WIRE_EVENT_H
 
+#include <stdint.h>
+
 typedef enum {
     WIRE_F_TEXT,   /* string                              text */
     WIRE_F_INT4,   /* integer, 32-bit                      integer */
@@ -29,6 +31,12 @@ typedef enum {
     WIRE_F_BOOL,   /* true or false                        boolean */
     WIRE_F_TS_US,  /* integer, microseconds since 1970     timestamptz */
 } wire_field_type;
+
+/* A WIRE_F_TS_US value is 0..WIRE_TS_US_MAX (1970-01-01 .. 9999-12-31T23:59:59.999999Z);
+ * as timestamptz in COPY's binary format it is counted from PostgreSQL's epoch,
+ * 2000-01-01, WIRE_PG_EPOCH_US microseconds after 1970. */
+#define WIRE_TS_US_MAX INT64_C(253402300799999999)
+#define WIRE_PG_EPOCH_US INT64_C(946684800000000)
 
 #define WIRE_EVENT_FIELDS(X)                                  \
     X(request_id, "request_id", WIRE_F_TEXT, 1)               \

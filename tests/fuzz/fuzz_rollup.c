@@ -17,19 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "experiments/stats.h"
 #include "ingest/event.h"
 #include "ingest/rollup.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* sy_lat_bounds() of migrations/0004 */
-static const int64_t bounds[] = {
-    1000,     1400,     1900,     2500,     3400,     4700,     6300,     8600,
-    12000,    16000,    22000,    30000,    40000,    55000,    74000,    100000,
-    140000,   190000,   250000,   350000,   470000,   640000,   870000,   1200000,
-    1600000,  2200000,  3000000,  4100000,  5500000,  7500000,  10000000, 14000000,
-    19000000, 26000000, 35000000, 48000000, 65000000, 88000000, 120000000};
-#define NBOUNDS (sizeof(bounds) / sizeof(bounds[0]))
+/* sy_lat_bounds() of migrations/0004, as the controller has them */
+#define NBOUNDS (sizeof(exp_lat_bounds_us) / sizeof(exp_lat_bounds_us[0]))
 #define DAY_US INT64_C(86400000000)
 
 /* Adds every line's tuple to g; returns how many were added. */
@@ -43,11 +38,11 @@ static size_t add_all(struct ing_groups *g, int raw, const char *p, size_t n)
         size_t len = nl ? (size_t)(nl - p) : n;
         tuple.len = 0;
         if (raw) {
-            if (ing_groups_add(g, p, len, bounds, NBOUNDS) != 0)
+            if (ing_groups_add(g, p, len, exp_lat_bounds_us, NBOUNDS) != 0)
                 abort();
             added++;
         } else if (ing_event_to_copy_binary(p, len, &tuple, reason, sizeof(reason)) == 0) {
-            if (ing_groups_add(g, tuple.data, tuple.len, bounds, NBOUNDS) != 0)
+            if (ing_groups_add(g, tuple.data, tuple.len, exp_lat_bounds_us, NBOUNDS) != 0)
                 abort();
             added++;
         }
