@@ -102,6 +102,7 @@ void chat_release(chat *c)
     assert(c->state == CHAT_DONE);
     chat_disarm(c);
     json_decref(c->root);
+    sy_jarena_release(&c->arena);
     free(c->sse);
     if (c->wires) {
         wa_buf_free(&c->wires->a2o_out);

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "common/httpd.h"
+#include "common/jarena.h"
 #include "experiments/config.h"
 #include "experiments/routing.h"
 #include "router/conf.h"
@@ -104,6 +105,7 @@ typedef struct chat {
     /* AUTH, PARSE: what the request asks for */
     const exp_api_key *key;
     json_t *root;       /* the request as parsed */
+    sy_jarena arena;    /* root's allocations (chat_parse); released with the chat */
     /* the request body (the server's, alive as long as http) and, when
      * splice_ok, where its "model" value is: each attempt sends these bytes
      * with the model's name spliced in; else root re-serialised */

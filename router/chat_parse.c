@@ -146,7 +146,11 @@ int chat_parse(chat *c)
     size_t blen;
     const char *body = sy_http_body(c->http, &blen);
     json_error_t jerr;
+    /* the tree lives as long as the chat; only the parse runs in its arena, since
+     * what else touches jansson may json_dumps() and free() (common/jarena.h) */
+    sy_jarena_enter(&c->arena);
     c->root = json_loadb(body, blen, 0, &jerr);
+    sy_jarena_leave();
     if (!c->root) {
         snprintf(msg, sizeof(msg), "request body is not valid JSON: %s (line %d, column %d)",
                  jerr.text, jerr.line, jerr.column);

@@ -34,6 +34,7 @@
 #include "common/dns.h"
 #include "common/http_json.h"
 #include "common/httpd.h"
+#include "common/jarena.h"
 #include "common/log.h"
 #include "common/opts.h"
 #include "common/pg.h"
@@ -736,6 +737,7 @@ int rt_main(int argc, char **argv)
     int port;
 
     sy_log_set_component("router");
+    sy_jarena_install(); /* before the first jansson call: the config */
     int r = parse_opts(argc, argv, &o);
     if (r)
         return r > 0 ? 0 : 2;
