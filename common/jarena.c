@@ -3,28 +3,13 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <sanitizer/asan_interface.h> /* no-ops unless built with ASan */
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SY_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SY_ASAN 1
-#endif
-#endif
-#ifdef SY_ASAN
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
-
-#define BLK_SIZE 8192     /* the tree of a chat of a few KB fits in one */
+#define BLK_SIZE SY_JARENA_BLK_SIZE
 #define REGION_BLKS 16384 /* 128 MiB of address space, touched only as used */
 #define KEEP_BLKS 128     /* free blocks past these give their pages back */
 #define BIG 1024          /* larger allocations (long strings) use malloc */
@@ -33,7 +18,7 @@
 struct sy_jarena_blk {
     struct sy_jarena_blk *next;
 };
-#define BLK_DATA(b) ((char *)(b) + 16)
+#define BLK_DATA(b) ((char *)(b) + 16) /* after the link, at malloc's alignment */
 
 static char *region; /* NULL: not installed, or no address space */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -61,7 +46,7 @@ static int grow(sy_jarena *a)
     if (i == REGION_BLKS)
         return -1; /* out of blocks: malloc, as without an arena */
     struct sy_jarena_blk *b = (struct sy_jarena_blk *)(region + (size_t)i * BLK_SIZE);
-    UNPOISON(b, BLK_SIZE);
+    ASAN_UNPOISON_MEMORY_REGION(b, BLK_SIZE);
     b->next = a->blk;
     a->blk = b;
     a->cur = BLK_DATA(b);
@@ -109,7 +94,7 @@ void sy_jarena_install(void)
         return; /* jansson keeps malloc: slower, the same */
     }
     region = m;
-    POISON(region, (size_t)REGION_BLKS * BLK_SIZE);
+    ASAN_POISON_MEMORY_REGION(region, (size_t)REGION_BLKS * BLK_SIZE);
     json_set_alloc_funcs(j_malloc, j_free);
 }
 
@@ -135,7 +120,7 @@ void sy_jarena_release(sy_jarena *a)
         uint32_t i = (uint32_t)(((char *)b - region) / BLK_SIZE);
         if (n >= warm && give_back)
             madvise(b, BLK_SIZE, MADV_DONTNEED);
-        POISON(b, BLK_SIZE);
+        ASAN_POISON_MEMORY_REGION(b, BLK_SIZE);
         pthread_mutex_lock(&lock);
         spare[nspare++] = i;
         pthread_mutex_unlock(&lock);

@@ -28,6 +28,9 @@
 
 #include <stddef.h>
 
+/* The size of an arena block: the tree of a chat of a few KB fits in one. */
+#define SY_JARENA_BLK_SIZE 8192
+
 struct sy_jarena_blk;
 
 typedef struct sy_jarena {

@@ -16,12 +16,10 @@
 
 #include "common/jarena.h"
 
-#define BLK 8192 /* jarena.c's BLK_SIZE */
-
 static int in_first_blk(const sy_jarena *a, const void *p)
 {
     const char *b = (const char *)a->blk;
-    return b && (const char *)p >= b && (const char *)p < b + BLK;
+    return b && (const char *)p >= b && (const char *)p < b + SY_JARENA_BLK_SIZE;
 }
 
 static json_t *parse_in(sy_jarena *a, const char *text)
@@ -162,6 +160,36 @@ static void test_release_while_current(void **state)
     json_decref(s);
 }
 
+/* With every block of the region in use, a parse falls back to malloc (its tree is
+ * freed by json_decref as usual, which ASan's leak check holds to), and the blocks are
+ * handed out again once released. Touches one page per block: 64 MiB. */
+static void test_region_exhausted(void **state)
+{
+    (void)state;
+    enum { MAX = 20000 }; /* more than the region's 16,384 blocks */
+    sy_jarena *held = calloc(MAX, sizeof(*held));
+    assert_non_null(held);
+    int n = 0;
+    json_t *t = NULL;
+    for (; n < MAX; n++) {
+        t = parse_in(&held[n], "[1]");
+        if (!held[n].blk)
+            break; /* no block left: this tree came from malloc */
+        json_decref(t);
+    }
+    assert_true(n >= 16000 && n < MAX);
+    assert_int_equal(json_integer_value(json_array_get(t, 0)), 1);
+    json_decref(t);
+    for (int k = 0; k < n; k++)
+        sy_jarena_release(&held[k]);
+    sy_jarena a = SY_JARENA_INIT;
+    t = parse_in(&a, "[2]");
+    assert_true(in_first_blk(&a, t));
+    json_decref(t);
+    sy_jarena_release(&a);
+    free(held);
+}
+
 /* Each thread holds 100 arenas at once, so with 4 threads the free list passes its
  * 128 warm blocks and released blocks have their pages given back: a block still in
  * use must never be one of them (checked by reading every tree before releasing). */
@@ -211,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_parse_uses_arena),   cmocka_unit_test(test_mixed_tree_and_dumps),
         cmocka_unit_test(test_big_strings_bypass), cmocka_unit_test(test_many_blocks_and_reuse),
         cmocka_unit_test(test_release_while_current), cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_region_exhausted),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
