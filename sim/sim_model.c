@@ -161,7 +161,9 @@ static int parse_latency(json_t *obj, const char *path, sim_model *m, char *err,
         join(p, sizeof(p), path, "p95");
         return fail(err, errlen, p, "must not be below median (%g)", m->latency_median_ms);
     }
-    m->latency_max_ms = 4 * m->latency_p95_ms;
+    m->latency_max_ms = 4 * m->latency_p95_ms; /* the default stays in range too */
+    if (m->latency_max_ms > 600000)
+        m->latency_max_ms = 600000;
     if (get_number(obj, "max", path, 0, 600000, &m->latency_max_ms, err, errlen))
         return -1;
     if (m->latency_max_ms < m->latency_p95_ms) {

@@ -115,6 +115,13 @@ static void test_defaults(void **state)
     assert_true(a->cache_hit_rate == 0 && a->cached_input_usd_per_mtok == 0);
     sim_catalog_free(&cat);
 
+    /* the default max (4 x p95) is capped at the range's end: found by fuzz_sim_model */
+    json = "{\"models\":{\"a\":{\"latency_ms\":{\"median\":506000}}}}";
+    assert_int_equal(sim_catalog_parse(json, strlen(json), &cat, err, sizeof(err)), 0);
+    a = sim_catalog_find(&cat, "a");
+    assert_true(a->latency_p95_ms == 506000 && a->latency_max_ms == 600000);
+    sim_catalog_free(&cat);
+
     json = "{\"models\":{\"c\":{\"wire\":\"anthropic\",\"cache_hit_rate\":0.25,"
            "\"cached_input_usd_per_mtok\":0.3,\"error_rate\":1,\"errors\":{\"529\":2}}}}";
     assert_int_equal(sim_catalog_parse(json, strlen(json), &cat, err, sizeof(err)), 0);
