@@ -15,6 +15,10 @@
 #   - INFO commandstats: calls and usec per request, by command
 #   - INFO stats: read events (total_reads_processed), bytes in and out per request
 #   - rows in PostgreSQL `requests` added vs requests the router counted
+# RATE=N measures each round with bench/loadgen.c instead (open loop, N requests/s for
+# $DURATION s on $CONNS connections after 1 s of warm-up), and adds what the router's own
+# processes spent (utime + stime, /proc) per request and the loadgen p50/p99: the cost
+# per request at a rate where every request is its own wake-up, binaries interleaved.
 # Prints one JSON line per round and binary; a summary table at the end (medians).
 # Needs wrk, python3, redis-cli, curl. The machine's other load shows in wall-clock
 # throughput; Redis's own CPU per request moves much less.
@@ -33,6 +37,7 @@ USERS=${USERS:-10000}
 KEY=sk-bench-router
 EXP=bench
 
+RATE=${RATE:-}
 die() { echo "router_redis.sh: $*" >&2; exit 1; }
 for t in wrk python3 redis-cli curl; do command -v "$t" >/dev/null || die "$t not found"; done
 for b in "${bins[@]}"; do [[ -x "$b" ]] || die "no binary at $b"; done
@@ -72,6 +77,21 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+if [[ -n "$RATE" ]]; then
+    cc -O2 -Wall -I "$root" -o "$tmp/loadgen" "$here/loadgen.c" -levent -lm ||
+        die "cannot build bench/loadgen.c (libevent-dev?)"
+fi
+body='{"model":"sim-instant","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Summarise the plot of Hamlet in two sentences."}]}'
+tck=$(getconf CLK_TCK)
+# cpu_ticks PID: utime + stime of PID and its children (the router's workers)
+cpu_ticks() {
+    local t=0 p
+    for p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+        [[ -r /proc/$p/stat ]] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+    done
+    echo "$t"
+}
+
 "$root/scripts/services" start "$tmp/svc" >/dev/null
 svc_started=1
 # shellcheck disable=SC1091
@@ -103,7 +123,11 @@ router_metric() {
 }
 
 echo "# switchyard router -> Redis cost, $(date -u +%Y-%m-%dT%H:%M:%SZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $ROUNDS rounds x ${#bins[@]} binaries; wrk -t2 -c$CONNS -d${DURATION}s, $USERS users, --workers $WORKERS"
+if [[ -n "$RATE" ]]; then
+    echo "# $ROUNDS rounds x ${#bins[@]} binaries; loadgen ${RATE}/s x ${DURATION}s on $CONNS conns, $USERS users, --workers $WORKERS"
+else
+    echo "# $ROUNDS rounds x ${#bins[@]} binaries; wrk -t2 -c$CONNS -d${DURATION}s, $USERS users, --workers $WORKERS"
+fi
 OUT=$tmp/results.jsonl
 for round in $(seq 1 "$ROUNDS"); do
     for bi in "${!bins[@]}"; do
@@ -122,8 +146,16 @@ for round in $(seq 1 "$ROUNDS"); do
         counted0=$(router_metric "$port" switchyard_requests_total)
         rcli CONFIG RESETSTAT >/dev/null
         cpu0=$(redis_cpu)
-        out=$(BENCH_KEY=$KEY BENCH_USERS=$USERS wrk -t2 -c"$CONNS" -d"${DURATION}s" \
-            -s "$here/router.lua" "http://127.0.0.1:$port")
+        rt0=$(cpu_ticks "$r_pid")
+        if [[ -n "$RATE" ]]; then
+            out=$("$tmp/loadgen" --port "$port" --rate "$RATE" --conns "$CONNS" \
+                --duration "$DURATION" --warmup 1 --users "$USERS" \
+                --header "Authorization: Bearer $KEY" --body "$body" --label router)
+        else
+            out=$(BENCH_KEY=$KEY BENCH_USERS=$USERS wrk -t2 -c"$CONNS" -d"${DURATION}s" \
+                -s "$here/router.lua" "http://127.0.0.1:$port")
+        fi
+        rt1=$(cpu_ticks "$r_pid")
         drain
         sleep 0.3 # ingest's last XACK
         cpu1=$(redis_cpu)
@@ -137,12 +169,20 @@ for round in $(seq 1 "$ROUNDS"); do
             [[ $((rows1 - rows0)) -ge $((counted1 - counted0)) ]] && break
             sleep 0.2
         done
-        rps=$(echo "$out" | sed -n 's/^Requests\/sec:[[:space:]]*\([0-9.]*\).*/\1/p')
-        reqs=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
+        lat='{}'
+        if [[ -n "$RATE" ]]; then # everything sent, warm-up included, ran on the router
+            rps=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["achieved_rps"])')
+            reqs=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sent"])')
+            lat=$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({k: d[k] for k in ("p50_us","p99_us","p999_us","errors","non2xx")}))')
+        else
+            rps=$(echo "$out" | sed -n 's/^Requests\/sec:[[:space:]]*\([0-9.]*\).*/\1/p')
+            reqs=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
+        fi
         python3 - "$tmp/cmdstats-$round-$bi.txt" "$b" "$round" "$rps" "$reqs" "$cpu0" "$cpu1" \
-            "$((counted1 - counted0))" "$((rows1 - rows0))" <<'PY' | tee -a "$OUT"
+            "$((counted1 - counted0))" "$((rows1 - rows0))" "$(((rt1 - rt0) * 1000000 / tck))" "$lat" \
+            <<'PY' | tee -a "$OUT"
 import json, re, sys
-f, b, rnd, rps, reqs, c0, c1, counted, rows = sys.argv[1:]
+f, b, rnd, rps, reqs, c0, c1, counted, rows, router_us, lat = sys.argv[1:]
 reqs = int(reqs)
 cmds, stats = {}, {}
 for line in open(f):
@@ -158,6 +198,7 @@ print(json.dumps({"binary": b, "round": int(rnd), "rps": float(rps), "requests":
                   "reads_per_req": round(stats.get("total_reads_processed", 0) / reqs, 4),
                   "in_bytes_per_req": round(stats.get("total_net_input_bytes", 0) / reqs),
                   "out_bytes_per_req": round(stats.get("total_net_output_bytes", 0) / reqs),
+                  "router_cpu_us_per_req": round(int(router_us) / reqs, 1), **json.loads(lat),
                   "router_counted": int(counted), "rows": int(rows), "commands": cmds},
                  separators=(",", ":")))
 PY
@@ -168,8 +209,8 @@ python3 - "$OUT" <<'PY'
 import json, statistics, sys
 rs = [json.loads(l) for l in open(sys.argv[1])]
 med = statistics.median
-print("| binary | wrk req/s (median) | Redis CPU us/request (INFO cpu) | commandstats usec/request | top commands usec/request | read events/request | bytes in/out per request | requests counted / rows |")
-print("|---|---:|---:|---:|---|---:|---:|---|")
+print("| binary | req/s (median) | router CPU us/request | p50 / p99 us (loadgen) | Redis CPU us/request (INFO cpu) | commandstats usec/request | top commands usec/request | read events/request | bytes in/out per request | requests counted / rows |")
+print("|---|---:|---:|---:|---:|---:|---|---:|---:|---|")
 for b in dict.fromkeys(r["binary"] for r in rs):
     v = [r for r in rs if r["binary"] == b]
     tops = {}
@@ -177,7 +218,10 @@ for b in dict.fromkeys(r["binary"] for r in rs):
         for k, c in r["commands"].items():
             tops.setdefault(k, []).append(c["usec_per_req"])
     top = sorted(((med(x), k) for k, x in tops.items()), reverse=True)[:4]
-    print(f"| {b} | {med([r['rps'] for r in v]):.0f} | {med([r['redis_cpu_us_per_req'] for r in v]):.2f} "
+    lat = (f"{med([r['p50_us'] for r in v]):.0f} / {med([r['p99_us'] for r in v]):.0f}"
+           if all("p99_us" in r for r in v) else "-")
+    print(f"| {b} | {med([r['rps'] for r in v]):.0f} | {med([r['router_cpu_us_per_req'] for r in v]):.1f} | {lat} "
+          f"| {med([r['redis_cpu_us_per_req'] for r in v]):.2f} "
           f"| {med([r['commandstats_usec_per_req'] for r in v]):.2f} | "
           + ", ".join(f"{k} {u:.2f}" for u, k in top)
           + f" | {med([r['reads_per_req'] for r in v]):.4f} "
