@@ -1,6 +1,5 @@
 #include "experiments/cohort.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "common/hash.h" /* header only, pure: no I/O enters experiments/ */
@@ -43,6 +42,9 @@ int exp_is_routed(int bucket, int holdout_bp, int routed_bp)
 void exp_user_hash(const char *user, size_t user_len, char out[17])
 {
     static const char salt[] = "switchyard-user-v1";
+    static const char digits[] = "0123456789abcdef";
     uint64_t h = exp_hash64(user, user_len, exp_hash64(salt, sizeof(salt) - 1, 0));
-    snprintf(out, 17, "%016llx", (unsigned long long)h);
+    for (int i = 15; i >= 0; i--, h >>= 4) /* "%016llx" without printf: once per request */
+        out[i] = digits[h & 15];
+    out[16] = '\0';
 }
