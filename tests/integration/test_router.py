@@ -313,6 +313,21 @@ class RouterTest(unittest.TestCase):
         r = raw(b"GET /healthz HTTP/1.1\r\n\r\nGET /nothing HTTP/1.1\r\nConnection: close\r\n\r\n")
         self.assertEqual(r.count(b"HTTP/1.1 "), 2)
         self.assertLess(r.index(b"200 OK"), r.index(b"404 Not Found"))
+        # header names in any case (HTTP/1.1 says so; Node's fetch sends lower case)
+        body = json.dumps(chat_body("hello in any case")).encode()
+        r = raw(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json"
+                b"\r\nAUTHORIZATION: Bearer " + KEY.encode() + b"\r\nx-USER-id: case@example.com"
+                b"\r\ncOnNeCtIoN: close\r\ncontent-LENGTH: " + str(len(body)).encode() +
+                b"\r\n\r\n" + body)
+        self.assertTrue(r.startswith(b"HTTP/1.1 200 OK\r\n"), r[:200])
+        cohort = "holdout" if bucket("case@example.com") < 500 else "control"
+        self.assertIn(f"X-Route-Cohort: {cohort}\r\n".encode(), r)
+        r = raw(b"POST /v1/chat/completions HTTP/1.1\r\ntransfer-encoding: chunked"
+                b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        self.assertTrue(r.startswith(b"HTTP/1.1 411 Length Required\r\n"), r)
+        r = raw(b"POST /v1/chat/completions HTTP/1.1\r\ncontent-length: 5\r\n"
+                b"CONTENT-LENGTH: 6\r\n\r\nhello!")
+        self.assertIn(b'"message":"conflicting Content-Length headers"', r)
 
     # ---- provider failures ----
 
