@@ -42,6 +42,20 @@ static void test_integers(void **state)
     assert_string_equal(i64(INT64_MIN), "-9223372036854775808");
     buf[sy_fmt_u64(buf, UINT64_MAX)] = '\0';
     assert_string_equal(buf, "18446744073709551615");
+    /* every digit count and each power of ten's neighbours, against printf */
+    for (uint64_t p = 1, i = 0; i < 20; i++, p *= 10)
+        for (uint64_t v = p > 2 ? p - 2 : 0; v <= p + 2 && v >= (p > 2 ? p - 2 : 0); v++) {
+            char want[32];
+            snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+            buf[sy_fmt_u64(buf, v)] = '\0';
+            assert_string_equal(buf, want);
+        }
+    for (uint64_t v = 0; v < 100000; v += 7) {
+        char want[32];
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)v * 2654435761u);
+        buf[sy_fmt_u64(buf, v * 2654435761u)] = '\0';
+        assert_string_equal(buf, want);
+    }
     buf[sy_fmt_hex(buf, 0)] = '\0';
     assert_string_equal(buf, "0");
     buf[sy_fmt_hex(buf, 0x00ab12ULL)] = '\0';
