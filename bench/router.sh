@@ -141,22 +141,8 @@ wait_http() { # URL: until it answers 200
     die "$1 did not answer 200"
 }
 
-# pid_tree PID: PID and its children (nginx and router workers)
-pid_tree() {
-    local p=$1
-    echo "$p"
-    cat /proc/"$p"/task/*/children 2>/dev/null | tr ' ' '\n' | sed '/^$/d' || true
-}
-
-# cpu_ticks PID...: utime + stime summed
-cpu_ticks() {
-    local t=0 p
-    for p in "$@"; do
-        [[ -r /proc/$p/stat ]] || continue
-        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-    done
-    echo "$t"
-}
+# shellcheck source=bench/router_setup.bash
+. "$here/router_setup.bash" # pid_tree, cpu_ticks, BENCH_BODY, bench_router_setup
 tck=$(getconf CLK_TCK)
 
 # runq_ns PID...: nanoseconds their threads spent runnable but waiting for a CPU
@@ -203,11 +189,9 @@ pids+=("$ingest_pid")
 
 # experiment state and router config: ramp, half the eligible users routed
 # (classifier + rules + table); shared with bench/router_callgrind.sh
-# shellcheck source=bench/router_setup.bash
-. "$here/router_setup.bash"
 bench_router_setup "$tmp/router.json" "$sim_port"
 
-body='{"model":"sim-instant","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Summarise the plot of Hamlet in two sentences."}]}'
+body=$BENCH_BODY
 
 # ---------- helpers per measurement ----------
 

@@ -81,16 +81,7 @@ if [[ -n "$RATE" ]]; then
     cc -O2 -Wall -I "$root" -o "$tmp/loadgen" "$here/loadgen.c" -levent -lm ||
         die "cannot build bench/loadgen.c (libevent-dev?)"
 fi
-body='{"model":"sim-instant","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Summarise the plot of Hamlet in two sentences."}]}'
 tck=$(getconf CLK_TCK)
-# cpu_ticks PID: utime + stime of PID and its children (the router's workers)
-cpu_ticks() {
-    local t=0 p
-    for p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-        [[ -r /proc/$p/stat ]] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-    done
-    echo "$t"
-}
 
 "$root/scripts/services" start "$tmp/svc" >/dev/null
 svc_started=1
@@ -146,16 +137,16 @@ for round in $(seq 1 "$ROUNDS"); do
         counted0=$(router_metric "$port" switchyard_requests_total)
         rcli CONFIG RESETSTAT >/dev/null
         cpu0=$(redis_cpu)
-        rt0=$(cpu_ticks "$r_pid")
+        rt0=$(cpu_ticks $(pid_tree "$r_pid"))
         if [[ -n "$RATE" ]]; then
             out=$("$tmp/loadgen" --port "$port" --rate "$RATE" --conns "$CONNS" \
                 --duration "$DURATION" --warmup 1 --users "$USERS" \
-                --header "Authorization: Bearer $KEY" --body "$body" --label router)
+                --header "Authorization: Bearer $KEY" --body "$BENCH_BODY" --label router)
         else
             out=$(BENCH_KEY=$KEY BENCH_USERS=$USERS wrk -t2 -c"$CONNS" -d"${DURATION}s" \
                 -s "$here/router.lua" "http://127.0.0.1:$port")
         fi
-        rt1=$(cpu_ticks "$r_pid")
+        rt1=$(cpu_ticks $(pid_tree "$r_pid"))
         drain
         sleep 0.3 # ingest's last XACK
         cpu1=$(redis_cpu)

@@ -1,6 +1,7 @@
 # bench/router_setup.bash (a library, not a benchmark: make bench runs bench/*.sh)
-# Sourced by bench/router.sh and bench/router_callgrind.sh: the experiment state and the
-# router configuration both measure.
+# Sourced by bench/router.sh, bench/router_redis.sh and bench/router_callgrind.sh: the
+# experiment state and the router configuration they measure, the loadgen request body,
+# and CPU time read from /proc.
 
 # bench_router_setup FILE SIM_PORT: writes the experiment state "ramp" (half the eligible
 # users routed, 5 % holdout) for $EXP into Redis with the caller's rcli, and the router
@@ -39,4 +40,24 @@ bench_router_setup() {
   "api_keys": [{"key": "$KEY", "project": "bench"}]
 }
 EOF
+}
+
+# The request bench/loadgen.c sends (wrk's come from bench/router.lua).
+BENCH_BODY='{"model":"sim-instant","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Summarise the plot of Hamlet in two sentences."}]}'
+
+# pid_tree PID: PID and its children (nginx and router workers)
+pid_tree() {
+    local p=$1
+    echo "$p"
+    cat /proc/"$p"/task/*/children 2>/dev/null | tr ' ' '\n' | sed '/^$/d' || true
+}
+
+# cpu_ticks PID...: utime + stime summed (clock ticks: getconf CLK_TCK a second)
+cpu_ticks() {
+    local t=0 p
+    for p in "$@"; do
+        [[ -r /proc/$p/stat ]] || continue
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+    done
+    echo "$t"
 }

@@ -55,15 +55,6 @@ size_t sy_fmt_hex(char *out, uint64_t v)
     return n;
 }
 
-void sy_fmt_hex_fixed(char *out, uint64_t v, int digits)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (int i = digits - 1; i >= 0; i--) {
-        out[i] = hex[v & 0xf];
-        v >>= 4;
-    }
-}
-
 size_t sy_fmt_fixed(char *out, double v, int decimals)
 {
     static const uint64_t pow5[] = {1,     5,      25,      125,      625,     3125,

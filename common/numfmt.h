@@ -16,9 +16,6 @@ size_t sy_fmt_u64(char *out, uint64_t v);
 size_t sy_fmt_i64(char *out, int64_t v);
 /* Lower-case hex of v, no prefix ("%llx"). */
 size_t sy_fmt_hex(char *out, uint64_t v);
-/* The low digits (1..16) hex digits of v, zero-padded: "%0<digits>llx" of
- * v mod 16^digits. Writes exactly digits bytes. */
-void sy_fmt_hex_fixed(char *out, uint64_t v, int digits);
 
 /* v with exactly decimals (0..10) digits after the point: byte for byte what
  * glibc's printf("%.*f", decimals, v) prints (rounding the exact binary value,

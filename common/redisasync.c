@@ -85,12 +85,18 @@ static void del_write(void *p)
     event_del(e->flush);
 }
 
+static void free_events(sy_redis_ev *e)
+{
+    struct event *evs[] = {e->rev, e->wev, e->flush};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+        if (evs[i]) /* NULL only when attach failed halfway */
+            event_free(evs[i]);
+}
+
 static void cleanup(void *p)
 {
     sy_redis_ev *e = p;
-    event_free(e->rev);
-    event_free(e->wev);
-    event_free(e->flush);
+    free_events(e);
     if (e->in_flush)
         e->freed = 1;
     else
@@ -107,12 +113,7 @@ static int attach(redisAsyncContext *ac, struct event_base *base)
     e->wev = event_new(base, ac->c.fd, EV_WRITE | EV_PERSIST, on_write, e);
     e->flush = event_new(base, -1, 0, on_flush, e);
     if (!e->rev || !e->wev || !e->flush) {
-        if (e->rev)
-            event_free(e->rev);
-        if (e->wev)
-            event_free(e->wev);
-        if (e->flush)
-            event_free(e->flush);
+        free_events(e);
         free(e);
         return -1;
     }

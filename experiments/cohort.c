@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/hash.h" /* header only, pure: no I/O enters experiments/ */
+#include "common/hex.h"
 
 const char *exp_cohort_str(exp_cohort c)
 {
@@ -42,9 +43,6 @@ int exp_is_routed(int bucket, int holdout_bp, int routed_bp)
 void exp_user_hash(const char *user, size_t user_len, char out[17])
 {
     static const char salt[] = "switchyard-user-v1";
-    static const char digits[] = "0123456789abcdef";
-    uint64_t h = exp_hash64(user, user_len, exp_hash64(salt, sizeof(salt) - 1, 0));
-    for (int i = 15; i >= 0; i--, h >>= 4) /* "%016llx" without printf: once per request */
-        out[i] = digits[h & 15];
+    sy_hex_fixed(out, exp_hash64(user, user_len, exp_hash64(salt, sizeof(salt) - 1, 0)), 16);
     out[16] = '\0';
 }

@@ -13,7 +13,7 @@
 #include "common/clock.h"
 #include "common/httpd.h"
 #include "common/log.h"
-#include "common/numfmt.h"
+#include "common/hex.h"
 #include "experiments/cohort.h"
 #include "router/chat.h"
 #include "router/expstate.h"
@@ -211,8 +211,8 @@ static void chat_start(rt_ctx *ctx, sy_http_req *req, exp_wire inbound)
      * events per PostgreSQL core, bench/ingest.sh IDS=random). 64 random bits a
      * millisecond keep ids unique. */
     memcpy(c->ev.request_id, "req_", 4);
-    sy_fmt_hex_fixed(c->ev.request_id + 4, (uint64_t)c->ev.ts_us / 1000, 12);
-    sy_fmt_hex_fixed(c->ev.request_id + 16, chat_rand(ctx), 16);
+    sy_hex_fixed(c->ev.request_id + 4, (uint64_t)c->ev.ts_us / 1000, 12);
+    sy_hex_fixed(c->ev.request_id + 16, chat_rand(ctx), 16);
     c->ev.request_id[32] = '\0';
     c->ev.experiment = c->conf->cfg->experiment;
     c->ev.phase = exp_phase_str(c->st->phase);

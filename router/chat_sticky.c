@@ -35,7 +35,7 @@
 
 #include "common/httpd.h"
 #include "common/log.h"
-#include "common/numfmt.h"
+#include "common/hex.h"
 #include "classifier/chat_text.h"
 #include "classifier/classifier.h"
 #include "experiments/cohort.h"
@@ -119,7 +119,7 @@ static void conv_key(chat *c, char *out, size_t cap)
     h = exp_hash64(id ? "id" : "text", id ? 3 : 5, h);
     h = exp_hash64(text ? text : "", len, h);
     char hex[17];
-    sy_fmt_hex_fixed(hex, h, 16);
+    sy_hex_fixed(hex, h, 16);
     hex[16] = '\0';
     snprintf(out, cap, WIRE_KEY_CONV, c->conf->cfg->experiment, hex);
 }

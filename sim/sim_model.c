@@ -152,19 +152,17 @@ static int parse_latency(json_t *obj, const char *path, sim_model *m, char *err,
     char p[256];
     if (check_keys(obj, path, keys, err, errlen))
         return -1;
-    if (get_number(obj, "median", path, 0, 600000, &m->latency_median_ms, err, errlen))
+    if (get_number(obj, "median", path, 0, SIM_LATENCY_MAX_MS, &m->latency_median_ms, err, errlen))
         return -1;
     m->latency_p95_ms = m->latency_median_ms;
-    if (get_number(obj, "p95", path, 0, 600000, &m->latency_p95_ms, err, errlen))
+    if (get_number(obj, "p95", path, 0, SIM_LATENCY_MAX_MS, &m->latency_p95_ms, err, errlen))
         return -1;
     if (m->latency_p95_ms < m->latency_median_ms) {
         join(p, sizeof(p), path, "p95");
         return fail(err, errlen, p, "must not be below median (%g)", m->latency_median_ms);
     }
-    m->latency_max_ms = 4 * m->latency_p95_ms; /* the default stays in range too */
-    if (m->latency_max_ms > 600000)
-        m->latency_max_ms = 600000;
-    if (get_number(obj, "max", path, 0, 600000, &m->latency_max_ms, err, errlen))
+    m->latency_max_ms = fmin(4 * m->latency_p95_ms, SIM_LATENCY_MAX_MS); /* in range too */
+    if (get_number(obj, "max", path, 0, SIM_LATENCY_MAX_MS, &m->latency_max_ms, err, errlen))
         return -1;
     if (m->latency_max_ms < m->latency_p95_ms) {
         join(p, sizeof(p), path, "max");

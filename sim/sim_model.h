@@ -18,6 +18,7 @@
 #define SIM_MUSTCHECK __attribute__((warn_unused_result))
 #define SIM_MODEL_ID_MAX 64
 #define SIM_ERR_MAX 512
+#define SIM_LATENCY_MAX_MS 600000 /* every latency, from the model file or a header */
 
 enum sim_task { SIM_TASK_SIMPLE, SIM_TASK_CODE, SIM_TASK_REASONING, SIM_TASK_COMPLEX, SIM_TASK_COUNT };
 const char *sim_task_str(enum sim_task t);

@@ -42,7 +42,6 @@
 #define STREAM_HIGH_WATER (64 * 1024) /* stop writing chunks above this much pending output */
 #define STREAM_LOW_WATER (16 * 1024)  /* resume below this */
 #define CHUNKS_PER_EVENT 64           /* unpaced streams yield the loop this often */
-#define MAX_LATENCY_MS 600000
 
 enum call_state { CALL_WAIT, CALL_STREAM, CALL_FLUSH, CALL_HOLD, CALL_DONE };
 
@@ -409,11 +408,11 @@ static int header_latency(sy_http_req *req, double *ms, char *msg, size_t msglen
     if (!v)
         return 0;
     n = strtol(v, &end, 10);
-    if (end == v || *end || n < 0 || n > MAX_LATENCY_MS || v[0] == '-' || v[0] == '+' ||
+    if (end == v || *end || n < 0 || n > SIM_LATENCY_MAX_MS || v[0] == '-' || v[0] == '+' ||
         v[0] == ' ') {
         snprintf(msg, msglen,
                  "Invalid X-Sim-Latency-Ms header: '%.32s'. Expected an integer from 0 to %d.", v,
-                 MAX_LATENCY_MS);
+                 SIM_LATENCY_MAX_MS);
         return -1;
     }
     *ms = (double)n;

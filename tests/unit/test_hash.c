@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -67,6 +68,28 @@ static void test_hex_val(void **state)
     assert_int_equal(sy_hex_val((char)0xc1), -1); /* a signed char */
 }
 
+static void test_hex_fixed(void **state)
+{
+    char buf[20], want[20];
+    (void)state;
+    memset(buf, 'X', sizeof(buf));
+    sy_hex_fixed(buf, 0xabcULL, 8);
+    assert_memory_equal(buf, "00000abcX", 9);
+    sy_hex_fixed(buf, 0x0123456789abcdefULL, 16);
+    assert_memory_equal(buf, "0123456789abcdefX", 17);
+    sy_hex_fixed(buf, 0x0123456789abcdefULL, 3); /* the low digits only */
+    assert_memory_equal(buf, "def", 3);
+    sy_hex_fixed(buf, 0, 1);
+    assert_memory_equal(buf, "0", 1);
+    /* "%016llx" for spread values, leading zeros included */
+    for (uint64_t i = 0; i < 10000; i++) {
+        uint64_t v = sy_mix64(i) >> (i % 64);
+        snprintf(want, sizeof(want), "%016llx", (unsigned long long)v);
+        sy_hex_fixed(buf, v, 16);
+        assert_memory_equal(buf, want, 16);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -74,6 +97,7 @@ int main(void)
         cmocka_unit_test(test_mix64),
         cmocka_unit_test(test_pair_hash_form),
         cmocka_unit_test(test_hex_val),
+        cmocka_unit_test(test_hex_fixed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

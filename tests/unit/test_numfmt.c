@@ -62,15 +62,6 @@ static void test_integers(void **state)
     assert_string_equal(buf, "ab12");
     buf[sy_fmt_hex(buf, UINT64_MAX)] = '\0';
     assert_string_equal(buf, "ffffffffffffffff");
-    memset(buf, 'X', sizeof(buf));
-    sy_fmt_hex_fixed(buf, 0xabcULL, 8);
-    assert_memory_equal(buf, "00000abcX", 9);
-    sy_fmt_hex_fixed(buf, 0x0123456789abcdefULL, 16);
-    assert_memory_equal(buf, "0123456789abcdefX", 17);
-    sy_fmt_hex_fixed(buf, 0x0123456789abcdefULL, 3); /* the low digits only */
-    assert_memory_equal(buf, "def", 3);
-    sy_fmt_hex_fixed(buf, 0, 1);
-    assert_memory_equal(buf, "0", 1);
 }
 
 static void test_fixed_pinned(void **state)

@@ -31,7 +31,7 @@
 
 static pid_t redis_pid;
 static int redis_port;
-static char redis_dir[] = "/tmp/sy-test-redisasync.XXXXXX";
+static char redis_dir[] = "/tmp/sy-test-redisasync.XXXXXX"; /* mkdtemp fills in the Xs */
 
 static int free_port(void)
 {
